@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+# Each creates the virtualenv from the pinned versions in requirements.lock first.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOUSEHOLDS ?= 2000
+OUT ?= demo-out
+
+.PHONY: install demo test lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=24"
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/sfmatch demo --households $(HOUSEHOLDS) --out $(OUT)
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+# Re-resolve the dependency tree from pyproject.toml and pin it again.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade "pip>=24"
+	.lock-venv/bin/pip install --quiet -e '.[test]'
+	{ echo "# Exact versions for every install of sfmatch (used as pip constraints by the Makefile)."; \
+	  echo "# Regenerate with 'make lock' after changing dependencies in pyproject.toml."; \
+	  .lock-venv/bin/pip freeze --exclude-editable | grep -v '^sfmatch'; } > requirements.lock
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) demo-out .pytest_cache

@@ -1,0 +1,1 @@
+"""The programme's eligibility frameworks (versioned YAML) and their evaluator."""

@@ -1,0 +1,322 @@
+"""Read an extract file, CSV or XLSX, into a table of raw strings under canonical names.
+
+Only the columns the contract names are read: the rest of a partner's file is
+not ours to hold (data minimisation), and is reported by header only.
+
+Row numbers (`source_row`) count the header as row 1, as a spreadsheet shows
+them; a record with a line break inside a quoted value counts once, and blank
+lines in a CSV are not rows.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+from python_calamine import CalamineError, CalamineWorkbook
+
+from data.contract import Contract, normalise_header
+from data.errors import ExtractError
+from data.tables import STRING
+
+_CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
+
+
+@dataclass(frozen=True)
+class MappedColumns:
+    """Which file column carries each canonical field."""
+
+    positions: dict[str, int]
+    absent_optional: tuple[str, ...]
+    unmapped_headers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RawExtract:
+    """An extract's rows as strings, before any field is parsed."""
+
+    frame: pd.DataFrame
+    """Canonical columns (strings, null where empty) plus `source_row`."""
+    malformed: pd.DataFrame
+    """Rows that do not fit the header: `source_row`, `reason`, `raw_text`."""
+    columns: MappedColumns
+    encoding: str | None
+    file_name: str
+    sha256: str
+    size_bytes: int
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def locate_extracts(directory: Path, contracts: dict[str, Contract]) -> dict[str, Path]:
+    """The one file per source that the contracts' patterns pick out of a folder."""
+    if not directory.is_dir():
+        raise ExtractError(str(directory), "the extracts folder does not exist")
+    files = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith((".", "~$")))
+    located: dict[str, Path] = {}
+    problems: list[str] = []
+    for source, contract in contracts.items():
+        matches = [p for p in files if contract.matches(p.name)]
+        if not matches:
+            problems.append(f"no extract for '{source}' (expected a file matching {', '.join(contract.file_patterns)})")
+        elif len(matches) > 1:
+            names = ", ".join(p.name for p in matches)
+            problems.append(f"more than one extract for '{source}' ({names}); leave exactly one in the folder")
+        else:
+            located[source] = matches[0]
+    if problems:
+        raise ExtractError(str(directory), "; ".join(problems))
+    return located
+
+
+def _line_of(raw: bytes, offset: int) -> int:
+    return raw.count(b"\n", 0, offset) + 1
+
+
+def decode_text(raw: bytes, declared: str, file_name: str) -> tuple[str, str]:
+    """Decode strictly: a byte that does not fit is an error, never a silent replacement.
+
+    With `auto`, a BOM means UTF-8, valid UTF-8 is UTF-8, and anything else is
+    tried as Windows-1252, the encoding of most legacy case-management exports.
+    """
+    has_bom = raw.startswith(codecs.BOM_UTF8)
+    body = raw[len(codecs.BOM_UTF8):] if has_bom else raw
+    if declared == "auto":
+        candidates = ["utf-8"] if has_bom else ["utf-8", "cp1252"]
+    else:
+        candidates = ["utf-8" if declared == "utf-8-sig" else declared]
+    failure: UnicodeDecodeError | None = None
+    for encoding in candidates:
+        try:
+            text = body.decode(encoding)
+        except UnicodeDecodeError as exc:
+            failure = failure or exc
+            continue
+        return text, ("utf-8-sig" if has_bom else encoding)
+    assert failure is not None
+    offset = failure.start + (len(codecs.BOM_UTF8) if has_bom else 0)
+    tried = " or ".join("UTF-8" if c == "utf-8" else "Windows-1252" if c == "cp1252" else c for c in candidates)
+    raise ExtractError(
+        file_name,
+        f"cannot be read as {tried}: byte 0x{raw[offset]:02X} does not fit (line {_line_of(raw, offset)}); "
+        "re-export the file as UTF-8 or declare its encoding in the contract",
+    )
+
+
+def map_headers(headers: list[str], contract: Contract, file_name: str) -> MappedColumns:
+    """Find each contract field among the file's headers, ignoring case and spacing."""
+    normalised = [normalise_header(h) for h in headers]
+    positions: dict[str, int] = {}
+    missing: list[str] = []
+    absent_optional: list[str] = []
+    for name, spec in contract.fields.items():
+        found = [i for i, header in enumerate(normalised) if header in contract.headers_for(name)]
+        if len(found) > 1:
+            raise ExtractError(file_name, f"the header for '{name}' appears {len(found)} times", field=name)
+        if found:
+            positions[name] = found[0]
+        elif spec.required:
+            missing.append(name if (spec.header or name) == name else f"{name} (header '{spec.header}')")
+        else:
+            absent_optional.append(name)
+    if missing:
+        raise ExtractError(file_name, f"missing required column(s): {', '.join(missing)}")
+    used = set(positions.values())
+    unmapped = tuple(h for i, h in enumerate(headers) if i not in used and h.strip())
+    return MappedColumns(positions, tuple(absent_optional), unmapped)
+
+
+def _detect_delimiter(first_line: str, contract: Contract) -> str:
+    """The delimiter that splits the header into the most contract headers.
+
+    The header is the one line whose content is known in advance, which makes
+    this more reliable than a general dialect sniffer on messy data rows.
+    """
+    known = {h for name in contract.fields for h in contract.headers_for(name)}
+
+    def hits(delimiter: str) -> int:
+        row = next(csv.reader([first_line], delimiter=delimiter), [])
+        return sum(normalise_header(cell) in known for cell in row)
+
+    return max(_CANDIDATE_DELIMITERS, key=hits)
+
+
+def _null_out(frame: pd.DataFrame, null_values: tuple[str, ...]) -> pd.DataFrame:
+    """Stray whitespace trimmed, and empty strings and null markers made null."""
+    nulls = {v.upper() for v in null_values}
+    for column in frame.columns:
+        values = frame[column].astype(STRING).str.strip()
+        frame[column] = values.mask(values.str.upper().isin(nulls) | values.isna())
+    return frame
+
+
+def _finish(
+    data: dict[str, pd.Series], rows: pd.Series, contract: Contract, columns: MappedColumns,
+    malformed: pd.DataFrame, encoding: str | None, path: Path, raw: bytes,
+) -> RawExtract:
+    frame = pd.DataFrame(data)
+    for name in columns.absent_optional:
+        frame[name] = pd.Series(pd.NA, index=frame.index, dtype=STRING)
+    frame = _null_out(frame[list(contract.fields)], contract.null_values)
+    frame["source_row"] = rows.to_numpy()
+    return RawExtract(
+        frame.reset_index(drop=True), malformed, columns, encoding,
+        file_name=path.name, sha256=hashlib.sha256(raw).hexdigest(), size_bytes=len(raw),
+    )
+
+
+def _read_csv(path: Path, raw: bytes, contract: Contract) -> RawExtract:
+    text, encoding = decode_text(raw, contract.encoding, path.name)
+    first_line = text.split("\n", 1)[0].rstrip("\r")
+    delimiter = contract.delimiter if contract.delimiter != "auto" else _detect_delimiter(first_line, contract)
+    headers = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+    if not any(h.strip() for h in headers):
+        raise ExtractError(path.name, "the first row is empty; expected a header row", row=1)
+    columns = map_headers(headers, contract, path.name)
+
+    if text.count('"') % 2:
+        opened_at = text.rfind('"')
+        raise ExtractError(
+            path.name,
+            "a quoted value is never closed; the file looks truncated or malformed",
+            row=text.count("\n", 0, opened_at) + 1,
+        )
+    body = text.encode("utf-8") if encoding == "cp1252" else raw[len(codecs.BOM_UTF8):] if encoding == "utf-8-sig" else raw
+
+    invalid: list[tuple[int, int, str]] = []
+
+    def keep_invalid(row: pa_csv.InvalidRow) -> str:
+        invalid.append((row.number, row.actual_columns, row.text))
+        return "skip"
+
+    names = [f"c{i}" for i in range(len(headers))]
+    wanted = sorted(set(columns.positions.values()))
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(body),
+            read_options=pa_csv.ReadOptions(use_threads=False, column_names=names, skip_rows=1, block_size=1 << 24),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=keep_invalid
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={names[i]: pa.string() for i in wanted},
+                include_columns=[names[i] for i in wanted],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid:
+        # Arrow's message quotes the offending row, which is personal data.
+        raise ExtractError(path.name, "is not readable as delimited text") from None
+
+    total_rows = table.num_rows + len(invalid)
+    if total_rows == 0:
+        raise ExtractError(path.name, "has a header but no data rows")
+    last_row = total_rows + 1
+    ends_mid_line = not body.endswith((b"\n", b"\r"))
+    if invalid and invalid[-1][0] == last_row and ends_mid_line and invalid[-1][1] < len(headers):
+        raise ExtractError(
+            path.name,
+            f"the last row has {invalid[-1][1]} of {len(headers)} fields and no line ending; "
+            "the file looks truncated",
+            row=last_row,
+        )
+
+    invalid_rows = {number for number, _, _ in invalid}
+    all_rows = pd.RangeIndex(2, last_row + 1)
+    rows = pd.Series(all_rows[~all_rows.isin(invalid_rows)])
+    data = {
+        name: table.column(names[position]).to_pandas(types_mapper=pd.ArrowDtype).astype(STRING)
+        for name, position in columns.positions.items()
+    }
+    malformed = pd.DataFrame(
+        {
+            "source_row": [number for number, _, _ in invalid],
+            "reason": [f"row has {count} fields; the header has {len(headers)}" for _, count, _ in invalid],
+            "raw_text": [text_ for _, _, text_ in invalid],
+        }
+    )
+    return _finish(data, rows, contract, columns, malformed, encoding, path, raw)
+
+
+def _cell_text(value: object) -> str | None:
+    """Excel cells as the text a CSV export would have held."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S") if value.time() != time(0) else value.strftime("%Y-%m-%d")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _read_xlsx(path: Path, raw: bytes, contract: Contract) -> RawExtract:
+    """Read the contract's sheet with calamine, a Rust reader about ten times faster than openpyxl."""
+    try:
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(raw))
+    except CalamineError:
+        raise ExtractError(path.name, "cannot be opened as an Excel workbook; it may be truncated or not .xlsx") from None
+    names = workbook.sheet_names
+    if isinstance(contract.sheet, int):
+        if contract.sheet >= len(names):
+            raise ExtractError(path.name, f"has no sheet number {contract.sheet + 1}")
+        sheet_name = names[contract.sheet]
+    elif contract.sheet in names:
+        sheet_name = contract.sheet
+    else:
+        raise ExtractError(path.name, f"has no sheet named '{contract.sheet}'")
+    try:
+        # Keeping the empty area in front of the data keeps list positions equal to sheet row numbers.
+        cells = workbook.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
+    except CalamineError:
+        raise ExtractError(path.name, "the workbook is damaged or truncated part-way through") from None
+    header_at = next((i for i, row in enumerate(cells) if any(str(c).strip() for c in row)), None)
+    if header_at is None:
+        raise ExtractError(path.name, "the sheet is empty")
+    headers = [_cell_text(c) or "" for c in cells[header_at]]
+    columns = map_headers(headers, contract, path.name)
+    grid = pd.DataFrame(cells[header_at + 1:], dtype=object)
+    grid.index = pd.RangeIndex(header_at + 2, header_at + 2 + len(grid))
+    data = {
+        name: (grid[i].map(_cell_text) if i in grid else pd.Series(None, index=grid.index, dtype=object))
+        for name, i in columns.positions.items()
+    }
+    frame = pd.DataFrame(data, index=grid.index)
+    # Rows with nothing in the contract's columns are formatting Excel keeps beyond the data, not rows.
+    frame = frame[frame.notna().any(axis=1)]
+    if frame.empty:
+        raise ExtractError(path.name, "has a header but no data rows")
+    typed = {name: frame[name].astype(STRING) for name in frame.columns}
+    malformed = pd.DataFrame({"source_row": pd.Series([], dtype="int64"), "reason": [], "raw_text": []})
+    return _finish(typed, pd.Series(frame.index), contract, columns, malformed, None, path, raw)
+
+
+def read_extract(path: Path, contract: Contract) -> RawExtract:
+    """Read one extract as strings under canonical names, or stop with a clear error."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ExtractError(path.name, f"cannot be read ({exc.strerror})") from None
+    if not raw.strip():
+        raise ExtractError(path.name, "is empty")
+    if path.suffix.lower() == ".xlsx":
+        return _read_xlsx(path, raw, contract)
+    if raw.startswith(b"PK\x03\x04"):
+        raise ExtractError(path.name, "is an Excel workbook or zip archive but is named as CSV")
+    return _read_csv(path, raw, contract)

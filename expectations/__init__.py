@@ -1,0 +1,1 @@
+"""Great Expectations suites that gate each extract and the cohort file."""

@@ -1,0 +1,158 @@
+"""The `sfmatch` command: synth, run and demo.
+
+Expected failures (a bad extract, a bad setting) print one clear message and
+exit with status 1. Tracebacks, which could show values, never print local
+variables.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+import flows  # noqa: F401  (sets Prefect's environment before Prefect is imported)
+from data.errors import SfmatchError
+from data.synth import DEFAULT_REFERENCE_DATE, SOURCES, SynthSummary, generate
+
+app = typer.Typer(
+    name="sfmatch",
+    help="Supporting Families data matching: ingest, link, assess and publish the monthly cohort.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+DateOption = Annotated[
+    datetime | None, typer.Option(formats=["%Y-%m-%d"], help="reference date (YYYY-MM-DD)")
+]
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=1)
+
+
+def _synthesise(households: int, seed: int, out: Path, reference_date: date, style: str) -> SynthSummary:
+    steps = ["population", *SOURCES, "truth"]
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=console, transient=True,
+    ) as progress:
+        bar = progress.add_task(f"generating {households:,} households", total=len(steps))
+        done: list[str] = []
+
+        def advance(step: str) -> None:
+            if done:
+                progress.advance(bar)
+            done.append(step)
+            progress.update(bar, description=f"generating {households:,} households: {step}")
+
+        summary = generate(households, seed, out, reference_date=reference_date, style=style, progress=advance)
+        progress.advance(bar)
+    return summary
+
+
+def _print_synth(summary: SynthSummary, seconds: float) -> None:
+    table = Table(title=f"Synthetic extracts ({summary.households:,} households, seed {summary.seed})")
+    table.add_column("source")
+    table.add_column("records", justify="right")
+    for source, count in summary.records.items():
+        table.add_row(source, f"{count:,}")
+    table.add_row("[bold]all", f"[bold]{sum(summary.records.values()):,}")
+    console.print(table)
+    console.print(f"extracts: {summary.extracts_dir}\ntruth (never read by the pipeline): {summary.truth_dir}")
+    console.print(f"generated in {seconds:.1f}s")
+
+
+def _run_flow(extracts: Path, out: Path | None, config: Path | None, run_id: str | None, reference: date | None):
+    from flows.cohort import cohort_run  # Prefect is imported only by the commands that run a flow
+
+    console.print("[dim]starting the flow on Prefect (the embedded server takes a few seconds to start)…[/]")
+    state = cohort_run(
+        extracts_dir=extracts, out_dir=out, config_file=config, run_id=run_id, reference_date=reference,
+        return_state=True,
+    )
+    if not state.is_completed():
+        _fail(state.message or "the run failed; see the log above")
+    return state.result()
+
+
+def _print_run(summary, seconds: float) -> None:
+    table = Table(title=f"Run {summary.run_id}")
+    for column, justify in (("source", "left"), ("read", "right"), ("ingested", "right"),
+                            ("quarantined", "right"), ("unusable values", "right"), ("reconciles", "center")):
+        table.add_column(column, justify=justify)
+    for source, stats in summary.ingest.items():
+        table.add_row(
+            source, f"{stats.rows_read:,}", f"{stats.rows_ingested:,}", f"{stats.rows_quarantined:,}",
+            f"{sum(stats.field_issues.values()):,}", "yes" if stats.reconciles else "[red]NO",
+        )
+    console.print(table)
+    stages = ", ".join(f"{name} {secs:.1f}s" for name, secs in summary.stages.items())
+    console.print(f"stages: {stages}; wall time {seconds:.1f}s")
+    console.print(f"run folder: {summary.run_dir}\nmanifest:   {summary.manifest}")
+
+
+@app.command()
+def synth(
+    households: Annotated[int, typer.Option(min=1, help="number of households")] = 2000,
+    seed: Annotated[int, typer.Option(help="random seed; the same seed gives the same files")] = 42,
+    out: Annotated[Path, typer.Option(help="folder for extracts/, truth/ and synth.json")] = Path("synth-out"),
+    reference_date: DateOption = None,
+    style: Annotated[str, typer.Option(help="'varied' (as extracts arrive) or 'canonical'")] = "varied",
+) -> None:
+    """Generate a synthetic population, its five extracts and the ground truth."""
+    if style not in ("varied", "canonical"):
+        _fail("--style must be 'varied' or 'canonical'")
+    started = time.perf_counter()
+    summary = _synthesise(households, seed, out, (reference_date.date() if reference_date else DEFAULT_REFERENCE_DATE), style)
+    _print_synth(summary, time.perf_counter() - started)
+
+
+@app.command()
+def run(
+    extracts: Annotated[Path, typer.Option(help="folder holding one extract per source")],
+    out: Annotated[Path | None, typer.Option(help="output folder (default from settings: sfmatch-out)")] = None,
+    config: Annotated[Path | None, typer.Option(help="settings file (YAML)")] = None,
+    run_id: Annotated[str | None, typer.Option(help="override the run id derived from inputs and settings")] = None,
+    reference_date: DateOption = None,
+) -> None:
+    """Run the monthly cohort flow on a folder of extracts."""
+    started = time.perf_counter()
+    try:
+        summary = _run_flow(extracts, out, config, run_id, reference_date.date() if reference_date else None)
+    except SfmatchError as error:
+        _fail(str(error))
+    _print_run(summary, time.perf_counter() - started)
+
+
+@app.command()
+def demo(
+    households: Annotated[int, typer.Option(min=1, help="number of synthetic households")] = 2000,
+    seed: Annotated[int, typer.Option(help="random seed")] = 42,
+    out: Annotated[Path, typer.Option(help="folder for the synthetic extracts and the runs")] = Path("demo-out"),
+) -> None:
+    """Generate synthetic extracts and run the whole flow on them."""
+    started = time.perf_counter()
+    summary = _synthesise(households, seed, out / "synthetic", DEFAULT_REFERENCE_DATE, "varied")
+    _print_synth(summary, time.perf_counter() - started)
+    result = _run_flow(Path(summary.extracts_dir), out, None, None, DEFAULT_REFERENCE_DATE)
+    _print_run(result, time.perf_counter() - started)
+    console.print(f"[bold green]demo complete[/]: outputs are in {result.run_dir}")
+
+
+def main() -> None:
+    try:
+        app()
+    except SfmatchError as error:
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        raise SystemExit(1) from None

@@ -1,0 +1,88 @@
+"""The run manifest: what went in, what came out, and whether the counts reconcile.
+
+It holds counts, hashes, settings and timings, never a value from the data, so
+it can be shared with anyone who needs to audit a run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from data.ingest import IngestStats
+
+MANIFEST_VERSION = 1
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class StageTimes:
+    """Wall time per stage, in the order the stages ran."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def measure(self, stage: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = round(self.seconds.get(stage, 0.0) + time.perf_counter() - started, 3)
+
+
+@dataclass
+class RunManifest:
+    run_id: str
+    started_at: str
+    reference_date: str
+    period_start: str
+    period_end: str
+    settings: dict[str, object]
+    code: dict[str, object]
+    status: str = "running"
+    finished_at: str | None = None
+    inputs: dict[str, dict[str, object]] = field(default_factory=dict)
+    ingest: dict[str, dict[str, object]] = field(default_factory=dict)
+    stages: dict[str, float] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    manifest_version: int = MANIFEST_VERSION
+
+    def record_ingest(self, stats: IngestStats) -> None:
+        self.inputs[stats.source] = {
+            "file": stats.file_name, "sha256": stats.sha256, "size_bytes": stats.size_bytes,
+            "encoding": stats.encoding,
+        }
+        self.ingest[stats.source] = {
+            "rows_read": stats.rows_read,
+            "rows_ingested": stats.rows_ingested,
+            "rows_quarantined": stats.rows_quarantined,
+            "reconciles": stats.reconciles,
+            "quarantine_reasons": stats.quarantine_reasons,
+            "field_issues": stats.field_issues,
+            "unmapped_headers": list(stats.unmapped_headers),
+            "absent_optional_columns": list(stats.absent_optional_columns),
+        }
+
+    @property
+    def reconciles(self) -> bool:
+        return all(entry["reconciles"] for entry in self.ingest.values())
+
+    def finish(self, status: str, stages: StageTimes) -> None:
+        self.status = status
+        self.finished_at = utc_now()
+        self.stages = dict(stages.seconds)
+
+    def write(self, path: Path) -> Path:
+        document = asdict(self)
+        document["reconciles"] = self.reconciles
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
+        return path

@@ -1,0 +1,73 @@
+"""Run identity and the run folder.
+
+A run's id is derived from what determines its outputs: the input files'
+hashes, the settings and the code version. Running the same inputs with the
+same settings again therefore lands in the same folder and rewrites the same
+outputs, while any change of input or setting gets a folder of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+@cache
+def code_version() -> dict[str, object]:
+    """The package version and, in a git checkout, the commit and whether the tree had local changes."""
+    try:
+        version = metadata.version("sfmatch")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    commit, dirty = None, None
+    if (PACKAGE_ROOT / ".git").exists():
+        def git(*args: str) -> str:
+            return subprocess.run(
+                ["git", *args], cwd=PACKAGE_ROOT, capture_output=True, text=True, check=True, timeout=10
+            ).stdout.strip()
+
+        try:
+            commit = git("rev-parse", "HEAD")
+            dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+        except (OSError, subprocess.SubprocessError):
+            commit, dirty = None, None
+    return {"version": version, "git_commit": commit, "git_dirty": dirty}
+
+
+def run_id_for(reference_date: date, input_hashes: dict[str, str], settings: dict[str, object]) -> str:
+    """`<reference date>-<fingerprint>`: readable in a folder listing, unique to what the run will do."""
+    basis = json.dumps(
+        {"inputs": input_hashes, "settings": settings, "code": code_version()}, sort_keys=True, default=str
+    )
+    return f"{reference_date:%Y%m%d}-{hashlib.sha256(basis.encode()).hexdigest()[:10]}"
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """Where one run writes: `<out>/runs/<run_id>/`."""
+
+    out_dir: Path
+    run_id: str
+
+    @property
+    def root(self) -> Path:
+        return self.out_dir / "runs" / self.run_id
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "manifest.json"
+
+    def create(self) -> RunFolder:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def relative(self, path: Path) -> str:
+        return str(path.relative_to(self.root))

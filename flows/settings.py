@@ -1,0 +1,101 @@
+"""One settings object for a run: a YAML file, overridden by SFMATCH_* environment variables.
+
+Settings are read here and only here, validated on load, and passed down as
+plain values: the library packages never read the environment themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from data.contract import CONTRACTS_DIR
+from data.errors import SfmatchError
+
+# Nothing in a council's run may call out to the network, and a 2-core machine
+# needs longer than Prefect's default to start its embedded server.
+PREFECT_ENVIRONMENT = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+    "GX_ANALYTICS_ENABLED": "false",
+}
+ENV_PREFIX = "SFMATCH_"
+DEFAULT_SOURCES = ("la_cases", "dwp_benefits", "housing", "police", "education")
+
+
+class SettingsError(SfmatchError):
+    """A configuration file or variable that cannot be used as written."""
+
+
+def apply_prefect_environment() -> None:
+    """Set the defaults above unless the operator has set them; must run before Prefect is imported."""
+    for name, value in PREFECT_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+
+
+class Settings(BaseModel):
+    """Everything a run can be told. Defaults suit the demo; a council sets its own in YAML."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    la_code: str = Field("E99999999", pattern=r"^[EWSN]\d{8}$", description="the council's ONS GSS code")
+    reference_date: date | None = Field(None, description="the date the run looks back from; today when unset")
+    period_months: int = Field(12, ge=1, le=36, description="how far back a record counts")
+    sources: tuple[str, ...] = Field(DEFAULT_SOURCES, min_length=1)
+    contracts_dir: Path = Field(CONTRACTS_DIR, description="folder of source contracts (YAML)")
+    out_dir: Path = Field(Path("sfmatch-out"), description="runs are written under <out_dir>/runs/<run_id>/")
+
+    @field_validator("sources")
+    @classmethod
+    def _no_repeats(cls, sources: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(sources)) != len(sources):
+            raise ValueError("a source is listed twice")
+        return sources
+
+    def resolved_reference_date(self) -> date:
+        return self.reference_date or date.today()
+
+    def public_dump(self) -> dict[str, object]:
+        """What the manifest records. Settings never hold key material, only where keys live."""
+        return self.model_dump(mode="json")
+
+
+def _environment_overrides() -> dict[str, object]:
+    overrides: dict[str, object] = {}
+    for name in Settings.model_fields:
+        value = os.environ.get(ENV_PREFIX + name.upper())
+        if value is not None:
+            overrides[name] = yaml.safe_load(value) if name == "sources" else value
+    return overrides
+
+
+def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:
+    """Defaults, then the YAML file, then SFMATCH_* variables, then explicit overrides (CLI options)."""
+    values: dict[str, object] = {}
+    origin = "defaults"
+    if config_file is not None:
+        origin = str(config_file)
+        try:
+            document = yaml.safe_load(Path(config_file).read_text(encoding="utf-8")) or {}
+        except OSError as exc:
+            raise SettingsError(f"config {config_file}: cannot be read ({exc.strerror})") from None
+        except yaml.YAMLError:
+            raise SettingsError(f"config {config_file}: not valid YAML") from None
+        if not isinstance(document, dict):
+            raise SettingsError(f"config {config_file}: expected a mapping of setting names to values")
+        values.update(document)
+    values.update(_environment_overrides())
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        lines = [f"settings from {origin} (and {ENV_PREFIX}* variables) are not valid:"]
+        for problem in exc.errors():
+            location = ".".join(str(p) for p in problem["loc"]) or "(top level)"
+            lines.append(f"  - {location}: {problem['msg']}")
+        raise SettingsError("\n".join(lines)) from None

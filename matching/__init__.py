@@ -1,0 +1,3 @@
+"""Person linkage: standardise, block, compare, score (Fellegi-Sunter), cluster.
+
+Pure functions over pandas/Arrow tables; nothing here imports Prefect."""

@@ -1,0 +1,1 @@
+"""Keyed pseudonyms, generalisation, match keys and encryption for transfer."""

@@ -1,0 +1,126 @@
+"""The generator: valid identifiers, the hard cases present, deterministic for a seed, truth kept apart."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pandas as pd
+import pytest
+
+from data.contract import CONTRACTS_DIR, load_contracts
+from data.identifiers import nhs_number_is_valid, nino_is_valid, postcode_is_valid, upn_is_valid
+from data.ingest import ingest_extract
+from data.readers import locate_extracts
+from data.synth import generate
+from data.synth.population import build_population
+from data.synth.noise import PLACEHOLDER_NINOS
+from data.tables import read_parquet
+from data.synth import DEFAULT_REFERENCE_DATE
+
+
+@pytest.fixture(scope="module")
+def population():
+    return build_population(3000, seed=11, reference_date=DEFAULT_REFERENCE_DATE)
+
+
+def test_household_shape(population):
+    households = population.households
+    assert households["n_adults"].between(1, 2).all()
+    assert households["n_children"].between(0, 5).all()
+    per_household = population.people.groupby("household_id").size()
+    assert (per_household == (households.set_index("household_id")["n_adults"] + households.set_index("household_id")["n_children"])).all()
+
+
+def test_every_true_identifier_is_valid_and_unique(population):
+    people = population.people
+    for column, check in (("nino", nino_is_valid), ("nhs_number", nhs_number_is_valid), ("upn", upn_is_valid)):
+        values = people[column].dropna()
+        assert len(values) > 0
+        assert check(values).all(), column
+        assert values.is_unique, column
+    assert postcode_is_valid(population.households["postcode"]).all()
+
+
+def test_ninos_only_for_people_of_sixteen_and_over(population):
+    people = population.people
+    assert people.loc[people["nino"].notna(), "age"].min() >= 16
+    assert people.loc[people["age"] >= 16, "nino"].notna().all()
+
+
+def test_children_are_younger_than_their_first_adult(population):
+    people = population.people
+    first_adult_age = people[people["role"] == "adult"].groupby("household_id")["age"].first()
+    children = people[people["role"] == "child"]
+    gap = children["household_id"].map(first_adult_age) - children["age"]
+    assert (gap >= 15).all()
+
+
+def test_the_hard_cases_are_present(population):
+    people = population.people
+    children = people[people["role"] == "child"]
+    twins = children.groupby(["household_id", "dob"]).size()
+    assert (twins >= 2).any()
+    key = ["forename", "surname", "dob"]
+    same_name_and_dob = people.groupby(key)["household_id"].nunique()
+    assert (same_name_and_dob >= 2).any(), "strangers sharing a name and date of birth"
+    adults = people[people["role"] == "adult"].set_index("household_id")
+    juniors = children.join(adults[["forename", "surname"]], on="household_id", rsuffix="_adult")
+    assert ((juniors["forename"] == juniors["forename_adult"]) & (juniors["surname"] == juniors["surname_adult"])).any()
+    top_surname_share = people["surname"].value_counts(normalize=True).iloc[0]
+    assert top_surname_share > 0.01, "common names collide"
+
+
+def file_digests(root):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((root / "extracts").iterdir())}
+
+
+def test_the_same_seed_gives_the_same_files(tmp_path):
+    generate(150, seed=3, out=tmp_path / "a")
+    generate(150, seed=3, out=tmp_path / "b")
+    generate(150, seed=4, out=tmp_path / "c")
+    a, b, c = (file_digests(tmp_path / name) for name in "abc")
+    # The xlsx container embeds a timestamp, so compare its cells rather than its bytes.
+    xlsx = [name for name in a if name.endswith(".xlsx")]
+    assert {k: v for k, v in a.items() if k not in xlsx} == {k: v for k, v in b.items() if k not in xlsx}
+    for name in xlsx:
+        assert pd.read_excel(tmp_path / "a" / "extracts" / name).equals(pd.read_excel(tmp_path / "b" / "extracts" / name))
+    assert a != c
+    assert read_parquet(tmp_path / "a" / "truth" / "records.parquet").equals(read_parquet(tmp_path / "b" / "truth" / "records.parquet"))
+
+
+def test_truth_is_apart_from_the_extracts_and_covers_every_record(synth_small):
+    extracts = synth_small / "extracts"
+    assert sorted(p.suffix for p in extracts.iterdir()) == [".csv", ".csv", ".csv", ".csv", ".xlsx"]
+    assert not any("truth" in p.name for p in extracts.iterdir())
+    truth = read_parquet(synth_small / "truth" / "records.parquet")
+    summary = json.loads((synth_small / "synth.json").read_text())
+    for source, count in summary["records"].items():
+        ids = truth.loc[truth["source"] == source, "record_id"]
+        assert ids.nunique() == ids.size
+        assert 0 < ids.nunique() <= count
+
+
+def test_each_source_carries_its_kind_of_noise(synth_small):
+    contracts = load_contracts(CONTRACTS_DIR)
+    located = locate_extracts(synth_small / "extracts", contracts)
+    records = {s: ingest_extract(p, contracts[s]).records for s, p in located.items()}
+    truth = read_parquet(synth_small / "truth" / "records.parquet")
+    people = read_parquet(synth_small / "truth" / "people.parquet").set_index("person_id")
+
+    dwp = records["dwp_benefits"]
+    assert dwp["nino"].notna().mean() > 0.95, "DWP almost always has the NINO"
+    assert dwp.duplicated("nino").any(), "people with several claims"
+    police = records["police"]
+    assert police["dob"].isna().mean() > 0.15, "police often lack the date of birth"
+    housing = records["housing"]
+    assert housing["nino"].isin(PLACEHOLDER_NINOS).any() or records["police"]["nino"].isin(PLACEHOLDER_NINOS).any()
+
+    joined = police.merge(truth[truth["source"] == "police"], on="record_id").join(people, on="person_id", rsuffix="_true")
+    swapped = (joined["forename"].str.upper() == joined["surname_true"].str.upper()) & (joined["surname"].str.upper() == joined["forename_true"].str.upper())
+    assert swapped.any(), "police swap forename and surname"
+    wrong_dob = joined["dob"].notna() & (joined["dob"] != joined["dob_true"])
+    assert wrong_dob.any(), "dates of birth keyed wrongly"
+    education = records["education"]
+    assert education["upn"].notna().mean() > 0.95
+    assert upn_is_valid(education["upn"].dropna()).mean() > 0.97

@@ -1,0 +1,90 @@
+"""The cohort flow under a real (temporary) Prefect server."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+
+from data.synth import DEFAULT_REFERENCE_DATE
+from data.tables import read_parquet
+from flows.cohort import cohort_run, reporting_period
+
+
+def run(extracts, out, **kwargs):
+    return cohort_run(extracts_dir=extracts, out_dir=out, reference_date=DEFAULT_REFERENCE_DATE, return_state=True, **kwargs)
+
+
+def test_a_run_ingests_every_source_and_reconciles(prefect_harness, synth_small, tmp_path, prefect_logs):
+    state = run(synth_small / "extracts", tmp_path)
+    assert state.is_completed(), state.message
+    summary = state.result()
+    root = tmp_path / "runs" / summary.run_id
+    assert summary.run_dir == root
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert manifest["status"] == "completed"
+    assert manifest["reconciles"] is True
+    assert manifest["reference_date"] == "2026-09-30"
+    assert (manifest["period_start"], manifest["period_end"]) == ("2025-10-01", "2026-09-30")
+    assert set(manifest["stages"]) == {"prepare", "ingest"}
+    assert manifest["code"]["version"]
+    truth = read_parquet(synth_small / "truth" / "records.parquet")
+    for source, counts in manifest["ingest"].items():
+        assert counts["rows_read"] == counts["rows_ingested"] + counts["rows_quarantined"]
+        table = read_parquet(root / "ingested" / f"{source}.parquet")
+        assert len(table) == counts["rows_ingested"]
+        quarantine = pd.read_csv(root / "quarantine" / f"{source}.rows.csv")
+        assert len(quarantine) == counts["rows_quarantined"]
+        assert manifest["inputs"][source]["sha256"] == table["source_sha256"].iloc[0]
+        # every ingested record is a record the generator wrote
+        assert table["record_id"].isin(truth.loc[truth["source"] == source, "record_id"]).all()
+    people = read_parquet(synth_small / "truth" / "people.parquet")
+    log_text = prefect_logs.text()
+    assert "rows read" in log_text
+    for column in ("surname", "nino", "nhs_number", "upn"):
+        sample = people[column].dropna().astype(str)
+        assert not any(value in log_text for value in sample if len(value) >= 5), column
+
+
+def test_the_same_inputs_and_settings_land_in_the_same_run_folder(prefect_harness, synth_small, tmp_path):
+    first = run(synth_small / "extracts", tmp_path).result()
+    second = run(synth_small / "extracts", tmp_path).result()
+    assert first.run_id == second.run_id
+    for source in first.ingest:
+        assert first.ingest[source] == second.ingest[source]
+    named = run(synth_small / "extracts", tmp_path, run_id="october-rerun").result()
+    assert named.run_dir == tmp_path / "runs" / "october-rerun"
+
+
+def test_a_broken_extract_fails_the_run_with_a_clear_message(prefect_harness, synth_small, tmp_path, prefect_logs):
+    extracts = tmp_path / "extracts"
+    shutil.copytree(synth_small / "extracts", extracts)
+    police = extracts / "police.csv"
+    lines = police.read_bytes().split(b"\r\n")
+    police.write_bytes(b"\r\n".join([lines[0].replace(b"Incident Type,", b""), *lines[1:3]]))
+    (extracts / "education.csv").write_bytes(b"")
+
+    state = run(extracts, tmp_path / "out")
+    assert state.is_failed()
+    assert "police.csv: missing required column(s): incident_type" in state.message
+    assert "education.csv: is empty" in state.message
+    runs = list((tmp_path / "out" / "runs").iterdir())
+    manifest = json.loads((runs[0] / "manifest.json").read_text())
+    assert manifest["status"] == "failed"
+    assert any("incident_type" in error for error in manifest["errors"])
+    assert "Traceback" not in prefect_logs.text()
+    assert "NoneType: None" not in prefect_logs.text()
+
+
+def test_a_missing_extract_fails_before_a_run_folder_exists(prefect_harness, tmp_path):
+    (tmp_path / "extracts").mkdir()
+    state = run(tmp_path / "extracts", tmp_path / "out")
+    assert state.is_failed()
+    assert "no extract for 'la_cases'" in state.message
+    assert not (tmp_path / "out" / "runs").exists()
+
+
+def test_the_reporting_period_is_the_twelve_months_up_to_the_reference_date():
+    assert reporting_period(DEFAULT_REFERENCE_DATE, 12) == (pd.Timestamp("2025-10-01").date(), DEFAULT_REFERENCE_DATE)
+    assert reporting_period(pd.Timestamp("2024-02-29").date(), 12)[0] == pd.Timestamp("2023-03-01").date()

@@ -1,0 +1,68 @@
+"""Settings: one object, validated on load, from YAML then SFMATCH_* variables then explicit options."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from flows.settings import PREFECT_ENVIRONMENT, SettingsError, load_settings
+
+
+def test_defaults_need_no_file():
+    settings = load_settings()
+    assert settings.la_code == "E99999999"
+    assert settings.period_months == 12
+    assert len(settings.sources) == 5
+
+
+def test_yaml_then_environment_then_options(tmp_path, monkeypatch):
+    config = tmp_path / "sfmatch.yaml"
+    config.write_text("la_code: E08000035\nperiod_months: 6\nreference_date: 2026-03-31\n", encoding="utf-8")
+    monkeypatch.setenv("SFMATCH_PERIOD_MONTHS", "9")
+    monkeypatch.setenv("SFMATCH_SOURCES", "[la_cases, police]")
+    settings = load_settings(config, out_dir=Path("elsewhere"))
+    assert settings.la_code == "E08000035"
+    assert settings.period_months == 9
+    assert settings.sources == ("la_cases", "police")
+    assert settings.reference_date == date(2026, 3, 31)
+    assert settings.out_dir == Path("elsewhere")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("la_code: Leeds\n", "la_code: String should match pattern"),
+        ("period_months: 0\n", "period_months: Input should be greater than or equal to 1"),
+        ("colour: blue\n", "colour: Extra inputs are not permitted"),
+        ("sources: [police, police]\n", "a source is listed twice"),
+        ("- just\n- a list\n", "expected a mapping"),
+        ("la_code: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_a_bad_setting_is_named(tmp_path, text, expected):
+    config = tmp_path / "sfmatch.yaml"
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(config)
+    assert "sfmatch.yaml" in str(caught.value)
+    assert expected in str(caught.value)
+
+
+def test_a_missing_config_file_is_named(tmp_path):
+    with pytest.raises(SettingsError, match="nowhere.yaml: cannot be read"):
+        load_settings(tmp_path / "nowhere.yaml")
+
+
+def test_prefect_is_kept_off_the_network():
+    for name, value in PREFECT_ENVIRONMENT.items():
+        assert name in os.environ, name
+    assert os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"].lower() == "false"
+    assert os.environ["DO_NOT_TRACK"] == "1"
+
+
+def test_the_example_config_is_valid():
+    example = Path(__file__).resolve().parents[2] / "sfmatch.example.yaml"
+    assert load_settings(example).la_code == "E99999999"
