@@ -88,3 +88,20 @@ def test_a_missing_extract_fails_before_a_run_folder_exists(prefect_harness, tmp
 def test_the_reporting_period_is_the_twelve_months_up_to_the_reference_date():
     assert reporting_period(DEFAULT_REFERENCE_DATE, 12) == (pd.Timestamp("2025-10-01").date(), DEFAULT_REFERENCE_DATE)
     assert reporting_period(pd.Timestamp("2024-02-29").date(), 12)[0] == pd.Timestamp("2023-03-01").date()
+
+
+def test_a_hand_made_folder_in_the_canonical_layout_runs(prefect_harness, tmp_path):
+    """Extracts written by hand to the spec's canonical layout, not by the generator."""
+    from pathlib import Path
+
+    extracts = Path(__file__).resolve().parents[1] / "fixtures" / "canonical"
+    state = run(extracts, tmp_path)
+    assert state.is_completed(), state.message
+    summary = state.result()
+    counts = {source: (s.rows_read, s.rows_ingested, s.rows_quarantined) for source, s in summary.ingest.items()}
+    assert counts == {
+        "la_cases": (3, 3, 0), "dwp_benefits": (2, 2, 0), "housing": (1, 1, 0), "police": (2, 2, 0),
+        "education": (1, 1, 0),
+    }
+    housing = read_parquet(summary.run_dir / "ingested" / "housing.parquet")
+    assert housing.loc[0, "postcode"] == "LS1 1AA"
