@@ -44,7 +44,7 @@ ADULTS_P = np.array([0.36, 0.64])  # one or two adults
 CHILDREN_P = np.array([0.30, 0.22, 0.25, 0.13, 0.06, 0.04])  # none to five children
 TWIN_RATE = 0.03
 JUNIOR_RATE = 0.02
-NAMESAKE_RATE = 0.002
+NAMESAKE_RATE = 0.0005
 SEX_UNKNOWN_RATE = 0.003
 SEX_X_RATE = 0.001
 NHS_NUMBER_RATE = 0.97
@@ -257,6 +257,16 @@ def build_population(households: int, seed: int, reference_date: date) -> Popula
             rows = np.flatnonzero((sex == person_sex) & (is_adult == adult_flag))
             pool = fore[fore["sex"] == person_sex].reset_index(drop=True)
             forename[rows] = _names_for_groups(rng, group_of[rows], pool, column)
+    # Nobody gives two of their household the same name (the junior below is the one exception).
+    for _ in range(20):
+        repeated = pd.DataFrame({"h": person_household, "f": forename}).duplicated(keep="first").to_numpy()
+        if not repeated.any():
+            break
+        for person_sex in ("F", "M"):
+            for adult_flag, column in ((True, "weight_adult"), (False, "weight_child")):
+                rows = np.flatnonzero(repeated & (sex == person_sex) & (is_adult == adult_flag))
+                pool = fore[fore["sex"] == person_sex].reset_index(drop=True)
+                forename[rows] = _names_for_groups(rng, group_of[rows], pool, column)
 
     sur = reference.surnames()
     family_surname = _names_for_groups(rng, groups, sur, "weight")

@@ -1,0 +1,185 @@
+"""Blocking: which pairs of records are worth comparing.
+
+Several rules are unioned, chosen so that a true match still meets in at least
+one block when an identifier is missing or wrong, the names are swapped, a
+nickname was used or the person moved. A rule is only a list of columns that
+must all agree (and all be present); the pairs within each block are made
+without a Python loop.
+
+A block bigger than the cap (a common name in a common year) would cost more
+comparisons than it is worth: it is split by the rule's `split_by` columns,
+and what is still too big is skipped. The report says which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from matching.standardise import PersonRecords
+
+MISSING_VALUES = {"dob_int": 0, "birth_year": 0}  # integer columns use 0 for missing; codes use -1; strings ""
+
+
+@dataclass(frozen=True)
+class BlockingRule:
+    """Records meet when every column agrees and none is missing."""
+
+    name: str
+    columns: tuple[str, ...]
+    split_by: tuple[str, ...] = ()
+    why: str = ""
+
+
+DEFAULT_RULES: tuple[BlockingRule, ...] = (
+    BlockingRule("nino", ("nino_code",), why="the strongest identifier, where valid"),
+    BlockingRule("nhs_number", ("nhs_number_code",), why="health and council records"),
+    BlockingRule("upn", ("upn_code",), why="pupils across council and school records"),
+    BlockingRule("surname+dob", ("sn", "dob_int"), why="identifier missing or mistyped"),
+    BlockingRule("forename+dob", ("nick1", "dob_int"), why="surname changed or mistyped; nicknames meet their full name"),
+    BlockingRule("dob+postcode", ("dob_int", "postcode_code"), why="both names mistyped"),
+    BlockingRule(
+        "phonetic surname+birth year+initial", ("sn_phonetic", "birth_year", "initial"),
+        why="surname misspelt and date of birth mistyped",
+    ),
+    BlockingRule("sorted names+birth year", ("name_pair", "birth_year"), why="forename and surname swapped"),
+    BlockingRule(
+        "forename+surname", ("nick1", "sn"), split_by=("postcode_district_code",),
+        why="date of birth missing (police, housing)",
+    ),
+    BlockingRule(
+        "sorted names", ("name_pair",), split_by=("postcode_district_code",),
+        why="names swapped and date of birth missing",
+    ),
+    BlockingRule(
+        "forename+phonetic surname", ("nick1", "sn_phonetic"), split_by=("postcode_district_code",),
+        why="surname misspelt, date of birth and postcode missing",
+    ),
+    BlockingRule("forename+postcode", ("nick1", "postcode_code"), why="surname misspelt, date of birth missing"),
+    BlockingRule("surname+postcode", ("sn", "postcode_code"), why="forename misspelt, date of birth missing"),
+    BlockingRule(
+        "phonetic surname+initial+sector", ("sn_phonetic", "initial", "postcode_sector_code"),
+        why="surname misspelt and date of birth missing",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class RuleReport:
+    rule: str
+    blocks: int
+    pairs: int
+    pairs_new: int
+    """Pairs this rule found that no earlier rule had."""
+    oversized_blocks: int
+    split_blocks: int
+    skipped_blocks: int
+    skipped_records: int
+
+
+@dataclass(frozen=True)
+class CandidatePairs:
+    """Pairs of record positions (left < right), with a bit per rule that generated each pair."""
+
+    left: np.ndarray
+    right: np.ndarray
+    rules: np.ndarray
+    rule_names: tuple[str, ...]
+    report: tuple[RuleReport, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.left)
+
+    def take(self, index: np.ndarray | slice) -> CandidatePairs:
+        return CandidatePairs(self.left[index], self.right[index], self.rules[index], self.rule_names, self.report)
+
+
+def with_blocking_columns(records: PersonRecords) -> pd.DataFrame:
+    """Columns that rules block on but that standardisation does not keep: the sorted name pair."""
+    frame = records.frame
+    fn, sn = frame["fn"].to_numpy(np.int64), frame["sn"].to_numpy(np.int64)
+    low, high = np.minimum(fn, sn), np.maximum(fn, sn)
+    name_pair = np.where((fn >= 0) & (sn >= 0), low * (len(records.vocabulary) + 1) + high, -1)
+    return frame.assign(name_pair=name_pair)
+
+
+def _block_ids(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
+    """A block number per record, -1 where any column is missing."""
+    present = np.ones(len(frame), dtype=bool)
+    for column in columns:
+        values = frame[column]
+        if values.dtype.kind in "iu":
+            present &= values.to_numpy() != MISSING_VALUES.get(column, -1)
+        else:
+            present &= (values.notna() & (values != "")).to_numpy(dtype=bool)
+    ids = np.full(len(frame), -1, dtype=np.int64)
+    if present.any():
+        ids[present] = frame.loc[present, list(columns)].groupby(list(columns), sort=False, observed=True).ngroup().to_numpy()
+    return ids
+
+
+def pairs_within_blocks(block_ids: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair of records sharing a block of at most `cap` records; also the oversized blocks' records."""
+    members = np.flatnonzero(block_ids >= 0)
+    order = members[np.argsort(block_ids[members], kind="stable")]
+    sorted_ids = block_ids[order]
+    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]]) if len(order) else np.array([], dtype=np.int64)
+    sizes = np.diff(np.r_[starts, len(order)])
+    oversized = sizes > cap
+    oversized_records = order[np.repeat(oversized, sizes)] if len(order) else order
+
+    keep = (sizes >= 2) & ~oversized
+    group_starts, group_sizes = starts[keep], sizes[keep]
+    # Each record pairs with the records after it in its block: n-1, n-2, ... 0 partners.
+    first = np.repeat(group_starts, group_sizes)
+    position = np.arange(len(first)) - np.repeat(np.cumsum(group_sizes) - group_sizes, group_sizes)
+    partners = np.repeat(group_sizes, group_sizes) - 1 - position
+    left_pos = np.repeat(first + position, partners)
+    offsets = np.arange(len(left_pos)) - np.repeat(np.cumsum(partners) - partners, partners)
+    right_pos = left_pos + 1 + offsets
+    a, b = order[left_pos], order[right_pos]
+    return np.minimum(a, b), np.maximum(a, b), oversized_records
+
+
+def block(records: PersonRecords, rules: tuple[BlockingRule, ...] = DEFAULT_RULES, cap: int = 250) -> CandidatePairs:
+    """The union of every rule's pairs, each pair once, with which rules produced it."""
+    if len(rules) > 63:
+        raise ValueError("at most 63 blocking rules")
+    frame = with_blocking_columns(records)
+    n = np.int64(len(frame))
+    tagged, counts = [], []
+    for bit, rule in enumerate(rules):
+        ids = _block_ids(frame, rule.columns)
+        left, right, oversized = pairs_within_blocks(ids, cap)
+        oversized_blocks = len(np.unique(ids[oversized]))
+        split_blocks = skipped_blocks = skipped_records = 0
+        if len(oversized) and rule.split_by:
+            sub_ids = np.full(len(frame), -1, dtype=np.int64)
+            sub_ids[oversized] = _block_ids(frame.iloc[oversized], rule.columns + rule.split_by)
+            sub_left, sub_right, still = pairs_within_blocks(sub_ids, cap)
+            left, right = np.r_[left, sub_left], np.r_[right, sub_right]
+            split_blocks = oversized_blocks
+            skipped_blocks, skipped_records = len(np.unique(sub_ids[still])), len(still)
+        elif len(oversized):
+            skipped_blocks, skipped_records = oversized_blocks, len(oversized)
+        # Blocks partition the records, so a rule never yields the same pair twice.
+        tagged.append((left.astype(np.int64) * n + right) * 64 + bit)
+        counts.append((rule.name, int(len(np.unique(ids[ids >= 0]))), len(left), oversized_blocks,
+                       split_blocks, skipped_blocks, skipped_records))
+    values = np.sort(np.concatenate(tagged)) if tagged else np.array([], dtype=np.int64)
+    keys, bits = values // 64, np.left_shift(np.int64(1), values % 64)
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.array([], dtype=np.int64)
+    unique_keys = keys[starts]
+    rule_bits = np.bitwise_or.reduceat(bits, starts) if len(starts) else bits
+    first_rule = np.log2(rule_bits & -rule_bits).astype(np.int64) if len(rule_bits) else rule_bits
+    new_per_rule = np.bincount(first_rule, minlength=len(rules))
+    reports = [
+        RuleReport(name, blocks, pairs, int(new_per_rule[i]), oversized_blocks, split, skipped, skipped_records)
+        for i, (name, blocks, pairs, oversized_blocks, split, skipped, skipped_records) in enumerate(counts)
+    ]
+    return CandidatePairs(
+        left=(unique_keys // n).astype(np.int32), right=(unique_keys % n).astype(np.int32),
+        rules=rule_bits, rule_names=tuple(r.name for r in rules), report=tuple(reports),
+    )

@@ -1,0 +1,193 @@
+"""From accepted links to persons, without ever joining two people who cannot be one.
+
+How it works:
+
+1. **Cannot-links.** A scored pair that showed a contradiction (different valid
+   NINOs or NHS numbers; clearly different forenames with nothing else to tell
+   them apart; the same name a generation apart) is a cannot-link, and so are
+   two records listed in one housing event or one police incident: those two
+   records are never in one person, whatever path joins them.
+2. **Ambiguous records.** When a record's accepted links reach two records
+   that cannot be one person (a father's housing record with no date of birth
+   matches both the father and the son named after him), the record is
+   ambiguous. If the two links are within `ambiguity_bits` of each other, both
+   go to review; otherwise only the stronger is kept.
+3. **Components.** Connected components of the accepted links give the
+   candidate persons, computed with scipy in one pass.
+4. **Splitting.** Only a component that breaks a constraint (two different
+   valid NINOs or NHS numbers, or a cannot-link inside it) is rebuilt: its
+   links are added strongest first, and a link that would join two groups that
+   cannot be one person is left out. The strongest evidence wins, and what was
+   left out is counted.
+
+Duplicates within one source are people too: nothing here treats two records
+of the same source differently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from matching.blocking import pairs_within_blocks
+
+
+@dataclass(frozen=True)
+class Links:
+    """Accepted links between records: positions, match weight and probability."""
+
+    left: np.ndarray
+    right: np.ndarray
+    weight: np.ndarray
+    probability: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.left)
+
+    def take(self, index: np.ndarray) -> Links:
+        return Links(self.left[index], self.right[index], self.weight[index], self.probability[index])
+
+
+@dataclass(frozen=True)
+class Clusters:
+    labels: np.ndarray
+    """A cluster number per record (0..n_clusters-1), in order of each cluster's first record."""
+    kept: np.ndarray
+    """For each input link: kept (True) or left out to respect a constraint or an ambiguity."""
+    to_review: np.ndarray
+    """For each input link: demoted to review because it was ambiguous."""
+    components_split: int
+    links_left_out: int
+
+
+def same_event_pairs(event_codes: np.ndarray, cap: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of records listed in one event (one incident, one housing event): always two people."""
+    left, right, _ = pairs_within_blocks(event_codes.astype(np.int64), cap)
+    return left, right
+
+
+def _pair_keys(left: np.ndarray, right: np.ndarray, n: int) -> np.ndarray:
+    low, high = np.minimum(left, right).astype(np.int64), np.maximum(left, right).astype(np.int64)
+    return low * n + high
+
+
+def resolve_ambiguity(links: Links, cannot_link: tuple[np.ndarray, np.ndarray], n: int, ambiguity_bits: float
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Which links survive (keep) and which go to review, for records whose links reach two people."""
+    keep = np.ones(len(links), dtype=bool)
+    review = np.zeros(len(links), dtype=bool)
+    if not len(links) or not len(cannot_link[0]):
+        return keep, review
+    both = pd.DataFrame({
+        "record": np.r_[links.left, links.right], "other": np.r_[links.right, links.left],
+        "weight": np.r_[links.weight, links.weight], "link": np.r_[np.arange(len(links)), np.arange(len(links))],
+    })
+    pairs = both.merge(both, on="record", suffixes=("_a", "_b"))
+    pairs = pairs[pairs["other_a"] < pairs["other_b"]]
+    forbidden = _pair_keys(cannot_link[0], cannot_link[1], n)
+    clash = np.isin(_pair_keys(pairs["other_a"].to_numpy(), pairs["other_b"].to_numpy(), n), forbidden)
+    for row in pairs[clash].itertuples(index=False):
+        gap = row.weight_a - row.weight_b
+        if abs(gap) < ambiguity_bits:
+            review[[row.link_a, row.link_b]] = True
+        else:
+            keep[row.link_b if gap > 0 else row.link_a] = False
+    return keep & ~review, review
+
+
+def cluster(
+    n_records: int,
+    links: Links,
+    cannot_link: tuple[np.ndarray, np.ndarray],
+    identifiers: list[np.ndarray],
+    ambiguity_bits: float = 3.0,
+) -> Clusters:
+    """Persons from accepted links, honouring cannot-links and one valid NINO / NHS number per person.
+
+    `identifiers` holds one code array per identifier that must not differ within a person (-1 = none).
+    """
+    keep, review = resolve_ambiguity(links, cannot_link, n_records, ambiguity_bits)
+    used = np.flatnonzero(keep)
+    graph = coo_matrix(
+        (np.ones(len(used)), (links.left[used], links.right[used])), shape=(n_records, n_records)
+    )
+    _, labels = connected_components(graph, directed=False)
+
+    conflicted = set()
+    for codes in identifiers:
+        has = codes >= 0
+        distinct = pd.DataFrame({"label": labels[has], "code": codes[has]}).drop_duplicates()
+        counts = distinct["label"].value_counts()
+        conflicted.update(counts.index[counts > 1].tolist())
+    a, b = cannot_link
+    inside = labels[a] == labels[b]
+    conflicted.update(np.unique(labels[a[inside]]).tolist())
+
+    split = 0
+    left_out = 0
+    if conflicted:
+        split = len(conflicted)
+        labels, dropped = _rebuild(labels, links, used, conflicted, cannot_link, identifiers)
+        keep[dropped] = False
+        left_out = len(dropped)
+
+    # Renumber in order of first record, so that numbering does not depend on the graph library.
+    _, first_seen = np.unique(labels, return_index=True)
+    order = np.argsort(first_seen)
+    renumber = np.empty_like(order)
+    renumber[order] = np.arange(len(order))
+    compact = renumber[np.searchsorted(np.unique(labels), labels)]
+    return Clusters(compact, keep, review, split, left_out)
+
+
+def _rebuild(labels: np.ndarray, links: Links, used: np.ndarray, conflicted: set[int],
+             cannot_link: tuple[np.ndarray, np.ndarray], identifiers: list[np.ndarray]) -> tuple[np.ndarray, list[int]]:
+    """Greedy, strongest link first, inside the components that broke a constraint."""
+    labels = labels.copy()
+    in_conflict = np.isin(labels[links.left[used]], list(conflicted))
+    edges = used[in_conflict]
+    edges = edges[np.argsort(-links.weight[edges], kind="stable")]
+    members = np.flatnonzero(np.isin(labels, list(conflicted)))
+
+    parent = {int(r): int(r) for r in members}
+    ids = {int(r): [int(codes[r]) if codes[r] >= 0 else None for codes in identifiers] for r in members}
+    forbidden: dict[int, set[int]] = {int(r): set() for r in members}
+    for x, y in zip(*cannot_link):
+        if int(x) in forbidden and int(y) in forbidden:
+            forbidden[int(x)].add(int(y))
+            forbidden[int(y)].add(int(x))
+
+    def root(r: int) -> int:
+        while parent[r] != r:
+            parent[r] = parent[parent[r]]
+            r = parent[r]
+        return r
+
+    dropped: list[int] = []
+    for edge in edges:
+        ra, rb = root(int(links.left[edge])), root(int(links.right[edge]))
+        if ra == rb:
+            continue
+        clash_ids = any(p is not None and q is not None and p != q for p, q in zip(ids[ra], ids[rb]))
+        clash_pairs = any(root(x) == rb for x in forbidden[ra]) or any(root(x) == ra for x in forbidden[rb])
+        if clash_ids or clash_pairs:
+            dropped.append(int(edge))
+            continue
+        parent[rb] = ra
+        ids[ra] = [p if p is not None else q for p, q in zip(ids[ra], ids[rb])]
+        forbidden[ra] |= forbidden.pop(rb)
+        ids.pop(rb)
+
+    fresh = labels.max() + 1
+    roots = {}
+    for r in members:
+        top = root(int(r))
+        if top not in roots:
+            roots[top] = fresh
+            fresh += 1
+        labels[r] = roots[top]
+    return labels, dropped

@@ -1,0 +1,140 @@
+"""The trained linkage model as a versioned file.
+
+Training happens outside the monthly run (`sfmatch train`, or once when a run
+finds no model) and its result is saved as JSON: the m and u probability of
+every comparison level, the prior, the thresholds, and a hash of the data it
+was trained on. The monthly run loads it, so that a month's links do not move
+because the month's data nudged the parameters, and retraining is a deliberate,
+recorded act. The file holds probabilities only, never a value from the data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from data.errors import SfmatchError
+from matching.comparisons import Comparison
+
+MODEL_FORMAT = "sfmatch-linkage-model"
+MODEL_VERSION = 1
+
+
+class ModelError(SfmatchError):
+    """A model file that cannot be used with this code."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LevelParameters(_Frozen):
+    label: str
+    m: float = Field(gt=0, le=1, description="P(level | same person)")
+    u: float = Field(gt=0, le=1, description="P(level | different people)")
+
+    @property
+    def weight(self) -> float:
+        """Bits of evidence for (positive) or against (negative) a match."""
+        return math.log2(self.m / self.u)
+
+
+class ComparisonParameters(_Frozen):
+    name: str
+    levels: tuple[LevelParameters, ...]
+    tf_levels: tuple[str, ...] = ()
+
+    def level(self, label: str) -> LevelParameters:
+        return next(level for level in self.levels if level.label == label)
+
+
+class Thresholds(_Frozen):
+    """Match probabilities: at or above `accept` a link is made; from `review` up to it, an analyst decides."""
+
+    accept: float = Field(0.99, gt=0, lt=1)
+    review: float = Field(0.6, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.review >= self.accept:
+            raise ValueError("the review threshold must be below the accept threshold")
+        return self
+
+
+class TrainingRecord(_Frozen):
+    """How the parameters were found, for the audit trail."""
+
+    trained_at: str
+    code_version: dict[str, object]
+    data_sha256: str
+    records: int
+    candidate_pairs: int
+    random_pairs: int
+    sessions: tuple[dict[str, object], ...]
+
+
+class LinkageModel(_Frozen):
+    format: str = MODEL_FORMAT
+    format_version: int = MODEL_VERSION
+    prior: float = Field(gt=0, lt=1, description="probability that two records drawn at random are the same person")
+    comparisons: tuple[ComparisonParameters, ...]
+    thresholds: Thresholds = Thresholds()
+    blocking_rules: tuple[str, ...]
+    training: TrainingRecord
+
+    @property
+    def model_id(self) -> str:
+        """A short hash of the trained parameters (thresholds are policy, not parameters)."""
+        payload = json.dumps(self.model_dump(mode="json", exclude={"training", "thresholds"}), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+    def comparison(self, name: str) -> ComparisonParameters:
+        return next(c for c in self.comparisons if c.name == name)
+
+    def check_matches(self, comparisons: tuple[Comparison, ...]) -> None:
+        """The model must have been trained for exactly these comparisons and levels."""
+        expected = [(c.name, tuple(c.levels)) for c in comparisons]
+        found = [(c.name, tuple(level.label for level in c.levels)) for c in self.comparisons]
+        if expected != found:
+            raise ModelError(
+                "the model was trained for other comparisons or levels than this code uses; "
+                "train a new model with 'sfmatch train'"
+            )
+
+    def with_thresholds(self, thresholds: Thresholds) -> LinkageModel:
+        return self.model_copy(update={"thresholds": thresholds})
+
+
+def save_model(model: LinkageModel, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = model.model_dump(mode="json")
+    document["model_id"] = model.model_id
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def load_model(path: Path) -> LinkageModel:
+    """Read and validate a model file; an error names what is wrong with it."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ModelError(f"model {path}: cannot be read ({exc.strerror})") from None
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"model {path.name}: not valid JSON (line {exc.lineno})") from None
+    if not isinstance(document, dict) or document.get("format") != MODEL_FORMAT:
+        raise ModelError(f"model {path.name}: not an sfmatch linkage model")
+    if document.get("format_version") != MODEL_VERSION:
+        raise ModelError(f"model {path.name}: format version {document.get('format_version')} is not {MODEL_VERSION}; retrain")
+    stated_id = document.pop("model_id", None)
+    try:
+        model = LinkageModel.model_validate(document)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+        raise ModelError(f"model {path.name}: not valid ({problems})") from None
+    if stated_id is not None and stated_id != model.model_id:
+        raise ModelError(f"model {path.name}: its parameters do not match its model_id; the file was edited")
+    return model

@@ -1,0 +1,146 @@
+"""Fellegi-Sunter scoring: a match weight per pair, a probability, and a decision.
+
+The weight of a pair is the sum over comparisons of log2(m/u) for the level
+the pair reached, with name agreement weighted by how rare the name is (term
+frequency), and nothing for a missing value. The probability applies the
+model's prior to that weight.
+
+Fellegi-Sunter treats the comparisons as independent, which people in one
+household are not: twins share surname, date of birth and address and differ
+only in forename; a father and a son named after him share everything but the
+date of birth. Summed independent weights would link them. The contradictions
+below are the pairs that no amount of shared household evidence may link
+without an agreeing identifier; they are rejected, and counted in the report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+from matching.comparisons import Comparison, ComparisonLevels, NO_EVIDENCE
+from matching.model import LinkageModel
+from matching.standardise import PersonRecords
+
+GENERATION_GAP_YEARS = 12
+
+
+class Decision(IntEnum):
+    REJECT = 0
+    REVIEW = 1
+    ACCEPT = 2
+
+
+@dataclass(frozen=True)
+class TermFrequencies:
+    """For each term-frequency-adjusted level, the share of records carrying each value (by code)."""
+
+    tables: dict[tuple[str, str], tuple[str, np.ndarray]]
+    """(comparison, level) -> (value column, frequency of each code in the frequency column)."""
+
+    @classmethod
+    def from_records(cls, records: PersonRecords, comparisons: tuple[Comparison, ...]) -> TermFrequencies:
+        tables = {}
+        for comparison in comparisons:
+            for level, value_column, frequency_column in comparison.tf_levels:
+                codes = records.codes(frequency_column)
+                present = codes[codes >= 0]
+                counts = np.bincount(present, minlength=len(records.vocabulary))
+                tables[(comparison.name, level)] = (value_column, counts / max(len(present), 1))
+        return cls(tables)
+
+
+@dataclass(frozen=True)
+class Scores:
+    weight: np.ndarray
+    probability: np.ndarray
+    decision: np.ndarray
+    contradiction: np.ndarray
+    """Bit mask of the contradictions each pair showed (0 = none)."""
+
+
+@dataclass(frozen=True)
+class Contradiction:
+    name: str
+    why: str
+
+
+CONTRADICTIONS = (
+    Contradiction("identifiers conflict", "two different valid NINOs, NHS numbers or UPNs are two people"),
+    Contradiction(
+        "forenames differ", "twins and siblings share surname, date of birth and address; only the forename tells them apart",
+    ),
+    Contradiction(
+        "a generation apart", "a parent and a child can share a (nearly) identical name and an address, not a birth year",
+    ),
+)
+
+
+def level_weights(model: LinkageModel) -> list[np.ndarray]:
+    """Per comparison, the weight of each level, with a trailing 0 for 'no evidence' (index -1)."""
+    return [np.array([level.weight for level in c.levels] + [0.0]) for c in model.comparisons]
+
+
+def weight_matrix(levels: ComparisonLevels, model: LinkageModel, tf: TermFrequencies,
+                  left: np.ndarray, right: np.ndarray, records: PersonRecords) -> np.ndarray:
+    """Each pair's weight per comparison (n_pairs x n_comparisons), term frequencies applied."""
+    weights = np.empty(levels.matrix.shape, dtype=np.float64)
+    for i, (params, table) in enumerate(zip(model.comparisons, level_weights(model))):
+        column_levels = levels.matrix[:, i]
+        weights[:, i] = table[column_levels]
+        for label in params.tf_levels:
+            key = (params.name, label)
+            if key not in tf.tables:
+                continue
+            record_column, frequency = tf.tables[key]
+            index = [lv.label for lv in params.levels].index(label)
+            at_level = np.flatnonzero(column_levels == index)
+            codes = records.codes(record_column)[left[at_level]]
+            # The chance that two different people share this value is its frequency, not the average u.
+            u_value = np.maximum(frequency[np.maximum(codes, 0)], 1.0 / max(len(records), 1))
+            weights[at_level, i] = np.log2(params.levels[index].m / u_value)
+    return weights
+
+
+def _level(model: LinkageModel, comparison: str, label: str) -> int:
+    return [level.label for level in model.comparison(comparison).levels].index(label)
+
+
+def contradictions(levels: ComparisonLevels, model: LinkageModel, left: np.ndarray, right: np.ndarray,
+                   records: PersonRecords) -> np.ndarray:
+    """A bit per contradiction (in CONTRADICTIONS order) for each pair."""
+    forename, surname = levels.column("forename"), levels.column("surname")
+    identifier_agrees = np.zeros(len(forename), dtype=bool)
+    identifier_conflict = np.zeros(len(forename), dtype=bool)
+    for name in ("nino", "nhs_number", "upn"):
+        column = levels.column(name)
+        identifier_agrees |= column == _level(model, name, "exact")
+        identifier_conflict |= column == _level(model, name, "different")
+    forenames_differ = (forename == _level(model, "forename", "different")) & ~identifier_agrees
+    forename_agrees = (forename != NO_EVIDENCE) & (forename <= _level(model, "forename", "jaro-winkler >= 0.92"))
+    surname_agrees = (surname != NO_EVIDENCE) & (surname <= _level(model, "surname", "jaro-winkler >= 0.92"))
+    years = records.codes("birth_year").astype(np.int32)
+    year_l, year_r = years[left], years[right]
+    far_apart = (year_l > 0) & (year_r > 0) & (np.abs(year_l - year_r) >= GENERATION_GAP_YEARS)
+    generation = forename_agrees & surname_agrees & far_apart & ~identifier_agrees
+    return identifier_conflict.astype(np.int8) | (forenames_differ.astype(np.int8) << 1) | (generation.astype(np.int8) << 2)
+
+
+def probability_from_weight(weight: np.ndarray, prior: float) -> np.ndarray:
+    prior_bits = np.log2(prior / (1 - prior))
+    return 1.0 / (1.0 + np.exp2(-(weight + prior_bits)))
+
+
+def score(levels: ComparisonLevels, model: LinkageModel, tf: TermFrequencies,
+          left: np.ndarray, right: np.ndarray, records: PersonRecords) -> Scores:
+    weight = weight_matrix(levels, model, tf, left, right, records).sum(axis=1)
+    probability = probability_from_weight(weight, model.prior)
+    contradiction = contradictions(levels, model, left, right, records)
+    decision = np.where(
+        probability >= model.thresholds.accept, Decision.ACCEPT,
+        np.where(probability >= model.thresholds.review, Decision.REVIEW, Decision.REJECT),
+    ).astype(np.int8)
+    decision[contradiction != 0] = Decision.REJECT
+    return Scores(weight, probability, decision, contradiction)

@@ -1,0 +1,194 @@
+"""Standardise ingested records into one table of person records, ready to block and compare.
+
+Names, identifiers and postcodes are turned into integer codes over one shared
+vocabulary, so that every equality test in blocking and comparison is an
+integer comparison, and a forename can be compared with a surname (a swap).
+Identifiers that break their rules, and NINOs that several clearly different
+people carry, are kept for audit in the status columns but never used to link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.process import cpdist
+
+from data.identifiers import nhs_number_is_valid, nino_is_valid, postcode_district, postcode_is_valid, postcode_sector, upn_is_valid
+from data.tables import STRING
+from matching.names import map_distinct, nickname_groups, phonetic, standardise_forenames, standardise_surnames
+
+PERSON_FIELDS = ("forename", "surname", "dob", "sex", "nino", "nhs_number", "upn", "postcode")
+# One housing event or police incident lists each person once: two records of one event are two people.
+DISTINCT_WITHIN = {"housing": "event_id", "police": "incident_id"}
+EARLIEST_BIRTH = date(1900, 1, 1)
+NICKNAME_WIDTH = 3
+MISSING = -1
+
+
+@dataclass(frozen=True)
+class PersonRecords:
+    """One row per ingested record; the row position is the record's index in every pair array."""
+
+    frame: pd.DataFrame
+    vocabulary: np.ndarray
+    """The strings behind the name codes (forename, surname, parts, nickname forms)."""
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def codes(self, column: str) -> np.ndarray:
+        return self.frame[column].to_numpy()
+
+
+def _gather(tables: dict[str, pd.DataFrame], distinct_within: dict[str, str]) -> pd.DataFrame:
+    """The person fields of every source, missing fields null, in a fixed source order."""
+    frames = []
+    for source in sorted(tables):
+        table = tables[source]
+        part = pd.DataFrame({"source": source, "record_id": table["record_id"].astype(STRING)})
+        for field in PERSON_FIELDS:
+            if field in table:
+                part[field] = table[field].to_numpy()
+            else:
+                part[field] = pd.Series(pd.NA, index=table.index, dtype="datetime64[ns]" if field == "dob" else STRING).to_numpy()
+        part["family_id"] = table["family_id"].to_numpy() if "family_id" in table else None
+        event_column = distinct_within.get(source)
+        part["event"] = (source + ":" + table[event_column].astype(str)).where(table[event_column].notna()).to_numpy() \
+            if event_column in table else None
+        frames.append(part)
+    frame = pd.concat(frames, ignore_index=True)
+    frame["source"] = frame["source"].astype("category")
+    for column in ("forename", "surname", "nino", "nhs_number", "upn", "postcode", "family_id"):
+        frame[column] = frame[column].astype(STRING)
+    frame["dob"] = pd.to_datetime(frame["dob"])
+    return frame
+
+
+def _placeholder_ninos(frame: pd.DataFrame, valid: np.ndarray) -> set[str]:
+    """NINOs that clearly different people carry within one extract: stand-ins, not identifiers.
+
+    Two records are clearly different people when their surnames are unlike
+    (Jaro-Winkler below 0.8, and not the other's forename), their forenames are
+    unlike, and their dates of birth (where both are known) are more than a year apart.
+    """
+    carried = frame.loc[valid, ["source", "nino", "forename", "surname", "dob"]]
+    shared = carried[carried.duplicated(["source", "nino"], keep=False)]
+    if shared.empty:
+        return set()
+    pairs = shared.reset_index().merge(shared.reset_index(), on=["source", "nino"], suffixes=("_a", "_b"))
+    pairs = pairs[pairs["index_a"] < pairs["index_b"]]
+
+    def unlike(a: pd.Series, b: pd.Series) -> np.ndarray:
+        left, right = a.fillna("").to_numpy(dtype=str), b.fillna("").to_numpy(dtype=str)
+        similarity = cpdist(left, right, scorer=JaroWinkler.normalized_similarity, workers=-1)
+        return (similarity < 0.8) & (left != "") & (right != "")
+
+    years_apart = (pairs["dob_a"] - pairs["dob_b"]).abs().dt.days.to_numpy() > 366
+    dob_unknown = (pairs["dob_a"].isna() | pairs["dob_b"].isna()).to_numpy()
+    different = (
+        unlike(pairs["surname_a"], pairs["surname_b"])
+        & unlike(pairs["surname_a"], pairs["forename_b"])
+        & unlike(pairs["forename_a"], pairs["forename_b"])
+        & (years_apart | dob_unknown)
+    )
+    return set(pairs.loc[different, "nino"].unique())
+
+
+def _codes(values: pd.Series, vocabulary: pd.Index) -> np.ndarray:
+    return vocabulary.get_indexer(values.astype(object).where(values.notna(), None)).astype(np.int32)
+
+
+def _factorise(values: pd.Series) -> np.ndarray:
+    codes, _ = pd.factorize(values.astype(object).where(values.notna(), None), use_na_sentinel=True)
+    return codes.astype(np.int32)
+
+
+def _identifier(frame: pd.DataFrame, column: str, valid: np.ndarray, placeholders: set[str] | None = None) -> tuple[pd.Series, pd.Series]:
+    values = frame[column]
+    present = values.notna().to_numpy()
+    status = np.where(~present, "missing", np.where(valid, "valid", "invalid")).astype(object)
+    usable = valid.copy()
+    if placeholders:
+        is_placeholder = values.isin(placeholders).fillna(False).to_numpy(dtype=bool) & valid
+        status[is_placeholder] = "placeholder"
+        usable &= ~is_placeholder
+    return values.where(usable), pd.Series(status, index=frame.index, dtype="category")
+
+
+def standardise(tables: dict[str, pd.DataFrame], latest_birth: date,
+                distinct_within: dict[str, str] | None = None) -> PersonRecords:
+    """Person records from the ingested tables of every source.
+
+    `latest_birth` is the last plausible date of birth (the run's reference
+    date): a date of birth after it, or before 1900, is not used.
+    """
+    raw = _gather(tables, DISTINCT_WITHIN if distinct_within is None else distinct_within)
+    out = raw[["source", "record_id", "family_id"]].copy()
+    out["event_code"] = _factorise(raw["event"].astype(STRING))
+
+    forename = standardise_forenames(raw["forename"])
+    surnames = standardise_surnames(raw["surname"])
+    out["forename"] = forename
+    out = out.join(surnames)
+
+    dob = raw["dob"]
+    plausible = dob.between(pd.Timestamp(EARLIEST_BIRTH), pd.Timestamp(latest_birth))
+    out["dob"] = dob.where(plausible)
+    out["dob_int"] = (out["dob"].dt.year * 10000 + out["dob"].dt.month * 100 + out["dob"].dt.day).fillna(0).astype(np.int32)
+    out["birth_year"] = out["dob"].dt.year.fillna(0).astype(np.int16)
+    sex = raw["sex"].where(raw["sex"].isin(["M", "F"]))
+    out["sex"] = np.select([sex == "M", sex == "F"], [1, 2], 0).astype(np.int8)
+
+    nino_valid = nino_is_valid(raw["nino"])
+    placeholders = _placeholder_ninos(raw.assign(forename=forename, surname=surnames["surname"]), nino_valid)
+    out["nino"], out["nino_status"] = _identifier(raw, "nino", nino_valid, placeholders)
+    out["nhs_number"], out["nhs_status"] = _identifier(raw, "nhs_number", nhs_number_is_valid(raw["nhs_number"]))
+    out["upn"], out["upn_status"] = _identifier(raw, "upn", upn_is_valid(raw["upn"]))
+    postcode_ok = postcode_is_valid(raw["postcode"])
+    out["postcode"] = raw["postcode"].where(postcode_ok)
+    out["postcode_sector"] = postcode_sector(out["postcode"]).where(postcode_ok)
+    out["postcode_district"] = postcode_district(out["postcode"]).where(postcode_ok)
+
+    # One vocabulary for every name string, so forename and surname codes compare directly.
+    groups = nickname_groups()
+    distinct_forenames = pd.Series(forename.dropna().unique(), dtype=object)
+    canonical_forms = {name: (groups.get(name) or (name,))[:NICKNAME_WIDTH] for name in distinct_forenames}
+    words = pd.concat([
+        distinct_forenames,
+        pd.Series([c for forms in canonical_forms.values() for c in forms], dtype=object),
+        surnames["surname"].dropna().astype(object),
+        surnames["surname_part1"].dropna().astype(object),
+        surnames["surname_part2"].dropna().astype(object),
+    ])
+    vocabulary = pd.Index(pd.unique(words))
+    out["fn"] = _codes(forename, vocabulary)
+    out["sn"] = _codes(surnames["surname"], vocabulary)
+    out["sn_part1"] = _codes(surnames["surname_part1"], vocabulary)
+    out["sn_part2"] = _codes(surnames["surname_part2"], vocabulary)
+    for slot in range(NICKNAME_WIDTH):
+        forms = forename.map(
+            {name: forms[slot] if slot < len(forms) else None for name, forms in canonical_forms.items()},
+            na_action="ignore",
+        )
+        out[f"nick{slot + 1}"] = _codes(forms, vocabulary)
+    out["initial"] = forename.str.slice(0, 1).fillna("")
+    out["sn_phonetic"] = map_distinct(surnames["surname"].astype(object), phonetic).astype(STRING)
+
+    for column in ("nino", "nhs_number", "upn", "postcode", "postcode_sector", "postcode_district"):
+        out[f"{column}_code"] = _factorise(out[column])
+    return PersonRecords(out.reset_index(drop=True), vocabulary.to_numpy(dtype=object))
+
+
+def identifier_quality(records: PersonRecords) -> dict[str, dict[str, dict[str, int]]]:
+    """Per source, how many NINOs, NHS numbers and UPNs were valid, invalid, placeholders or missing."""
+    frame = records.frame
+    quality: dict[str, dict[str, dict[str, int]]] = {}
+    for column in ("nino_status", "nhs_status", "upn_status"):
+        counts = frame.groupby(["source", column], observed=True).size()
+        for (source, status), count in counts.items():
+            quality.setdefault(str(source), {}).setdefault(column.removesuffix("_status"), {})[str(status)] = int(count)
+    return quality

@@ -1,0 +1,210 @@
+"""Training the Fellegi-Sunter model without labels.
+
+u (how often different people agree at each level) comes from pairs of
+records drawn at random, almost all of which are different people.
+
+m (how often the same person agrees at each level) comes from EM with u held
+fixed, run in sessions: each session takes the pairs one blocking rule found
+and leaves out the comparisons that rule forced to agree (pairs found on
+surname and date of birth say nothing about how often a person's surname is
+recorded right). Each comparison's m is the mean over the sessions that
+estimated it. Holding u fixed is what keeps EM from drifting: letting u float
+over blocked pairs is how plain EM collapses on data like this.
+
+EM runs over distinct patterns of levels, weighted by how often each occurs,
+so a million pairs cost a few thousand rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from matching.blocking import CandidatePairs
+from matching.comparisons import Comparison, ComparisonLevels, compare
+from matching.model import ComparisonParameters, LevelParameters, LinkageModel, Thresholds, TrainingRecord
+from matching.standardise import PersonRecords
+
+M_FLOOR = 1e-6
+
+
+@dataclass(frozen=True)
+class TrainingSession:
+    rule: str
+    fixed: tuple[str, ...]
+    """Comparisons the rule forces to agree, so its pairs cannot estimate their m."""
+
+
+DEFAULT_SESSIONS = (
+    TrainingSession("nino", ("nino",)),
+    TrainingSession("upn", ("upn",)),
+    TrainingSession("surname+dob", ("surname", "dob")),
+    TrainingSession("forename+postcode", ("forename", "postcode")),
+    TrainingSession("dob+postcode", ("dob", "postcode")),
+)
+
+
+@dataclass(frozen=True)
+class EmResult:
+    m: list[np.ndarray]
+    match_share: float
+    iterations: int
+    converged: bool
+
+
+def _patterns(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of a level matrix and how often each occurs."""
+    frame = pd.DataFrame(matrix)
+    counts = frame.value_counts(sort=False)
+    patterns = np.array(counts.index.tolist(), dtype=np.int8).reshape(len(counts), matrix.shape[1])
+    return patterns, counts.to_numpy(dtype=np.float64)
+
+
+def _log_likelihood(patterns: np.ndarray, params: list[np.ndarray], active: list[bool]) -> np.ndarray:
+    total = np.zeros(len(patterns))
+    for i, (table, use) in enumerate(zip(params, active)):
+        if use:
+            levels = patterns[:, i]
+            total += np.where(levels >= 0, np.log(table[np.maximum(levels, 0)]), 0.0)
+    return total
+
+
+def expectation_maximisation(
+    levels: np.ndarray, u: list[np.ndarray], m_start: list[np.ndarray], active: list[bool],
+    match_share: float = 0.5, max_iterations: int = 200, tolerance: float = 1e-7,
+) -> EmResult:
+    """EM for m and the share of matches, with u fixed, over the active comparisons."""
+    patterns, counts = _patterns(levels)
+    m = [table.copy() for table in m_start]
+    log_u = _log_likelihood(patterns, u, active)
+    converged = False
+    iteration = 0
+    for iteration in range(1, max_iterations + 1):
+        log_m = _log_likelihood(patterns, m, active)
+        log_odds = np.log(match_share) - np.log1p(-match_share) + log_m - log_u
+        posterior = 1.0 / (1.0 + np.exp(-np.clip(log_odds, -700, 700)))
+        weight = counts * posterior
+        change = 0.0
+        for i, use in enumerate(active):
+            if not use:
+                continue
+            column = patterns[:, i]
+            present = column >= 0
+            totals = np.bincount(column[present], weights=weight[present], minlength=len(m[i]))
+            updated = np.maximum(totals / max(totals.sum(), 1e-300), M_FLOOR)
+            updated /= updated.sum()
+            change = max(change, float(np.abs(updated - m[i]).max()))
+            m[i] = updated
+        new_share = float(np.clip(weight.sum() / counts.sum(), 1e-9, 1 - 1e-9))
+        change = max(change, abs(new_share - match_share))
+        match_share = new_share
+        if change < tolerance:
+            converged = True
+            break
+    return EmResult(m, match_share, iteration, converged)
+
+
+def estimate_u(records: PersonRecords, comparisons: tuple[Comparison, ...], pairs: int, seed: int) -> tuple[list[np.ndarray], int]:
+    """u from random pairs, with one pseudo-count per level so that no level is impossible."""
+    n = len(records)
+    rng = np.random.default_rng(seed)
+    total = min(pairs, n * (n - 1) // 2)
+    left = rng.integers(0, n, total)
+    right = rng.integers(0, n - 1, total)
+    right = np.where(right >= left, right + 1, right)  # never a record with itself
+    levels = compare(records, left, right, comparisons)
+    u = []
+    for i, comparison in enumerate(comparisons):
+        column = levels.matrix[:, i]
+        counts = np.bincount(column[column >= 0], minlength=len(comparison.levels)).astype(np.float64)
+        u.append((counts + 1.0) / (counts.sum() + len(comparison.levels)))
+    return u, total
+
+
+def _starting_m(comparison: Comparison) -> np.ndarray:
+    """A neutral start: most weight on the strongest level, falling away."""
+    start = 0.5 ** np.arange(len(comparison.levels), dtype=np.float64)
+    start[0] *= 4
+    return start / start.sum()
+
+
+def training_sample(candidates: CandidatePairs, rule: str, limit: int, seed: int) -> np.ndarray:
+    """The positions of (up to `limit` of) the pairs a rule found."""
+    bit = 1 << candidates.rule_names.index(rule)
+    found = np.flatnonzero(candidates.rules & bit)
+    if len(found) > limit:
+        found = np.sort(np.random.default_rng(seed).choice(found, limit, replace=False))
+    return found
+
+
+def estimate_prior(levels: ComparisonLevels, m: list[np.ndarray], u: list[np.ndarray], n_records: int) -> float:
+    """The chance that two records drawn at random are the same person.
+
+    EM over every candidate pair, with m and u fixed, estimates the share of
+    candidate pairs that match; nearly every match is a candidate, so that
+    many matches spread over all possible pairs is the prior.
+    """
+    active = [True] * len(m)
+    result = expectation_maximisation(levels.matrix, u, m, active, match_share=0.1)
+    expected_matches = result.match_share * len(levels.matrix)
+    all_pairs = n_records * (n_records - 1) / 2
+    return float(np.clip(expected_matches / all_pairs, 1e-12, 0.5))
+
+
+def train(
+    records: PersonRecords, candidates: CandidatePairs, levels: ComparisonLevels, comparisons: tuple[Comparison, ...],
+    *, data_sha256: str, code_version: dict[str, object], trained_at: str,
+    sessions: tuple[TrainingSession, ...] = DEFAULT_SESSIONS, random_pairs: int = 2_000_000,
+    session_pairs: int = 1_000_000, seed: int = 0, thresholds: Thresholds | None = None,
+) -> LinkageModel:
+    """A model trained on these records: u from random pairs, m by EM per session, then the prior."""
+    u, sampled = estimate_u(records, comparisons, random_pairs, seed)
+    names = [c.name for c in comparisons]
+    estimates: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    session_log: list[dict[str, object]] = []
+    for session in sessions:
+        if session.rule not in candidates.rule_names:
+            continue
+        chosen = training_sample(candidates, session.rule, session_pairs, seed)
+        if len(chosen) < 50:
+            session_log.append({"rule": session.rule, "pairs": int(len(chosen)), "skipped": "too few pairs"})
+            continue
+        active = [name not in session.fixed for name in names]
+        result = expectation_maximisation(
+            levels.matrix[chosen], u, [_starting_m(c) for c in comparisons], active, match_share=0.5,
+        )
+        for name, use, table in zip(names, active, result.m):
+            # A comparison with no evidence in this session (never present on both sides) learns nothing here.
+            present = (levels.matrix[chosen, names.index(name)] >= 0).sum()
+            if use and present >= 20:
+                estimates[name].append(table)
+        session_log.append({
+            "rule": session.rule, "pairs": int(len(chosen)), "match_share": round(result.match_share, 6),
+            "iterations": result.iterations, "converged": result.converged,
+        })
+    m = []
+    for comparison in comparisons:
+        found = estimates[comparison.name]
+        m.append(np.mean(found, axis=0) if found else _starting_m(comparison))
+    prior = estimate_prior(levels, m, u, len(records))
+    parameters = tuple(
+        ComparisonParameters(
+            name=comparison.name,
+            levels=tuple(
+                LevelParameters(label=label, m=float(max(m_i[j], M_FLOOR)), u=float(u_i[j]))
+                for j, label in enumerate(comparison.levels)
+            ),
+            tf_levels=tuple(level for level, _, _ in comparison.tf_levels),
+        )
+        for comparison, m_i, u_i in zip(comparisons, m, u)
+    )
+    return LinkageModel(
+        prior=prior, comparisons=parameters, thresholds=thresholds or Thresholds(),
+        blocking_rules=candidates.rule_names,
+        training=TrainingRecord(
+            trained_at=trained_at, code_version=code_version, data_sha256=data_sha256, records=len(records),
+            candidate_pairs=len(candidates), random_pairs=sampled, sessions=tuple(session_log),
+        ),
+    )
