@@ -87,6 +87,7 @@ def _run_flow(extracts: Path, out: Path | None, config: Path | None, run_id: str
 
 
 def _print_run(summary, seconds: float) -> None:
+    """The ingest table, the linkage counts, the stage times and where the outputs are."""
     table = Table(title=f"Run {summary.run_id}")
     for column, justify in (("source", "left"), ("read", "right"), ("ingested", "right"),
                             ("quarantined", "right"), ("unusable values", "right"), ("reconciles", "center")):
@@ -97,9 +98,20 @@ def _print_run(summary, seconds: float) -> None:
             f"{sum(stats.field_issues.values()):,}", "yes" if stats.reconciles else "[red]NO",
         )
     console.print(table)
+    if summary.linkage is not None:
+        linkage = summary.linkage
+        model = summary.model
+        console.print(
+            f"linkage: {linkage.records:,} records into {linkage.persons:,} persons; "
+            f"{linkage.links_kept:,} links kept, {linkage.links_left_out:,} left out by constraints, "
+            f"{linkage.pairs_for_review:,} pairs for review; model {model.model_id}"
+            + (" [yellow](trained in this run: none existed)[/]" if model.trained_in_run else "")
+        )
     stages = ", ".join(f"{name} {secs:.1f}s" for name, secs in summary.stages.items())
     console.print(f"stages: {stages}; wall time {seconds:.1f}s")
     console.print(f"run folder: {summary.run_dir}\nmanifest:   {summary.manifest}")
+    if summary.linkage is not None:
+        console.print(f"match report: {summary.run_dir / 'match_report.html'}\nreview queue: {summary.run_dir / 'review_queue.csv'}")
 
 
 @app.command()
@@ -148,6 +160,107 @@ def demo(
     result = _run_flow(Path(summary.extracts_dir), out, None, None, DEFAULT_REFERENCE_DATE)
     _print_run(result, time.perf_counter() - started)
     console.print(f"[bold green]demo complete[/]: outputs are in {result.run_dir}")
+
+
+@app.command()
+def train(
+    extracts: Annotated[Path, typer.Option(help="folder holding one extract per source")],
+    out: Annotated[Path | None, typer.Option(help="output folder (default from settings)")] = None,
+    config: Annotated[Path | None, typer.Option(help="settings file (YAML)")] = None,
+    model: Annotated[Path | None, typer.Option(help="where to save the model (default <out>/models/linkage_model.json)")] = None,
+    reference_date: DateOption = None,
+) -> None:
+    """Train the linkage model on a month's extracts and save it for the monthly runs."""
+    from flows.train import train_flow
+
+    started = time.perf_counter()
+    try:
+        state = train_flow(
+            extracts_dir=extracts, out_dir=out, config_file=config, model_file=model,
+            reference_date=reference_date.date() if reference_date else None, return_state=True,
+        )
+    except SfmatchError as error:
+        _fail(str(error))
+    if not state.is_completed():
+        _fail(state.message or "training failed; see the log above")
+    summary = state.result()
+    console.print(
+        f"trained model {summary.model.model_id} on {summary.records:,} records "
+        f"({summary.candidate_pairs:,} candidate pairs) in {time.perf_counter() - started:.1f}s\n"
+        f"saved to {summary.model.path}"
+    )
+
+
+def _latest_run(out: Path) -> Path:
+    runs = sorted((p for p in (out / "runs").glob("*") if (p / "linked_records.parquet").exists()),
+                  key=lambda p: p.stat().st_mtime)
+    if not runs:
+        _fail(f"no linked run under {out / 'runs'}; give --run")
+    return runs[-1]
+
+
+@app.command()
+def evaluate(
+    truth: Annotated[Path, typer.Option(help="the generator's truth/records.parquet")],
+    run: Annotated[Path | None, typer.Option(help="the run folder (default: the latest under --out)")] = None,
+    out: Annotated[Path, typer.Option(help="output folder holding runs/")] = Path("sfmatch-out"),
+) -> None:
+    """Score a synthetic run's linkage against the generator's truth."""
+    import pandas as pd
+
+    from data.tables import read_parquet
+    from matching.evaluate import evaluate as score_linkage
+
+    run_dir = run or _latest_run(out)
+    try:
+        linked = read_parquet(run_dir / "linked_records.parquet")
+        true = read_parquet(truth, columns=["source", "record_id", "person_id"])
+    except (OSError, ValueError) as exc:
+        _fail(f"cannot read the run or the truth file ({type(exc).__name__}); check the paths")
+    joined = linked.merge(true.rename(columns={"person_id": "true_person"}), on=["source", "record_id"], how="left")
+    if joined["true_person"].isna().any():
+        _fail(f"{int(joined['true_person'].isna().sum())} linked records are not in the truth file: is it this run's truth?")
+    metrics = score_linkage(joined["person_id"], joined["true_person"])
+    table = Table(title=f"Linkage of run {run_dir.name} against the truth")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for label, value in (
+        ("records", f"{metrics.records:,}"),
+        ("pairwise precision", f"{metrics.precision:.4f}"), ("pairwise recall", f"{metrics.recall:.4f}"),
+        ("pairwise F1", f"{metrics.f1:.4f}"),
+        ("pairs predicted / true / correct", f"{metrics.pairs_predicted:,} / {metrics.pairs_true:,} / {metrics.pairs_correct:,}"),
+        ("persons predicted / true", f"{metrics.persons_predicted:,} / {metrics.persons_true:,}"),
+        ("true persons recovered exactly", f"{metrics.persons_exact:,} ({metrics.persons_exact / metrics.persons_true:.1%})"),
+        ("B-cubed precision / recall / F1",
+         f"{metrics.bcubed_precision:.4f} / {metrics.bcubed_recall:.4f} / {metrics.bcubed_f1:.4f}"),
+    ):
+        table.add_row(label, value)
+    console.print(table)
+
+
+review_app = typer.Typer(help="Clerical review of uncertain pairs.", no_args_is_help=True)
+app.add_typer(review_app, name="review")
+
+
+@review_app.command("apply")
+def review_apply(
+    file: Annotated[Path, typer.Argument(help="a review_queue.csv with the decision column filled in")],
+    out: Annotated[Path | None, typer.Option(help="output folder (default from settings)")] = None,
+    config: Annotated[Path | None, typer.Option(help="settings file (YAML)")] = None,
+) -> None:
+    """Store analysts' link / no link decisions; every later run applies them before clustering."""
+    from flows.settings import load_settings
+    from matching.review import apply_review_file
+
+    try:
+        settings = load_settings(config, out_dir=out)
+        stats = apply_review_file(file, settings.decisions_path)
+    except SfmatchError as error:
+        _fail(str(error))
+    console.print(
+        f"{stats.decided:,} decisions stored ({stats.links:,} link, {stats.no_links:,} no link); "
+        f"{stats.undecided:,} rows left undecided\n{stats.store_total:,} decisions in {settings.decisions_path}"
+    )
 
 
 def main() -> None:

@@ -8,36 +8,36 @@ manifest records it.
 
 from __future__ import annotations
 
-import logging
+import dataclasses
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from dateutil.relativedelta import relativedelta
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
-from data.contract import load_contracts
 from data.errors import SfmatchError
-from data.ingest import IngestStats, ingest_extract, write_ingest_outputs
-from data.readers import file_sha256, locate_extracts
-from flows.manifest import RunManifest, StageTimes, utc_now
-from flows.runs import RunFolder, code_version, run_id_for
+from data.ingest import IngestStats
+from flows.manifest import RunManifest, StageTimes
+from flows.runs import RunFolder, previous_person_index
 from flows.settings import Settings, load_settings
+from flows.tasks import (
+    ModelSummary,
+    block_records,
+    effective_model,
+    ingest_source,
+    match_report,
+    prepare_run,
+    reporting_period,
+    resolve_persons,
+    score_pairs,
+    standardise_records,
+    train_linkage_model,
+)
+from matching.linker import LinkageStats, partitions
+from matching.storage import candidate_count
 
-
-class _NoEmptyTraceback(logging.Filter):
-    """Prefect logs a failed state with exc_info even when no exception exists, printing 'NoneType: None'."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and record.exc_info[0] is None:
-            record.exc_info = None
-        return True
-
-
-for _name in ("prefect.task_runs", "prefect.flow_runs"):
-    logging.getLogger(_name).addFilter(_NoEmptyTraceback())
+__all__ = ["RunSummary", "cohort_run", "reporting_period"]
 
 
 @dataclass(frozen=True)
@@ -49,56 +49,86 @@ class RunSummary:
     manifest: Path
     ingest: dict[str, IngestStats]
     stages: dict[str, float]
+    linkage: LinkageStats | None = None
+    model: ModelSummary | None = None
 
 
-@dataclass(frozen=True)
-class PreparedRun:
-    folder: RunFolder
-    extracts: dict[str, Path]
-    manifest: RunManifest
+def ingest_all(prepared, settings: Settings, times: StageTimes) -> tuple[dict[str, IngestStats], list[str]]:
+    """Every extract ingested concurrently; the errors of all of them, not just the first."""
+    folder = prepared.folder
+    with times.measure("ingest"):
+        futures = {
+            source: ingest_source.submit(source, path, settings, folder.root)
+            for source, path in prepared.extracts.items()
+        }
+        for future in futures.values():
+            future.wait()
+    states = {source: future.state for source, future in futures.items()}
+    errors = [state.message for state in states.values() if state.is_failed()]
+    stats = {source: futures[source].result() for source, state in states.items() if not state.is_failed()}
+    for result in stats.values():
+        prepared.manifest.record_ingest(result)
+    return stats, errors
 
 
-def reporting_period(reference_date: date, months: int) -> tuple[date, date]:
-    """The period a record must fall in to count: the `months` up to and including the reference date."""
-    return reference_date - relativedelta(months=months) + relativedelta(days=1), reference_date
+def fail_run(folder: RunFolder, manifest: RunManifest, times: StageTimes, errors: list[str]) -> State:
+    manifest.errors.extend(errors)
+    manifest.finish("failed", times)
+    manifest.write(folder.manifest)
+    return Failed(message="; ".join(errors))
 
 
-@task(name="prepare run", cache_policy=NO_CACHE)
-def prepare_run(extracts_dir: Path, settings: Settings, run_id: str | None) -> PreparedRun:
-    """Find one extract per source, hash them, and open the run's folder and manifest."""
-    contracts = load_contracts(settings.contracts_dir, list(settings.sources))
-    extracts = locate_extracts(extracts_dir, contracts)
-    hashes = {source: file_sha256(path) for source, path in extracts.items()}
-    reference_date = settings.resolved_reference_date()
-    folder = RunFolder(settings.out_dir, run_id or run_id_for(reference_date, hashes, settings.public_dump()))
-    start, end = reporting_period(reference_date, settings.period_months)
-    manifest = RunManifest(
-        run_id=folder.run_id, started_at=utc_now(), reference_date=reference_date.isoformat(),
-        period_start=start.isoformat(), period_end=end.isoformat(),
-        settings=settings.public_dump(), code=code_version(),
-    )
-    folder.create()
-    get_run_logger().info("run %s: %d extracts found", folder.run_id, len(extracts))
-    return PreparedRun(folder, extracts, manifest)
-
-
-@task(name="ingest", task_run_name="ingest-{source}", cache_policy=NO_CACHE)
-def ingest_source(source: str, path: Path, settings: Settings, run_root: Path) -> IngestStats | State:
-    """Read one extract by its contract; write its typed table, quarantine and field issues."""
+def link_persons(prepared, settings: Settings, times: StageTimes) -> tuple[LinkageStats, ModelSummary]:
+    """Standardise, block, score per partition, resolve persons, report: the linkage stage."""
     logger = get_run_logger()
-    try:
-        contract = load_contracts(settings.contracts_dir, [source])[source]
-        result = ingest_extract(path, contract)
-    except SfmatchError as error:
-        logger.error("%s", error)
-        return Failed(message=str(error))
-    write_ingest_outputs(result, contract, run_root)
-    stats = result.stats
-    logger.info(
-        "%s: %d rows read, %d ingested, %d quarantined, %d values unusable",
-        source, stats.rows_read, stats.rows_ingested, stats.rows_quarantined, sum(stats.field_issues.values()),
-    )
-    return stats
+    folder, manifest = prepared.folder, prepared.manifest
+    root = folder.root
+    reference_date = date.fromisoformat(manifest.reference_date)
+    with times.measure("standardise"):
+        standardised = standardise_records(root, tuple(settings.sources), reference_date)
+    with times.measure("block"):
+        blocking = block_records(root, settings.block_size_cap)
+    model_path = settings.model_path
+    if model_path.exists():
+        model = effective_model(model_path, settings)
+        summary = ModelSummary(model_path, model.model_id, False, model.training.trained_at)
+    else:
+        logger.warning("no linkage model at %s: training one on this run's data (sfmatch train does this on its own)",
+                       model_path)
+        with times.measure("train"):
+            data_hash = "".join(sorted(entry["sha256"] for entry in manifest.inputs.values()))
+            summary = train_linkage_model(root, model_path, data_hash)
+    with times.measure("score"):
+        slices = partitions(candidate_count(root / "linkage" / "candidates.parquet"), settings.partition_pairs)
+        futures = [
+            score_pairs.submit(root, model_path, settings, part, piece.start, piece.stop)
+            for part, piece in enumerate(slices)
+        ]
+        parts = [future.result() for future in futures]
+    with times.measure("resolve"):
+        previous = previous_person_index(settings.out_dir, folder.run_id)
+        resolved = resolve_persons(root, model_path, settings, parts, folder.run_id, previous)
+    with times.measure("report"):
+        match_report(root, folder.run_id, model_path, settings, summary.trained_in_run, standardised, blocking, parts, resolved)
+
+    stats = resolved.stats
+    manifest.linkage = {
+        "model": {"path": str(summary.path), "model_id": summary.model_id, "trained_in_run": summary.trained_in_run,
+                  "trained_at": summary.trained_at},
+        "previous_person_index": str(previous) if previous else None,
+        "linked_records": resolved.linked_records,
+        "candidate_pairs": blocking.pairs,
+        "partitions": len(slices),
+        "blocking": {r.rule: {"pairs": r.pairs, "new": r.pairs_new, "skipped_blocks": r.skipped_blocks} for r in blocking.rules},
+        **{k: v for k, v in dataclasses.asdict(stats).items() if k != "cluster_sizes"},
+        "cluster_sizes": {str(k): v for k, v in stats.cluster_sizes.items()},
+        "identifier_quality": standardised.identifier_quality,
+    }
+    manifest.outputs.update({
+        "linked_records": "linked_records.parquet", "person_index": "person_index.parquet",
+        "review_queue": "review_queue.csv", "match_report": "match_report.html",
+    })
+    return stats, summary
 
 
 @flow(name="sfmatch-cohort", log_prints=False, validate_parameters=True)
@@ -109,7 +139,7 @@ def cohort_run(
     run_id: str | None = None,
     reference_date: date | None = None,
 ) -> RunSummary | State:
-    """Ingest every extract by contract, then write the run manifest."""
+    """Ingest every extract by contract, link the people in them, and write the run manifest."""
     logger = get_run_logger()
     times = StageTimes()
     try:
@@ -121,29 +151,20 @@ def cohort_run(
         return Failed(message=str(error))
 
     folder, manifest = prepared.folder, prepared.manifest
-    with times.measure("ingest"):
-        futures = {
-            source: ingest_source.submit(source, path, settings, folder.root)
-            for source, path in prepared.extracts.items()
-        }
-        for future in futures.values():
-            future.wait()
-    states = {source: future.state for source, future in futures.items()}
-    errors = [state.message for state in states.values() if state.is_failed()]
-    ingest = {source: futures[source].result() for source, state in states.items() if not state.is_failed()}
-    for stats in ingest.values():
-        manifest.record_ingest(stats)
+    ingest, errors = ingest_all(prepared, settings, times)
     for source in ingest:
         manifest.outputs[f"ingested/{source}"] = f"ingested/{source}.parquet"
         manifest.outputs[f"quarantine/{source}"] = f"quarantine/{source}.rows.csv"
-
     if errors:
-        manifest.errors.extend(errors)
-        manifest.finish("failed", times)
-        manifest.write(folder.manifest)
-        return Failed(message="; ".join(errors))
+        return fail_run(folder, manifest, times, errors)
+
+    try:
+        linkage, model = link_persons(prepared, settings, times)
+    except SfmatchError as error:
+        logger.error("%s", error)
+        return fail_run(folder, manifest, times, [str(error)])
 
     manifest.finish("completed", times)
     manifest.write(folder.manifest)
     logger.info("run %s complete; counts reconcile: %s", folder.run_id, manifest.reconciles)
-    return RunSummary(folder.run_id, folder.root, folder.manifest, ingest, dict(times.seconds))
+    return RunSummary(folder.run_id, folder.root, folder.manifest, ingest, dict(times.seconds), linkage, model)

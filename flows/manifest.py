@@ -50,6 +50,7 @@ class RunManifest:
     finished_at: str | None = None
     inputs: dict[str, dict[str, object]] = field(default_factory=dict)
     ingest: dict[str, dict[str, object]] = field(default_factory=dict)
+    linkage: dict[str, object] = field(default_factory=dict)
     stages: dict[str, float] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
@@ -73,7 +74,11 @@ class RunManifest:
 
     @property
     def reconciles(self) -> bool:
-        return all(entry["reconciles"] for entry in self.ingest.values())
+        """Every row read is ingested or quarantined, and every ingested record has a person."""
+        ingest_ok = all(entry["reconciles"] for entry in self.ingest.values())
+        linked = self.linkage.get("linked_records")
+        ingested = sum(int(entry["rows_ingested"]) for entry in self.ingest.values())
+        return ingest_ok and (linked is None or linked == ingested)
 
     def finish(self, status: str, stages: StageTimes) -> None:
         self.status = status

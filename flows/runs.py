@@ -52,14 +52,15 @@ def run_id_for(reference_date: date, input_hashes: dict[str, str], settings: dic
 
 @dataclass(frozen=True)
 class RunFolder:
-    """Where one run writes: `<out>/runs/<run_id>/`."""
+    """Where one run writes: `<out>/runs/<run_id>/` (or `<out>/training/<run_id>/` for a training run)."""
 
     out_dir: Path
     run_id: str
+    kind: str = "runs"
 
     @property
     def root(self) -> Path:
-        return self.out_dir / "runs" / self.run_id
+        return self.out_dir / self.kind / self.run_id
 
     @property
     def manifest(self) -> Path:
@@ -71,3 +72,21 @@ class RunFolder:
 
     def relative(self, path: Path) -> str:
         return str(path.relative_to(self.root))
+
+
+def previous_person_index(out_dir: Path, run_id: str) -> Path | None:
+    """The person index of the latest completed run other than this one, if any."""
+    latest: tuple[str, Path] | None = None
+    for manifest in (out_dir / "runs").glob("*/manifest.json"):
+        if manifest.parent.name == run_id:
+            continue
+        try:
+            document = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        index = manifest.parent / "person_index.parquet"
+        if document.get("status") == "completed" and index.exists():
+            finished = str(document.get("finished_at") or "")
+            if latest is None or finished > latest[0]:
+                latest = (finished, index)
+    return latest[1] if latest else None

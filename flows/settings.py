@@ -50,6 +50,15 @@ class Settings(BaseModel):
     contracts_dir: Path = Field(CONTRACTS_DIR, description="folder of source contracts (YAML)")
     out_dir: Path = Field(Path("sfmatch-out"), description="runs are written under <out_dir>/runs/<run_id>/")
 
+    # Linkage.
+    model_file: Path | None = Field(None, description="the trained linkage model; default <out_dir>/models/linkage_model.json")
+    accept_threshold: float | None = Field(None, gt=0, lt=1, description="overrides the model's accept probability")
+    review_threshold: float | None = Field(None, gt=0, lt=1, description="overrides the model's review probability")
+    block_size_cap: int = Field(250, ge=10, description="blocks above this many records are split or skipped")
+    partition_pairs: int = Field(500_000, ge=1_000, description="candidate pairs scored per task")
+    ambiguity_bits: float = Field(3.0, ge=0, description="how much stronger one of two clashing links must be to win")
+    review_decisions: Path | None = Field(None, description="analysts' stored decisions; default <out_dir>/review/decisions.csv")
+
     @field_validator("sources")
     @classmethod
     def _no_repeats(cls, sources: tuple[str, ...]) -> tuple[str, ...]:
@@ -59,6 +68,14 @@ class Settings(BaseModel):
 
     def resolved_reference_date(self) -> date:
         return self.reference_date or date.today()
+
+    @property
+    def model_path(self) -> Path:
+        return self.model_file or self.out_dir / "models" / "linkage_model.json"
+
+    @property
+    def decisions_path(self) -> Path:
+        return self.review_decisions or self.out_dir / "review" / "decisions.csv"
 
     def public_dump(self) -> dict[str, object]:
         """What the manifest records. Settings never hold key material, only where keys live."""

@@ -180,7 +180,18 @@ def standardise(tables: dict[str, pd.DataFrame], latest_birth: date,
 
     for column in ("nino", "nhs_number", "upn", "postcode", "postcode_sector", "postcode_district"):
         out[f"{column}_code"] = _factorise(out[column])
+    out["identity_key"] = identity_keys(out)
     return PersonRecords(out.reset_index(drop=True), vocabulary.to_numpy(dtype=object))
+
+
+def identity_keys(frame: pd.DataFrame) -> pd.Series:
+    """A hash of a record's person details, to recognise the same record when its record_id is reissued.
+
+    The address is left out on purpose: a person who moves is still the same record of them.
+    """
+    details = frame[["source", "forename", "surname", "dob_int", "nino", "nhs_number", "upn"]].astype(str)
+    hashed = pd.util.hash_pandas_object(details, index=False)
+    return hashed.map("{:016x}".format).astype(STRING)
 
 
 def identifier_quality(records: PersonRecords) -> dict[str, dict[str, dict[str, int]]]:

@@ -208,3 +208,11 @@ def train(
             candidate_pairs=len(candidates), random_pairs=sampled, sessions=tuple(session_log),
         ),
     )
+
+
+def train_from_candidates(
+    records: PersonRecords, candidates: CandidatePairs, comparisons: tuple[Comparison, ...], **options
+) -> LinkageModel:
+    """Compare every candidate pair, then train: the whole of `sfmatch train` after blocking."""
+    levels = compare(records, candidates.left, candidates.right, comparisons)
+    return train(records, candidates, levels, comparisons, **options)

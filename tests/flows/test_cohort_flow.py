@@ -27,7 +27,7 @@ def test_a_run_ingests_every_source_and_reconciles(prefect_harness, synth_small,
     assert manifest["reconciles"] is True
     assert manifest["reference_date"] == "2026-09-30"
     assert (manifest["period_start"], manifest["period_end"]) == ("2025-10-01", "2026-09-30")
-    assert set(manifest["stages"]) == {"prepare", "ingest"}
+    assert list(manifest["stages"]) == ["prepare", "ingest", "standardise", "block", "train", "score", "resolve", "report"]
     assert manifest["code"]["version"]
     truth = read_parquet(synth_small / "truth" / "records.parquet")
     for source, counts in manifest["ingest"].items():
@@ -39,6 +39,13 @@ def test_a_run_ingests_every_source_and_reconciles(prefect_harness, synth_small,
         assert manifest["inputs"][source]["sha256"] == table["source_sha256"].iloc[0]
         # every ingested record is a record the generator wrote
         assert table["record_id"].isin(truth.loc[truth["source"] == source, "record_id"]).all()
+    linked = read_parquet(root / "linked_records.parquet")
+    assert len(linked) == sum(counts["rows_ingested"] for counts in manifest["ingest"].values())
+    assert linked["person_id"].notna().all()
+    assert manifest["linkage"]["linked_records"] == len(linked)
+    assert manifest["linkage"]["model"]["trained_in_run"] is True
+    for name in ("match_report.html", "review_queue.csv", "person_index.parquet"):
+        assert (root / name).exists(), name
     people = read_parquet(synth_small / "truth" / "people.parquet")
     log_text = prefect_logs.text()
     assert "rows read" in log_text

@@ -1,0 +1,244 @@
+"""The tasks the flows compose. Each reads its inputs from the run folder, calls one library
+function, writes its output back to the run folder and returns counts: no business logic here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+from dateutil.relativedelta import relativedelta
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.states import Failed, State
+
+from data.contract import load_contracts
+from data.errors import SfmatchError
+from data.ingest import IngestStats, ingest_extract, write_ingest_outputs
+from data.readers import file_sha256, locate_extracts
+from data.tables import read_parquet, write_parquet
+from flows.manifest import RunManifest, utc_now
+from flows.runs import RunFolder, code_version, run_id_for
+from flows.settings import Settings
+from matching.blocking import DEFAULT_RULES, RuleReport, block
+from matching.comparisons import DEFAULT_COMPARISONS
+from matching.linker import LinkageStats, PartitionResult, levels_of, resolve, score_partition
+from matching.model import LinkageModel, Thresholds, load_model, save_model
+from matching.report import PairExample, ReportInputs, pick_examples, write_report
+from matching.review import decisions_for_run, read_decisions, render_queue
+from matching.scoring import TermFrequencies, weight_matrix
+from matching.standardise import identifier_quality, standardise
+from matching.storage import load_candidates, load_records, save_candidates, save_records
+from matching.training import train_from_candidates
+
+
+class _NoEmptyTraceback(logging.Filter):
+    """Prefect logs a failed state with exc_info even when no exception exists, printing 'NoneType: None'."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[0] is None:
+            record.exc_info = None
+        return True
+
+
+for _name in ("prefect.task_runs", "prefect.flow_runs"):
+    logging.getLogger(_name).addFilter(_NoEmptyTraceback())
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    folder: RunFolder
+    extracts: dict[str, Path]
+    manifest: RunManifest
+
+
+def reporting_period(reference_date: date, months: int) -> tuple[date, date]:
+    """The period a record must fall in to count: the `months` up to and including the reference date."""
+    return reference_date - relativedelta(months=months) + relativedelta(days=1), reference_date
+
+
+@task(name="prepare run", cache_policy=NO_CACHE)
+def prepare_run(extracts_dir: Path, settings: Settings, run_id: str | None, kind: str = "runs") -> PreparedRun:
+    """Find one extract per source, hash them, and open the run's folder and manifest."""
+    contracts = load_contracts(settings.contracts_dir, list(settings.sources))
+    extracts = locate_extracts(extracts_dir, contracts)
+    hashes = {source: file_sha256(path) for source, path in extracts.items()}
+    reference_date = settings.resolved_reference_date()
+    folder = RunFolder(settings.out_dir, run_id or run_id_for(reference_date, hashes, settings.public_dump()), kind)
+    start, end = reporting_period(reference_date, settings.period_months)
+    manifest = RunManifest(
+        run_id=folder.run_id, started_at=utc_now(), reference_date=reference_date.isoformat(),
+        period_start=start.isoformat(), period_end=end.isoformat(),
+        settings=settings.public_dump(), code=code_version(),
+    )
+    folder.create()
+    get_run_logger().info("run %s: %d extracts found", folder.run_id, len(extracts))
+    return PreparedRun(folder, extracts, manifest)
+
+
+@task(name="ingest", task_run_name="ingest-{source}", cache_policy=NO_CACHE)
+def ingest_source(source: str, path: Path, settings: Settings, run_root: Path) -> IngestStats | State:
+    """Read one extract by its contract; write its typed table, quarantine and field issues."""
+    logger = get_run_logger()
+    try:
+        contract = load_contracts(settings.contracts_dir, [source])[source]
+        result = ingest_extract(path, contract)
+    except SfmatchError as error:
+        logger.error("%s", error)
+        return Failed(message=str(error))
+    write_ingest_outputs(result, contract, run_root)
+    stats = result.stats
+    logger.info(
+        "%s: %d rows read, %d ingested, %d quarantined, %d values unusable",
+        source, stats.rows_read, stats.rows_ingested, stats.rows_quarantined, sum(stats.field_issues.values()),
+    )
+    return stats
+
+
+@dataclass(frozen=True)
+class StandardiseSummary:
+    records: int
+    per_source: dict[str, int]
+    identifier_quality: dict[str, dict[str, dict[str, int]]]
+
+
+@task(name="standardise", cache_policy=NO_CACHE)
+def standardise_records(run_root: Path, sources: tuple[str, ...], reference_date: date) -> StandardiseSummary:
+    """Person records from every ingested table, saved for the linkage steps."""
+    tables = {source: read_parquet(run_root / "ingested" / f"{source}.parquet") for source in sources}
+    records = standardise(tables, reference_date)
+    save_records(records, run_root / "linkage")
+    per_source = {str(k): int(v) for k, v in records.frame["source"].value_counts(sort=False).items()}
+    get_run_logger().info("standardised %d records", len(records))
+    return StandardiseSummary(len(records), per_source, identifier_quality(records))
+
+
+@dataclass(frozen=True)
+class BlockSummary:
+    pairs: int
+    rules: tuple[RuleReport, ...]
+
+
+@task(name="block", cache_policy=NO_CACHE)
+def block_records(run_root: Path, cap: int) -> BlockSummary:
+    records = load_records(run_root / "linkage")
+    candidates = block(records, DEFAULT_RULES, cap)
+    save_candidates(candidates, run_root / "linkage" / "candidates.parquet")
+    logger = get_run_logger()
+    logger.info("blocking: %d candidate pairs from %d rules", len(candidates), len(DEFAULT_RULES))
+    for report in candidates.report:
+        if report.skipped_blocks:
+            logger.warning("blocking rule '%s': %d oversized blocks skipped (%d records)",
+                           report.rule, report.skipped_blocks, report.skipped_records)
+    return BlockSummary(len(candidates), candidates.report)
+
+
+def effective_model(model_path: Path, settings: Settings) -> LinkageModel:
+    """The saved model with any thresholds the settings override."""
+    model = load_model(model_path)
+    model.check_matches(DEFAULT_COMPARISONS)
+    if settings.accept_threshold is None and settings.review_threshold is None:
+        return model
+    return model.with_thresholds(Thresholds(
+        accept=settings.accept_threshold or model.thresholds.accept,
+        review=settings.review_threshold or model.thresholds.review,
+    ))
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    path: Path
+    model_id: str
+    trained_in_run: bool
+    trained_at: str
+
+
+@task(name="train linkage model", cache_policy=NO_CACHE)
+def train_linkage_model(run_root: Path, model_path: Path, data_sha256: str) -> ModelSummary:
+    """Train on this run's records and save the model; an earlier model is kept beside it under its id."""
+    records = load_records(run_root / "linkage")
+    candidates = load_candidates(run_root / "linkage" / "candidates.parquet")
+    model = train_from_candidates(
+        records, candidates, DEFAULT_COMPARISONS, data_sha256=data_sha256, code_version=code_version(),
+        trained_at=utc_now(),
+    )
+    if model_path.exists():
+        previous = load_model(model_path)
+        save_model(previous, model_path.with_name(f"{model_path.stem}.{previous.model_id}{model_path.suffix}"))
+    save_model(model, model_path)
+    get_run_logger().info("trained linkage model %s on %d records", model.model_id, len(records))
+    return ModelSummary(model_path, model.model_id, True, model.training.trained_at)
+
+
+@task(name="score", task_run_name="score-part-{part}", cache_policy=NO_CACHE)
+def score_pairs(run_root: Path, model_path: Path, settings: Settings, part: int, start: int, stop: int) -> PartitionResult:
+    """Compare and score one slice of the candidate pairs; the pairs worth keeping go to a file."""
+    records = load_records(run_root / "linkage")
+    candidates = load_candidates(run_root / "linkage" / "candidates.parquet", slice(start, stop))
+    model = effective_model(model_path, settings)
+    result = score_partition(records, candidates, model, TermFrequencies.from_records(records, DEFAULT_COMPARISONS))
+    write_parquet(result.pairs, run_root / "linkage" / "scored" / f"part-{part:04d}.parquet")
+    return dataclasses.replace(result, pairs=pd.DataFrame())
+
+
+@dataclass(frozen=True)
+class ResolveSummary:
+    stats: LinkageStats
+    examples: tuple[PairExample, ...]
+    linked_records: int
+
+
+@task(name="resolve persons", cache_policy=NO_CACHE)
+def resolve_persons(
+    run_root: Path, model_path: Path, settings: Settings, parts: list[PartitionResult], run_id: str,
+    previous_index: Path | None,
+) -> ResolveSummary:
+    """Decisions, clusters and stable IDs; writes the linked records, person index, links and review queue."""
+    logger = get_run_logger()
+    records = load_records(run_root / "linkage")
+    model = effective_model(model_path, settings)
+    scored_files = sorted((run_root / "linkage" / "scored").glob("part-*.parquet"))
+    combined = PartitionResult.combine(parts)
+    combined.pairs = pd.concat([read_parquet(path) for path in scored_files], ignore_index=True)
+    decisions = decisions_for_run(read_decisions(settings.decisions_path), records.frame)
+    previous = read_parquet(previous_index) if previous_index else None
+    outcome = resolve(records, combined, decisions, previous, run_id, settings.ambiguity_bits)
+
+    write_parquet(outcome.linked, run_root / "linked_records.parquet")
+    write_parquet(outcome.ids.index, run_root / "person_index.parquet")
+    outcome.ids.changes.to_csv(run_root / "linkage" / "person_id_changes.csv", index=False)
+    write_parquet(outcome.links, run_root / "linkage" / "links.parquet")
+    tf = TermFrequencies.from_records(records, DEFAULT_COMPARISONS)
+    review = outcome.review
+    weights = weight_matrix(levels_of(review), model, tf, review["left"].to_numpy(), review["right"].to_numpy(), records)
+    labels = {c.name: tuple(c.levels) for c in DEFAULT_COMPARISONS}
+    render_queue(review, records.frame, labels, weights).to_csv(run_root / "review_queue.csv", index=False)
+    stats = outcome.stats
+    logger.info(
+        "linkage: %d records into %d persons; %d links kept, %d left out to respect constraints, %d pairs for review",
+        stats.records, stats.persons, stats.links_kept, stats.links_left_out, stats.pairs_for_review,
+    )
+    if previous is None:
+        logger.info("no previous person index: every person gets a new ID")
+    if decisions.stale:
+        logger.warning("%d stored review decisions are stale (record details changed) and were not applied", decisions.stale)
+    return ResolveSummary(stats, pick_examples(combined.pairs, records, model, tf), len(outcome.linked))
+
+
+@task(name="match report", cache_policy=NO_CACHE)
+def match_report(
+    run_root: Path, run_id: str, model_path: Path, settings: Settings, model_trained_in_run: bool,
+    standardised: StandardiseSummary, blocking: BlockSummary, parts: list[PartitionResult], resolved: ResolveSummary,
+) -> Path:
+    combined = PartitionResult.combine(parts)
+    inputs = ReportInputs(
+        run_id=run_id, model=effective_model(model_path, settings), model_trained_in_run=model_trained_in_run,
+        records_per_source=standardised.per_source, blocking=blocking.rules, compared=combined.compared,
+        decisions=combined.decisions, contradictions=combined.contradictions, histogram=combined.weight_histogram,
+        stats=resolved.stats, examples=resolved.examples, identifier_quality=standardised.identifier_quality,
+    )
+    return write_report(inputs, run_root / "match_report.html")

@@ -1,0 +1,66 @@
+"""Training the linkage model as a deliberate act, outside the monthly run.
+
+The extracts are ingested and blocked exactly as a monthly run would, into a
+folder of their own under `<out>/training/`, and the trained model replaces
+the one at the model path (the previous model is kept beside it under its id).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+from prefect.states import Failed, State
+
+from data.errors import SfmatchError
+from flows.cohort import fail_run, ingest_all
+from flows.manifest import StageTimes
+from flows.settings import load_settings
+from flows.tasks import ModelSummary, block_records, prepare_run, standardise_records, train_linkage_model
+
+
+@dataclass(frozen=True)
+class TrainSummary:
+    run_dir: Path
+    model: ModelSummary
+    records: int
+    candidate_pairs: int
+    stages: dict[str, float]
+
+
+@flow(name="sfmatch-train", log_prints=False, validate_parameters=True)
+def train_flow(
+    extracts_dir: Path,
+    out_dir: Path | None = None,
+    config_file: Path | None = None,
+    model_file: Path | None = None,
+    reference_date: date | None = None,
+) -> TrainSummary | State:
+    """Ingest, standardise and block the extracts, then train and save the linkage model."""
+    logger = get_run_logger()
+    times = StageTimes()
+    try:
+        settings = load_settings(config_file, out_dir=out_dir, reference_date=reference_date, model_file=model_file)
+        with times.measure("prepare"):
+            prepared = prepare_run(Path(extracts_dir), settings, None, kind="training")
+    except SfmatchError as error:
+        logger.error("%s", error)
+        return Failed(message=str(error))
+    folder, manifest = prepared.folder, prepared.manifest
+    _, errors = ingest_all(prepared, settings, times)
+    if errors:
+        return fail_run(folder, manifest, times, errors)
+    with times.measure("standardise"):
+        standardised = standardise_records(folder.root, tuple(settings.sources), date.fromisoformat(manifest.reference_date))
+    with times.measure("block"):
+        blocking = block_records(folder.root, settings.block_size_cap)
+    with times.measure("train"):
+        data_hash = "".join(sorted(entry["sha256"] for entry in manifest.inputs.values()))
+        model = train_linkage_model(folder.root, settings.model_path, data_hash)
+    manifest.linkage = {"model": {"path": str(model.path), "model_id": model.model_id, "trained_in_run": True,
+                                  "trained_at": model.trained_at}, "candidate_pairs": blocking.pairs}
+    manifest.finish("completed", times)
+    manifest.write(folder.manifest)
+    return TrainSummary(folder.root, model, standardised.records, blocking.pairs, dict(times.seconds))

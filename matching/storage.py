@@ -1,0 +1,60 @@
+"""Saving and loading the linkage stage's intermediate tables, so each step can run as its own task."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from data.tables import read_parquet, write_parquet
+from matching.blocking import CandidatePairs, RuleReport
+from matching.standardise import PersonRecords
+
+
+def save_records(records: PersonRecords, directory: Path) -> Path:
+    write_parquet(records.frame, directory / "records.parquet")
+    pq.write_table(pa.table({"word": pa.array(records.vocabulary.tolist(), pa.string())}), directory / "vocabulary.parquet")
+    return directory
+
+
+def load_records(directory: Path) -> PersonRecords:
+    frame = read_parquet(directory / "records.parquet")
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            continue
+        if column in ("source", "nino_status", "nhs_status", "upn_status"):
+            frame[column] = frame[column].astype("category")
+    vocabulary = pq.read_table(directory / "vocabulary.parquet").column("word").to_numpy(zero_copy_only=False)
+    return PersonRecords(frame, np.asarray(vocabulary, dtype=object))
+
+
+def save_candidates(candidates: CandidatePairs, path: Path) -> Path:
+    table = pa.table({"left": candidates.left, "right": candidates.right, "rules": candidates.rules})
+    metadata = {
+        b"rule_names": "\x1f".join(candidates.rule_names).encode(),
+        b"report": json.dumps([dataclasses.asdict(r) for r in candidates.report]).encode(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table.replace_schema_metadata(metadata), path)
+    return path
+
+
+def load_candidates(path: Path, rows: slice | None = None) -> CandidatePairs:
+    table = pq.read_table(path)
+    metadata = table.schema.metadata or {}
+    names = tuple(metadata[b"rule_names"].decode().split("\x1f")) if metadata.get(b"rule_names") else ()
+    reports = tuple(RuleReport(**row) for row in json.loads(metadata[b"report"])) if metadata.get(b"report") else ()
+    if rows is not None:
+        table = table.slice(rows.start, rows.stop - rows.start)
+    return CandidatePairs(
+        table.column("left").to_numpy(), table.column("right").to_numpy(), table.column("rules").to_numpy(), names, reports,
+    )
+
+
+def candidate_count(path: Path) -> int:
+    return pq.ParquetFile(path).metadata.num_rows
