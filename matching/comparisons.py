@@ -49,7 +49,8 @@ class PairView:
 
     @cached_property
     def name_lengths(self) -> np.ndarray:
-        return pd.Series(self.records.vocabulary).str.len().to_numpy()
+        """Length of each vocabulary word, with a trailing 0 that code -1 (missing) picks."""
+        return np.r_[pd.Series(self.records.vocabulary, dtype=object).str.len().to_numpy(dtype=np.int64), 0]
 
     def similarity(self, left_codes: np.ndarray, right_codes: np.ndarray, strings: np.ndarray, scorer) -> np.ndarray:
         """A rapidfuzz score for each pair of codes (-1 = missing gives NaN), scored once per distinct pair."""
@@ -116,7 +117,7 @@ class ForenameComparison(Comparison):
                 a, b = pairs.left(f"nick{i}"), pairs.right(f"nick{j}")
                 nickname |= (a >= 0) & (a == b)
         lengths = pairs.name_lengths
-        single = (lengths[np.maximum(fl, 0)] == 1) | (lengths[np.maximum(fr, 0)] == 1)
+        single = (lengths[fl] == 1) | (lengths[fr] == 1)
         initial = single & (pairs.left("initial") == pairs.right("initial"))
         similarity = np.nan_to_num(pairs.jaro_winkler(fl, fr))
         swap = _swapped(pairs, "fn", "sn", self.strong)

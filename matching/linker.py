@@ -131,6 +131,11 @@ def resolve(
     """Apply analysts' decisions, cluster accepted links into persons, give them stable IDs."""
     pairs = scored.pairs
     n = len(records)
+    decisions = DecisionsForRun(
+        tuple(np.asarray(side, dtype=np.int64) for side in decisions.links),
+        tuple(np.asarray(side, dtype=np.int64) for side in decisions.no_links),
+        decisions.applied, decisions.stale,
+    )
     key = np.minimum(pairs["left"], pairs["right"]).to_numpy(np.int64) * n + np.maximum(pairs["left"], pairs["right"]).to_numpy(np.int64)
 
     def keys(left: np.ndarray, right: np.ndarray) -> np.ndarray:

@@ -17,7 +17,16 @@ import pandas as pd
 from rapidfuzz.distance import JaroWinkler
 from rapidfuzz.process import cpdist
 
-from data.identifiers import nhs_number_is_valid, nino_is_valid, postcode_district, postcode_is_valid, postcode_sector, upn_is_valid
+from data.identifiers import (
+    clean_identifier,
+    nhs_number_is_valid,
+    nino_is_valid,
+    normalise_postcode,
+    postcode_district,
+    postcode_is_valid,
+    postcode_sector,
+    upn_is_valid,
+)
 from data.tables import STRING
 from matching.names import map_distinct, nickname_groups, phonetic, standardise_forenames, standardise_surnames
 
@@ -62,8 +71,12 @@ def _gather(tables: dict[str, pd.DataFrame], distinct_within: dict[str, str]) ->
         frames.append(part)
     frame = pd.concat(frames, ignore_index=True)
     frame["source"] = frame["source"].astype("category")
-    for column in ("forename", "surname", "nino", "nhs_number", "upn", "postcode", "family_id"):
+    for column in ("forename", "surname", "family_id"):
         frame[column] = frame[column].astype(STRING)
+    # Ingest has already done this; doing it again costs little and lets any table be linked.
+    for column in ("nino", "nhs_number", "upn"):
+        frame[column] = clean_identifier(frame[column])
+    frame["postcode"] = normalise_postcode(frame["postcode"])
     frame["dob"] = pd.to_datetime(frame["dob"])
     return frame
 

@@ -28,6 +28,9 @@ from matching.model import ComparisonParameters, LevelParameters, LinkageModel, 
 from matching.standardise import PersonRecords
 
 M_FLOOR = 1e-6
+PSEUDO_COUNT = 1.0
+"""One imagined pair per level in each M step: with few pairs, a level nobody reached gets a small m
+rather than none, and a single odd pair cannot swing a weight by twenty bits."""
 
 
 @dataclass(frozen=True)
@@ -92,8 +95,8 @@ def expectation_maximisation(
                 continue
             column = patterns[:, i]
             present = column >= 0
-            totals = np.bincount(column[present], weights=weight[present], minlength=len(m[i]))
-            updated = np.maximum(totals / max(totals.sum(), 1e-300), M_FLOOR)
+            totals = np.bincount(column[present], weights=weight[present], minlength=len(m[i])) + PSEUDO_COUNT
+            updated = np.maximum(totals / totals.sum(), M_FLOOR)
             updated /= updated.sum()
             change = max(change, float(np.abs(updated - m[i]).max()))
             m[i] = updated

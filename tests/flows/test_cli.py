@@ -46,3 +46,41 @@ def test_run_with_a_bad_config_is_one_clear_line(prefect_harness, tmp_path, synt
     assert result.exit_code == 1
     assert "period_months" in result.output
     assert "Traceback" not in result.output
+
+
+def test_train_then_run_uses_the_saved_model_and_evaluate_scores_it(prefect_harness, synth_small, tmp_path):
+    extracts = str(synth_small / "extracts")
+    trained = runner.invoke(app, ["train", "--extracts", extracts, "--out", str(tmp_path), "--reference-date", "2026-09-30"])
+    assert trained.exit_code == 0, trained.output
+    model = json.loads((tmp_path / "models" / "linkage_model.json").read_text())
+    assert model["model_id"] in trained.output
+
+    ran = runner.invoke(app, ["run", "--extracts", extracts, "--out", str(tmp_path), "--reference-date", "2026-09-30"])
+    assert ran.exit_code == 0, ran.output
+    assert "trained in this run" not in ran.output
+    run_dir = next((tmp_path / "runs").iterdir())
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["linkage"]["model"]["model_id"] == model["model_id"]
+    assert manifest["linkage"]["model"]["trained_in_run"] is False
+
+    scored = runner.invoke(app, ["evaluate", "--truth", str(synth_small / "truth" / "records.parquet"), "--out", str(tmp_path)])
+    assert scored.exit_code == 0, scored.output
+    assert "pairwise F1" in scored.output and "B-cubed" in scored.output
+
+
+def test_review_apply_reports_what_it_stored(tmp_path):
+    import pandas as pd
+
+    queue = pd.DataFrame([{
+        "pair_id": "p1", "left_source": "police", "left_record_id": "1", "left_identity_key": "a",
+        "right_source": "dwp_benefits", "right_record_id": "2", "right_identity_key": "b", "decision": "no link",
+    }])
+    path = tmp_path / "queue.csv"
+    queue.to_csv(path, index=False)
+    result = runner.invoke(app, ["review", "apply", str(path), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "1 decisions stored (0 link, 1 no link)" in result.output
+    assert (tmp_path / "review" / "decisions.csv").exists()
+
+    bad = runner.invoke(app, ["review", "apply", str(tmp_path / "missing.csv"), "--out", str(tmp_path)])
+    assert bad.exit_code == 1 and "cannot be read" in bad.output

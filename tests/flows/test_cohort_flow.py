@@ -112,3 +112,50 @@ def test_a_hand_made_folder_in_the_canonical_layout_runs(prefect_harness, tmp_pa
     }
     housing = read_parquet(summary.run_dir / "ingested" / "housing.parquet")
     assert housing.loc[0, "postcode"] == "LS1 1AA"
+
+
+def test_person_ids_are_stable_from_one_month_to_the_next(prefect_harness, synth_small, tmp_path):
+    first = run(synth_small / "extracts", tmp_path).result()
+    later = cohort_run(extracts_dir=synth_small / "extracts", out_dir=tmp_path,
+                       reference_date=pd.Timestamp("2026-10-31").date(), return_state=True).result()
+    assert later.run_id != first.run_id
+    before = read_parquet(first.run_dir / "linked_records.parquet").set_index(["source", "record_id"])["person_id"]
+    after = read_parquet(later.run_dir / "linked_records.parquet").set_index(["source", "record_id"])["person_id"]
+    assert after.sort_index().equals(before.sort_index())
+    manifest = json.loads(later.manifest.read_text())
+    assert manifest["linkage"]["previous_person_index"] == str(first.run_dir / "person_index.parquet")
+    assert manifest["linkage"]["ids_new"] == 0
+    assert manifest["linkage"]["model"]["trained_in_run"] is False  # the first run saved the model
+
+
+def test_a_review_decision_applies_in_the_next_run(prefect_harness, synth_small, tmp_path):
+    from matching.review import apply_review_file
+
+    first = run(synth_small / "extracts", tmp_path).result()
+    queue = pd.read_csv(first.run_dir / "review_queue.csv", dtype=str, keep_default_na=False)
+    assert len(queue) > 0
+    chosen = queue.iloc[0]
+    queue.loc[0, "decision"] = "link"
+    filled = tmp_path / "reviewed.csv"
+    queue.to_csv(filled, index=False)
+    apply_review_file(filled, tmp_path / "review" / "decisions.csv")
+
+    later = run(synth_small / "extracts", tmp_path, run_id="after-review").result()
+    linked = read_parquet(later.run_dir / "linked_records.parquet").set_index(["source", "record_id"])["person_id"]
+    assert linked[(chosen["left_source"], chosen["left_record_id"])] == linked[(chosen["right_source"], chosen["right_record_id"])]
+    assert later.linkage.links_from_analysts == 1 and later.linkage.decisions_applied == 1
+    again = pd.read_csv(later.run_dir / "review_queue.csv", dtype=str)
+    assert chosen["pair_id"] not in set(again["pair_id"])
+
+
+def test_no_personal_data_in_the_report_manifest_quarantine_reasons_or_logs(prefect_harness, synth_small, tmp_path, prefect_logs):
+    from tests.privacy import leaks, sensitive_values
+
+    summary = run(synth_small / "extracts", tmp_path).result()
+    values = sensitive_values(read_parquet(synth_small / "truth" / "people.parquet"))
+    for name in ("match_report.html", "manifest.json"):
+        assert leaks((summary.run_dir / name).read_text(encoding="utf-8"), values) == {}, name
+    for path in (summary.run_dir / "quarantine").glob("*.rows.csv"):
+        reasons = pd.read_csv(path, dtype=str)["reason"].fillna("")
+        assert leaks("\n".join(reasons), values) == {}, path.name
+    assert leaks(prefect_logs.text(), values) == {}

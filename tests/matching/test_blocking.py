@@ -1,0 +1,81 @@
+"""Blocking: every pair within a block exactly once, missing values never block, oversized blocks reported."""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from matching.blocking import DEFAULT_RULES, BlockingRule, block, pairs_within_blocks
+from tests.matching.conftest import records, table
+
+
+@settings(max_examples=200)
+@given(st.lists(st.integers(-1, 6), max_size=40), st.integers(2, 8))
+def test_pairs_within_blocks_are_every_pair_of_each_small_block(ids, cap):
+    block_ids = np.array(ids, dtype=np.int64)
+    left, right, oversized = pairs_within_blocks(block_ids, cap)
+    expected = set()
+    too_big = set()
+    for value in set(ids) - {-1}:
+        members = [i for i, b in enumerate(ids) if b == value]
+        if len(members) > cap:
+            too_big |= set(members)
+        else:
+            expected |= set(combinations(members, 2))
+    got = list(zip(left.tolist(), right.tolist()))
+    assert len(got) == len(set(got)), "no pair twice"
+    assert set(got) == expected
+    assert set(oversized.tolist()) == too_big
+
+
+def pair_set(candidates):
+    return set(zip(candidates.left.tolist(), candidates.right.tolist()))
+
+
+def test_missing_values_never_form_a_block():
+    built = records(a=table({"forename": "Ann"}, {"forename": "Bob"}, {"forename": "Cy"}))
+    candidates = block(built, (BlockingRule("nino", ("nino_code",)), BlockingRule("dob", ("dob_int",))))
+    assert len(candidates) == 0
+
+
+def test_each_hard_case_meets_in_some_block():
+    built = records(a=table(
+        {"forename": "William", "surname": "Hughes", "dob": "1980-05-06", "postcode": "LS1 4AP"},
+        {"forename": "Bill", "surname": "Hughes", "dob": "1980-05-06"},                      # nickname, no postcode
+        {"forename": "Hughes", "surname": "William", "postcode": "LS1 4AP"},                 # swapped, no DOB
+        # a typo that keeps the sound, a transposed DOB and a move: three errors meet only through the phonetic rule
+        {"forename": "William", "surname": "Hughez", "dob": "1980-06-05", "postcode": "LS9 9ZZ"},
+        {"forename": "William", "surname": "Hughes", "nino": "AB123456C", "dob": "1999-09-09"},
+    ), b=table({"forename": "Wendy", "surname": "Oakes", "nino": "AB123456C"}))  # only the NINO in common
+    found = pair_set(block(built))
+    for pair in [(0, 1), (0, 2), (0, 3), (0, 4), (4, 5)]:
+        assert pair in found, pair
+
+
+def test_pairs_carry_the_rules_that_found_them_and_each_pair_appears_once():
+    built = records(a=table(
+        {"forename": "Ann", "surname": "Lee", "dob": "2001-02-03", "postcode": "LS1 4AP"},
+        {"forename": "Ann", "surname": "Lee", "dob": "2001-02-03", "postcode": "LS1 4AP"},
+    ))
+    candidates = block(built)
+    assert pair_set(candidates) == {(0, 1)}
+    names = [candidates.rule_names[i] for i in range(len(DEFAULT_RULES)) if candidates.rules[0] >> i & 1]
+    assert {"surname+dob", "forename+dob", "dob+postcode", "forename+surname"} <= set(names)
+    by_rule = {r.rule: r for r in candidates.report}
+    assert by_rule["surname+dob"].pairs == 1 and by_rule["surname+dob"].pairs_new == 1
+    assert by_rule["forename+dob"].pairs == 1 and by_rule["forename+dob"].pairs_new == 0
+
+
+def test_an_oversized_block_is_split_or_skipped_and_reported():
+    rows = [{"forename": "Jack", "surname": "Smith", "postcode": f"LS{i % 3 + 1} 1AA"} for i in range(30)]
+    built = records(a=table(*rows))
+    split_rule = BlockingRule("names", ("fn", "sn"), split_by=("postcode_district_code",))
+    plain_rule = BlockingRule("names only", ("fn", "sn"))
+    candidates = block(built, (split_rule, plain_rule), cap=12)
+    split, skipped = candidates.report
+    assert (split.oversized_blocks, split.split_blocks, split.skipped_blocks) == (1, 1, 0)
+    assert split.pairs == 3 * (10 * 9 // 2)  # three districts of ten
+    assert (skipped.oversized_blocks, skipped.skipped_blocks, skipped.skipped_records, skipped.pairs) == (1, 1, 30, 0)

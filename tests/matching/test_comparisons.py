@@ -1,0 +1,107 @@
+"""Every level of every comparison, on pairs built to reach it."""
+
+from __future__ import annotations
+
+import pytest
+
+from matching.comparisons import (
+    DateOfBirthComparison,
+    ForenameComparison,
+    IdentifierComparison,
+    PostcodeComparison,
+    SexComparison,
+    SurnameComparison,
+    compare,
+)
+from tests.matching.conftest import pair_levels, records, table
+
+NO_EVIDENCE = -1
+
+
+@pytest.mark.parametrize(("left", "right", "level"), [
+    ("John", "John", "exact"),
+    ("Bill", "William", "nickname"),
+    ("Muhammad", "Mohammed", "nickname"),
+    ("Katherine", "Katherime", "jaro-winkler >= 0.92"),
+    ("Jon", "Joan", "jaro-winkler >= 0.92"),
+    ("Claire", "Clara", "jaro-winkler >= 0.80"),
+    ("Steven", "Stefan", "nickname"),
+    ("J", "John", "initial"),
+    ("Smith", "Jones", "different"),
+    (None, "John", NO_EVIDENCE),
+])
+def test_forename_levels(left, right, level):
+    assert pair_levels(ForenameComparison(), {"forename": left, "surname": "Adams"}, {"forename": right, "surname": "Adams"}) == level
+
+
+def test_swapped_names_are_their_own_level_on_both_fields():
+    left, right = {"forename": "Ahmed", "surname": "Khalid"}, {"forename": "Khalid", "surname": "Ahmed"}
+    assert pair_levels(ForenameComparison(), left, right) == "swapped with surname"
+    assert pair_levels(SurnameComparison(), left, right) == "swapped with forename"
+
+
+@pytest.mark.parametrize(("left", "right", "level"), [
+    ("Smith", "Smith", "exact"),
+    ("MacDonald", "McDonald", "exact"),
+    ("Smith-Jones", "Jones", "part of a double-barrelled name"),
+    ("Taylor-Brown", "Brown-Green", "part of a double-barrelled name"),
+    ("Robinson", "Robinsen", "jaro-winkler >= 0.92"),
+    ("Smith", "Smythe", "jaro-winkler >= 0.80"),
+    ("Smith", "Okafor", "different"),
+    ("Smith", None, NO_EVIDENCE),
+])
+def test_surname_levels(left, right, level):
+    assert pair_levels(SurnameComparison(), {"forename": "Ann", "surname": left}, {"forename": "Ann", "surname": right}) == level
+
+
+@pytest.mark.parametrize(("left", "right", "level"), [
+    ("1984-03-07", "1984-03-07", "exact"),
+    ("1984-03-07", "1984-07-03", "day and month transposed"),
+    ("1984-03-07", "1984-03-08", "one digit off"),
+    ("1984-03-07", "1985-03-07", "one digit off"),
+    ("1984-03-07", "1984-11-20", "same year"),
+    ("1984-03-07", "1990-01-01", "different"),
+    ("1984-03-07", None, NO_EVIDENCE),
+])
+def test_date_of_birth_levels(left, right, level):
+    assert pair_levels(DateOfBirthComparison(), {"dob": left}, {"dob": right}) == level
+
+
+@pytest.mark.parametrize(("name", "left", "right", "level"), [
+    ("nino", "AB123456C", "AB123456C", "exact"),
+    ("nino", "AB123456C", "AB124356C", "one transposition or digit"),
+    ("nino", "AB123456C", "AB123457C", "one transposition or digit"),
+    ("nino", "AB123456C", "CE654321A", "different"),
+    ("nino", "AB123456C", "QQ123456C", NO_EVIDENCE),  # invalid: never used
+    ("nhs_number", "9434765870", "9434765870", "exact"),
+    ("nhs_number", "9434765870", "4010232137", "different"),
+    ("upn", "B801200005001", "B801200005001", "exact"),
+    ("upn", "B801200005001", None, NO_EVIDENCE),
+])
+def test_identifier_levels(name, left, right, level):
+    assert pair_levels(IdentifierComparison(name=name, column=name), {name: left}, {name: right}) == level
+
+
+@pytest.mark.parametrize(("left", "right", "level"), [
+    ("LS1 4AP", "ls14ap", "full"),
+    ("LS1 4AP", "LS1 4ZZ", "sector"),
+    ("LS1 4AP", "LS1 9AA", "district"),
+    ("LS1 4AP", "BD7 1AA", "different"),
+    ("LS1 4AP", None, NO_EVIDENCE),
+])
+def test_postcode_levels(left, right, level):
+    assert pair_levels(PostcodeComparison(), {"postcode": left}, {"postcode": right}) == level
+
+
+@pytest.mark.parametrize(("left", "right", "level"), [("F", "F", "same"), ("F", "M", "different"), ("F", "U", NO_EVIDENCE)])
+def test_sex_levels(left, right, level):
+    assert pair_levels(SexComparison(), {"sex": left}, {"sex": right}) == level
+
+
+def test_compare_gives_one_level_column_per_comparison_for_many_pairs():
+    import numpy as np
+
+    built = records(a=table(*[{"forename": "Ann", "surname": "Lee", "dob": "2001-02-03"}] * 4))
+    levels = compare(built, np.array([0, 0, 1]), np.array([1, 2, 3]))
+    assert levels.matrix.shape == (3, 8)
+    assert (levels.column("forename") == 0).all() and (levels.column("nino") == NO_EVIDENCE).all()

@@ -1,0 +1,125 @@
+"""Fellegi-Sunter weights, term frequencies, the prior, and the contradictions that protect households."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from matching.comparisons import DEFAULT_COMPARISONS, ComparisonLevels, compare
+from matching.model import ComparisonParameters, LevelParameters, LinkageModel, Thresholds, TrainingRecord
+from matching.scoring import CONTRADICTIONS, Decision, TermFrequencies, probability_from_weight, score, weight_matrix
+from tests.matching.conftest import records, table
+
+
+def flat_model(prior: float = 1e-4) -> LinkageModel:
+    """Every level: m falling, u rising, so strong levels carry positive weight and weak ones negative."""
+    comparisons = []
+    for comparison in DEFAULT_COMPARISONS:
+        k = len(comparison.levels)
+        m = np.linspace(0.9, 0.01, k)
+        u = np.linspace(0.001, 0.9, k)
+        comparisons.append(ComparisonParameters(
+            name=comparison.name,
+            levels=tuple(LevelParameters(label=label, m=float(m[i] / m.sum()), u=float(u[i] / u.sum()))
+                         for i, label in enumerate(comparison.levels)),
+            tf_levels=tuple(level for level, _, _ in comparison.tf_levels),
+        ))
+    return LinkageModel(
+        prior=prior, comparisons=tuple(comparisons), thresholds=Thresholds(accept=0.99, review=0.6),
+        blocking_rules=(), training=TrainingRecord(trained_at="t", code_version={}, data_sha256="x", records=1,
+                                                   candidate_pairs=1, random_pairs=1, sessions=()),
+    )
+
+
+def scored(built, pairs, model=None):
+    model = model or flat_model()
+    left, right = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    levels = compare(built, left, right)
+    tf = TermFrequencies.from_records(built, DEFAULT_COMPARISONS)
+    return levels, score(levels, model, tf, left, right, built), weight_matrix(levels, model, tf, left, right, built)
+
+
+def test_a_level_weighs_log2_m_over_u_and_missing_values_weigh_nothing():
+    model = flat_model()
+    built = records(a=table({"dob": "2001-02-03"}, {"dob": "2001-02-03"}))
+    levels, _, weights = scored(built, [(0, 1)], model)
+    dob = [c.name for c in model.comparisons].index("dob")
+    exact = model.comparison("dob").levels[0]
+    assert weights[0, dob] == pytest.approx(math.log2(exact.m / exact.u))
+    missing = [i for i, name in enumerate(levels.names) if levels.matrix[0, i] == -1]
+    assert missing and all(weights[0, i] == 0 for i in missing)
+
+
+def test_a_rare_name_agreeing_weighs_more_than_a_common_one():
+    rows = [{"forename": "John", "surname": "Smith"}] * 20 + [{"forename": "Eadric", "surname": "Smith"}] * 2
+    built = records(a=table(*rows))
+    _, _, weights = scored(built, [(0, 1), (20, 21)])
+    forename = 0
+    assert weights[1, forename] > weights[0, forename] + 2
+
+
+def test_probability_follows_the_prior():
+    assert probability_from_weight(np.array([0.0]), 0.5)[0] == pytest.approx(0.5)
+    assert probability_from_weight(np.array([10.0]), 2 ** -10 / (1 + 2 ** -10))[0] == pytest.approx(0.5)
+
+
+HOUSEHOLD = {"surname": "Okafor", "postcode": "LS9 1AA"}
+
+
+def test_twins_are_never_linked_on_household_evidence():
+    built = records(a=table(
+        {**HOUSEHOLD, "forename": "Chidi", "dob": "2015-04-04", "sex": "M"},
+        {**HOUSEHOLD, "forename": "Emeka", "dob": "2015-04-04", "sex": "M"},
+    ))
+    _, result, _ = scored(built, [(0, 1)])
+    assert result.decision[0] == Decision.REJECT
+    assert result.contradiction[0] & (1 << [c.name for c in CONTRADICTIONS].index("forenames differ"))
+
+
+def test_a_father_and_the_son_named_after_him_are_not_linked():
+    built = records(a=table(
+        {**HOUSEHOLD, "forename": "Daniel", "dob": "1980-01-01"},
+        {**HOUSEHOLD, "forename": "Daniel", "dob": "2009-06-30"},
+        {**HOUSEHOLD, "forename": "Danny", "dob": "2009-06-30"},
+    ))
+    _, result, _ = scored(built, [(0, 1), (0, 2)])
+    generation = 1 << [c.name for c in CONTRADICTIONS].index("a generation apart")
+    assert (result.contradiction & generation).all()
+    assert (result.decision == Decision.REJECT).all()
+
+
+def test_an_agreeing_identifier_overrides_a_forename_that_differs():
+    built = records(a=table(
+        {**HOUSEHOLD, "forename": "Kehinde", "dob": "1990-01-01", "nino": "AB123456C"},
+        {**HOUSEHOLD, "forename": "Kenny", "dob": "1990-01-01", "nino": "AB123456C"},
+    ))
+    _, result, _ = scored(built, [(0, 1)])
+    assert result.contradiction[0] == 0
+    assert result.decision[0] == Decision.ACCEPT
+
+
+def test_different_valid_identifiers_are_a_contradiction():
+    built = records(a=table(
+        {"forename": "Ann", "surname": "Lee", "dob": "1990-01-01", "nino": "AB123456C"},
+        {"forename": "Ann", "surname": "Lee", "dob": "1990-01-01", "nino": "CE654321A"},
+    ))
+    _, result, _ = scored(built, [(0, 1)])
+    assert result.contradiction[0] & 1
+    assert result.decision[0] == Decision.REJECT
+
+
+def test_thresholds_split_accept_review_and_reject():
+    model = flat_model()
+    others = [{"forename": f"Name{chr(65 + i % 26)}{chr(65 + i // 26)}", "surname": f"Other{chr(65 + i % 26)}"} for i in range(200)]
+    built = records(a=table(
+        {"forename": "Ann", "surname": "Lee", "dob": "1990-01-01", "postcode": "LS1 1AA"},
+        {"forename": "Ann", "surname": "Lee", "dob": "1990-01-01", "postcode": "LS1 1AA"},
+        {"forename": "Ann", "surname": "Lee"},
+        {"forename": "Zed", "surname": "Quinn", "dob": "1950-05-05"},
+        *others,
+    ))
+    _, result, _ = scored(built, [(0, 1), (0, 3)], model)
+    assert result.decision.tolist() == [Decision.ACCEPT, Decision.REJECT]
+    assert result.probability[0] > model.thresholds.accept

@@ -1,0 +1,65 @@
+"""EM recovers known parameters; training on synthetic extracts gives parameters that make sense."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matching.blocking import block
+from matching.comparisons import DEFAULT_COMPARISONS, compare
+from matching.training import estimate_u, expectation_maximisation, train
+
+TRUE_M = [np.array([0.85, 0.10, 0.05]), np.array([0.90, 0.07, 0.03]), np.array([0.70, 0.20, 0.08, 0.02])]
+TRUE_U = [np.array([0.02, 0.08, 0.90]), np.array([0.001, 0.01, 0.989]), np.array([0.05, 0.15, 0.30, 0.50])]
+
+
+def simulate(n: int, share: float, missing: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    is_match = rng.random(n) < share
+    columns = []
+    for m, u in zip(TRUE_M, TRUE_U):
+        column = np.where(is_match, rng.choice(len(m), n, p=m), rng.choice(len(u), n, p=u)).astype(np.int8)
+        column[rng.random(n) < missing] = -1
+        columns.append(column)
+    return np.column_stack(columns)
+
+
+@pytest.mark.parametrize("share", [0.05, 0.3, 0.7])
+def test_em_with_u_fixed_recovers_m_and_the_match_share(share):
+    levels = simulate(200_000, share, missing=0.1, seed=1)
+    start = [np.array([0.6, 0.3, 0.1]), np.array([0.6, 0.3, 0.1]), np.array([0.4, 0.3, 0.2, 0.1])]
+    result = expectation_maximisation(levels, TRUE_U, start, [True, True, True], match_share=0.5)
+    assert result.converged
+    assert result.match_share == pytest.approx(share, abs=0.01)
+    for estimated, true in zip(result.m, TRUE_M):
+        assert np.abs(estimated - true).max() < 0.02
+
+
+def test_an_inactive_comparison_keeps_its_starting_m():
+    levels = simulate(20_000, 0.3, missing=0.0, seed=2)
+    start = [np.array([0.6, 0.3, 0.1]), np.array([0.5, 0.3, 0.2]), np.array([0.4, 0.3, 0.2, 0.1])]
+    result = expectation_maximisation(levels, TRUE_U, start, [True, False, True])
+    assert np.array_equal(result.m[1], start[1])
+
+
+def test_u_from_random_pairs_has_no_impossible_level(synth_records):
+    u, sampled = estimate_u(synth_records, DEFAULT_COMPARISONS, 50_000, seed=0)
+    assert sampled == 50_000
+    for table in u:
+        assert (table > 0).all() and table.sum() == pytest.approx(1.0)
+    forename = u[0]
+    assert forename[-1] > 0.9, "two random records almost never share a forename"
+
+
+def test_training_on_synthetic_extracts_gives_sensible_weights(synth_records):
+    candidates = block(synth_records)
+    levels = compare(synth_records, candidates.left, candidates.right)
+    model = train(synth_records, candidates, levels, DEFAULT_COMPARISONS, data_sha256="test", code_version={},
+                  trained_at="now", random_pairs=200_000)
+    for params in model.comparisons:
+        strongest, weakest = params.levels[0], params.levels[-1]
+        assert strongest.weight > (0 if params.name == "sex" else 3), params.name
+        assert weakest.weight < 0, params.name
+        assert all(abs(level.weight) < 25 for level in params.levels), params.name
+    assert 0 < model.prior < 0.01
+    assert {s["rule"] for s in model.training.sessions} >= {"nino", "surname+dob"}
