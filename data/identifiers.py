@@ -140,8 +140,11 @@ def upn_is_valid(values: pd.Series) -> np.ndarray:
 
 
 def postcode_district(postcodes: pd.Series) -> pd.Series:
-    """The outward code: what the submission may carry in place of the full postcode."""
-    return postcodes.astype(STRING).str.split(" ", n=1).str[0]
+    """The outward code: what the submission may carry in place of the full postcode.
+
+    For a normalised postcode that is everything before the space and the three-character inward code.
+    """
+    return postcodes.astype(STRING).str.slice(0, -4)
 
 
 def postcode_sector(postcodes: pd.Series) -> pd.Series:

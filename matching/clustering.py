@@ -34,6 +34,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from matching.blocking import pairs_within_blocks
+from matching.pairs import member, pair_keys
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,6 @@ def same_event_pairs(event_codes: np.ndarray, cap: int = 100) -> tuple[np.ndarra
     return left, right
 
 
-def _pair_keys(left: np.ndarray, right: np.ndarray, n: int) -> np.ndarray:
-    low, high = np.minimum(left, right).astype(np.int64), np.maximum(left, right).astype(np.int64)
-    return low * n + high
-
-
 def resolve_ambiguity(links: Links, cannot_link: tuple[np.ndarray, np.ndarray], n: int, ambiguity_bits: float
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Which links survive (keep) and which go to review, for records whose links reach two people."""
@@ -88,8 +84,8 @@ def resolve_ambiguity(links: Links, cannot_link: tuple[np.ndarray, np.ndarray], 
     })
     pairs = both.merge(both, on="record", suffixes=("_a", "_b"))
     pairs = pairs[pairs["other_a"] < pairs["other_b"]]
-    forbidden = _pair_keys(cannot_link[0], cannot_link[1], n)
-    clash = np.isin(_pair_keys(pairs["other_a"].to_numpy(), pairs["other_b"].to_numpy(), n), forbidden)
+    forbidden = pair_keys(cannot_link[0], cannot_link[1], n)
+    clash = member(pair_keys(pairs["other_a"].to_numpy(), pairs["other_b"].to_numpy(), n), forbidden)
     for row in pairs[clash].itertuples(index=False):
         gap = row.weight_a - row.weight_b
         if abs(gap) < ambiguity_bits:
@@ -148,10 +144,11 @@ def _rebuild(labels: np.ndarray, links: Links, used: np.ndarray, conflicted: set
              cannot_link: tuple[np.ndarray, np.ndarray], identifiers: list[np.ndarray]) -> tuple[np.ndarray, list[int]]:
     """Greedy, strongest link first, inside the components that broke a constraint."""
     labels = labels.copy()
-    in_conflict = np.isin(labels[links.left[used]], list(conflicted))
+    conflicted_labels = np.fromiter(conflicted, dtype=labels.dtype)
+    in_conflict = member(labels[links.left[used]], conflicted_labels)
     edges = used[in_conflict]
     edges = edges[np.argsort(-links.weight[edges], kind="stable")]
-    members = np.flatnonzero(np.isin(labels, list(conflicted)))
+    members = np.flatnonzero(member(labels, conflicted_labels))
 
     parent = {int(r): int(r) for r in members}
     ids = {int(r): [int(codes[r]) if codes[r] >= 0 else None for codes in identifiers] for r in members}

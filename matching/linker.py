@@ -18,6 +18,7 @@ from matching.blocking import CandidatePairs
 from matching.clustering import Clusters, Links, cluster, same_event_pairs
 from matching.comparisons import DEFAULT_COMPARISONS, Comparison, ComparisonLevels, compare
 from matching.model import LinkageModel
+from matching.pairs import member, pair_keys
 from matching.person_index import IdAssignment, assign_person_ids
 from matching.review import DecisionsForRun
 from matching.scoring import CONTRADICTIONS, Decision, TermFrequencies, score
@@ -136,17 +137,14 @@ def resolve(
         tuple(np.asarray(side, dtype=np.int64) for side in decisions.no_links),
         decisions.applied, decisions.stale,
     )
-    key = np.minimum(pairs["left"], pairs["right"]).to_numpy(np.int64) * n + np.maximum(pairs["left"], pairs["right"]).to_numpy(np.int64)
-
-    def keys(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-        return np.minimum(left, right).astype(np.int64) * n + np.maximum(left, right).astype(np.int64)
-
-    said_no = np.isin(key, keys(*decisions.no_links))
-    said_yes = np.isin(key, keys(*decisions.links))
+    key = pair_keys(pairs["left"].to_numpy(), pairs["right"].to_numpy(), n)
+    yes_keys = pair_keys(*decisions.links, n)
+    said_no = member(key, pair_keys(*decisions.no_links, n))
+    said_yes = member(key, yes_keys)
     accepted = pairs[((pairs["decision"] == Decision.ACCEPT) & ~said_no) | said_yes]
-    accepted = accepted.assign(origin=np.where(np.isin(key[accepted.index], keys(*decisions.links)), ANALYST, MODEL))
+    accepted = accepted.assign(origin=np.where(said_yes[accepted.index], ANALYST, MODEL))
     # Analyst links between records that were not scored as candidates this time still hold.
-    unscored = ~np.isin(keys(*decisions.links), key)
+    unscored = ~member(yes_keys, key)
     extra = pd.DataFrame({
         "left": decisions.links[0][unscored], "right": decisions.links[1][unscored],
         "weight": np.inf, "probability": 1.0, "origin": ANALYST,
@@ -194,8 +192,7 @@ def resolve(
     in_band = (pairs["decision"] == Decision.REVIEW) & ~said_no & ~said_yes & (pairs["contradiction"] == 0)
     ambiguous_rows = accepted.index[clusters.to_review]
     ambiguous = accepted.loc[ambiguous_rows]
-    ambiguous_keys = keys(ambiguous["left"].to_numpy(), ambiguous["right"].to_numpy())
-    is_ambiguous = np.isin(key, ambiguous_keys)
+    is_ambiguous = member(key, pair_keys(ambiguous["left"].to_numpy(), ambiguous["right"].to_numpy(), n))
     candidates = pairs[in_band | is_ambiguous].copy()
     candidates["reason"] = np.where(is_ambiguous[candidates.index], "links to two people who cannot be one", "review band")
     # Records already in one person need no decision; records held apart by a constraint cannot be joined by one.

@@ -124,7 +124,7 @@ def waterfall_svg(example: PairExample, prior_bits: float, width: int = 760) -> 
         parts.append(f'<rect x="{x0:.1f}" y="{y}" width="{max(x1 - x0, 1):.1f}" height="{row - 6}" fill="{colour}"/>')
         parts.append(f'<text x="{max(x0, x1) + 4:.1f}" y="{y + 13}" class="tick">{value:+.1f}</text>')
     y = 5 + len(steps) * row
-    parts.append(f'<text x="0" y="{y + 14}" class="tick"><tspan font-weight="bold">match weight</tspan></text>')
+    parts.append(f'<text x="0" y="{y + 14}" class="tick"><tspan font-weight="bold">prior + match weight</tspan></text>')
     parts.append(f'<circle cx="{to_x(running[-1]):.1f}" cy="{y + 8}" r="5" fill="#263238"/>')
     parts.append(f'<text x="{to_x(running[-1]) + 8:.1f}" y="{y + 13}" class="tick">{running[-1]:+.1f}</text></svg>')
     return "".join(parts)

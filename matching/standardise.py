@@ -54,30 +54,33 @@ class PersonRecords:
 
 
 def _gather(tables: dict[str, pd.DataFrame], distinct_within: dict[str, str]) -> pd.DataFrame:
-    """The person fields of every source, missing fields null, in a fixed source order."""
+    """The person fields of every source, missing fields null, in a fixed source order.
+
+    Columns keep their Arrow string type throughout: a round trip through Python
+    objects costs more than everything else standardisation does.
+    """
     frames = []
     for source in sorted(tables):
-        table = tables[source]
-        part = pd.DataFrame({"source": source, "record_id": table["record_id"].astype(STRING)})
+        table = tables[source].reset_index(drop=True)
+        n = len(table)
+
+        def column(name: str, dtype) -> pd.Series:
+            return table[name].astype(dtype) if name in table else pd.Series(pd.NA, index=table.index, dtype=dtype)
+
+        part = {"source": pd.Series(source, index=table.index, dtype=STRING), "record_id": column("record_id", STRING)}
         for field in PERSON_FIELDS:
-            if field in table:
-                part[field] = table[field].to_numpy()
-            else:
-                part[field] = pd.Series(pd.NA, index=table.index, dtype="datetime64[ns]" if field == "dob" else STRING).to_numpy()
-        part["family_id"] = table["family_id"].to_numpy() if "family_id" in table else None
+            part[field] = column(field, "datetime64[ns]" if field == "dob" else STRING)
+        part["family_id"] = column("family_id", STRING)
         event_column = distinct_within.get(source)
-        part["event"] = (source + ":" + table[event_column].astype(str)).where(table[event_column].notna()).to_numpy() \
-            if event_column in table else None
-        frames.append(part)
+        events = column(event_column, STRING) if event_column else pd.Series(pd.NA, index=table.index, dtype=STRING)
+        part["event"] = (source + ":" + events).astype(STRING)
+        frames.append(pd.DataFrame(part, index=pd.RangeIndex(n)))
     frame = pd.concat(frames, ignore_index=True)
     frame["source"] = frame["source"].astype("category")
-    for column in ("forename", "surname", "family_id"):
-        frame[column] = frame[column].astype(STRING)
     # Ingest has already done this; doing it again costs little and lets any table be linked.
-    for column in ("nino", "nhs_number", "upn"):
-        frame[column] = clean_identifier(frame[column])
+    for name in ("nino", "nhs_number", "upn"):
+        frame[name] = clean_identifier(frame[name])
     frame["postcode"] = normalise_postcode(frame["postcode"])
-    frame["dob"] = pd.to_datetime(frame["dob"])
     return frame
 
 
@@ -153,8 +156,7 @@ def standardise(tables: dict[str, pd.DataFrame], latest_birth: date,
     out["dob"] = dob.where(plausible)
     out["dob_int"] = (out["dob"].dt.year * 10000 + out["dob"].dt.month * 100 + out["dob"].dt.day).fillna(0).astype(np.int32)
     out["birth_year"] = out["dob"].dt.year.fillna(0).astype(np.int16)
-    sex = raw["sex"].where(raw["sex"].isin(["M", "F"]))
-    out["sex"] = np.select([sex == "M", sex == "F"], [1, 2], 0).astype(np.int8)
+    out["sex"] = raw["sex"].map({"M": 1, "F": 2}).fillna(0).astype(np.int8).to_numpy()
 
     nino_valid = nino_is_valid(raw["nino"])
     placeholders = _placeholder_ninos(raw.assign(forename=forename, surname=surnames["surname"]), nino_valid)
@@ -202,7 +204,7 @@ def identity_keys(frame: pd.DataFrame) -> pd.Series:
 
     The address is left out on purpose: a person who moves is still the same record of them.
     """
-    details = frame[["source", "forename", "surname", "dob_int", "nino", "nhs_number", "upn"]].astype(str)
+    details = frame[["source", "forename", "surname", "dob_int", "nino", "nhs_number", "upn"]]
     hashed = pd.util.hash_pandas_object(details, index=False)
     return hashed.map("{:016x}".format).astype(STRING)
 
