@@ -15,6 +15,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.states import Failed, State
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from data.errors import SfmatchError
 from data.ingest import IngestStats
@@ -131,7 +132,9 @@ def link_persons(prepared, settings: Settings, times: StageTimes) -> tuple[Linka
     return stats, summary
 
 
-@flow(name="sfmatch-cohort", log_prints=False, validate_parameters=True)
+# Two workers: the machine's cores. More threads only hold more partitions in memory at once.
+@flow(name="sfmatch-cohort", log_prints=False, validate_parameters=True,
+      task_runner=ThreadPoolTaskRunner(max_workers=2))
 def cohort_run(
     extracts_dir: Path,
     out_dir: Path | None = None,

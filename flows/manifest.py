@@ -7,11 +7,14 @@ it can be shared with anyone who needs to audit a run.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+
+import psutil
 
 from data.ingest import IngestStats
 
@@ -22,19 +25,46 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+class _PeakMemory:
+    """Samples this process's resident memory in the background and keeps the highest reading."""
+
+    def __init__(self, interval: float = 0.05):
+        self._process = psutil.Process()
+        self._interval = interval
+        self._stop = threading.Event()
+        self.peak = self._process.memory_info().rss
+        self._thread = threading.Thread(target=self._run, name="peak-memory", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.peak = max(self.peak, self._process.memory_info().rss)
+
+    def __enter__(self) -> _PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._process.memory_info().rss)
+
+
 @dataclass
 class StageTimes:
-    """Wall time per stage, in the order the stages ran."""
+    """Wall time and peak resident memory per stage, in the order the stages ran."""
 
     seconds: dict[str, float] = field(default_factory=dict)
+    peak_mb: dict[str, float] = field(default_factory=dict)
 
     @contextmanager
     def measure(self, stage: str):
         started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[stage] = round(self.seconds.get(stage, 0.0) + time.perf_counter() - started, 3)
+        with _PeakMemory() as memory:
+            try:
+                yield
+            finally:
+                self.seconds[stage] = round(self.seconds.get(stage, 0.0) + time.perf_counter() - started, 3)
+        self.peak_mb[stage] = round(max(self.peak_mb.get(stage, 0.0), memory.peak / 2**20), 1)
 
 
 @dataclass
@@ -52,6 +82,7 @@ class RunManifest:
     ingest: dict[str, dict[str, object]] = field(default_factory=dict)
     linkage: dict[str, object] = field(default_factory=dict)
     stages: dict[str, float] = field(default_factory=dict)
+    stages_peak_mb: dict[str, float] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     manifest_version: int = MANIFEST_VERSION
@@ -84,6 +115,7 @@ class RunManifest:
         self.status = status
         self.finished_at = utc_now()
         self.stages = dict(stages.seconds)
+        self.stages_peak_mb = dict(stages.peak_mb)
 
     def write(self, path: Path) -> Path:
         document = asdict(self)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,26 @@ def save_records(records: PersonRecords, directory: Path) -> Path:
     return directory
 
 
+_loaded: dict[tuple[str, int], PersonRecords] = {}
+_loading = threading.Lock()
+
+
 def load_records(directory: Path) -> PersonRecords:
+    """The saved records, read once per process however many tasks ask for them at once.
+
+    Records are never modified after standardisation, so concurrent scoring tasks
+    can share one copy instead of each holding its own.
+    """
+    path = directory / "records.parquet"
+    key = (str(path.resolve()), path.stat().st_mtime_ns)
+    with _loading:
+        if key not in _loaded:
+            _loaded.clear()
+            _loaded[key] = _read_records(directory)
+        return _loaded[key]
+
+
+def _read_records(directory: Path) -> PersonRecords:
     frame = read_parquet(directory / "records.parquet")
     for column in frame.columns:
         if isinstance(frame[column].dtype, pd.CategoricalDtype):
