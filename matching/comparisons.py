@@ -222,6 +222,38 @@ class SexComparison(Comparison):
         return self._select((sl == 0) | (sr == 0), [sl == sr])
 
 
+@dataclass(frozen=True)
+class ExactComparison(Comparison):
+    """Any coded column: the same code or not (-1 is missing)."""
+
+    column: str = ""
+    levels: tuple[str, ...] = ("same", "different")
+
+    def compute(self, pairs: PairView) -> np.ndarray:
+        a, b = pairs.left(self.column), pairs.right(self.column)
+        return self._select((a < 0) | (b < 0), [a == b])
+
+
+@dataclass(frozen=True)
+class TextComparison(Comparison):
+    """Free text such as a street or a locality: exact, close, or different, by Jaro-Winkler."""
+
+    column: str = ""
+    levels: tuple[str, ...] = ("exact", "jaro-winkler >= 0.92", "jaro-winkler >= 0.80", "different")
+    strong: float = 0.92
+    weak: float = 0.80
+
+    def compute(self, pairs: PairView) -> np.ndarray:
+        codes_l, codes_r = pairs.left(f"{self.column}_code"), pairs.right(f"{self.column}_code")
+        missing = (codes_l < 0) | (codes_r < 0)
+        strings = pairs.records.frame[self.column].astype(object).fillna("").to_numpy()
+        similarity = np.nan_to_num(pairs.similarity(
+            np.where(missing, -1, pairs.left_index), np.where(missing, -1, pairs.right_index), strings,
+            JaroWinkler.normalized_similarity,
+        ))
+        return self._select(missing, [codes_l == codes_r, similarity >= self.strong, similarity >= self.weak])
+
+
 DEFAULT_COMPARISONS: tuple[Comparison, ...] = (
     ForenameComparison(),
     SurnameComparison(),

@@ -21,7 +21,7 @@ from matching.model import LinkageModel
 from matching.pairs import member, pair_keys
 from matching.person_index import IdAssignment, assign_person_ids
 from matching.review import DecisionsForRun
-from matching.scoring import CONTRADICTIONS, Decision, TermFrequencies, score
+from matching.scoring import CONTRADICTIONS, UK_IDENTIFIERS, Decision, IdentifierRules, TermFrequencies, score
 from matching.standardise import PersonRecords
 
 WEIGHT_BINS = np.arange(-40.0, 61.0, 1.0)
@@ -66,11 +66,11 @@ def level_columns(comparisons: tuple[Comparison, ...]) -> list[str]:
 
 def score_partition(
     records: PersonRecords, candidates: CandidatePairs, model: LinkageModel, tf: TermFrequencies,
-    comparisons: tuple[Comparison, ...] = DEFAULT_COMPARISONS,
+    comparisons: tuple[Comparison, ...] = DEFAULT_COMPARISONS, identifiers: IdentifierRules = UK_IDENTIFIERS,
 ) -> PartitionResult:
     """Compare and score one partition of candidate pairs."""
     levels = compare(records, candidates.left, candidates.right, comparisons)
-    scores = score(levels, model, tf, candidates.left, candidates.right, records)
+    scores = score(levels, model, tf, candidates.left, candidates.right, records, identifiers)
     keep = (
         (scores.decision != Decision.REJECT) | (scores.contradiction != 0)
         | (scores.probability >= NEAR_MISS_PROBABILITY)
@@ -89,6 +89,7 @@ def score_partition(
 
 
 def levels_of(pairs: pd.DataFrame, comparisons: tuple[Comparison, ...] = DEFAULT_COMPARISONS) -> ComparisonLevels:
+    """The level matrix of scored pairs, read back from their level columns."""
     return ComparisonLevels(pairs[level_columns(comparisons)].to_numpy(dtype=np.int8), tuple(c.name for c in comparisons))
 
 
@@ -128,6 +129,8 @@ class LinkageOutcome:
 def resolve(
     records: PersonRecords, scored: PartitionResult, decisions: DecisionsForRun,
     previous_index: pd.DataFrame | None, run_id: str, ambiguity_bits: float = 3.0,
+    one_per_person: tuple[str, ...] = ("nino_code", "nhs_number_code"),
+    extra_cannot_links: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> LinkageOutcome:
     """Apply analysts' decisions, cluster accepted links into persons, give them stable IDs."""
     pairs = scored.pairs
@@ -154,16 +157,16 @@ def resolve(
 
     contradicted = pairs[(pairs["contradiction"] != 0) & ~said_yes]
     event_left, event_right = same_event_pairs(records.codes("event_code"))
+    extra_left, extra_right = extra_cannot_links or (np.array([], np.int64), np.array([], np.int64))
     cannot = (
-        np.r_[contradicted["left"].to_numpy(np.int64), decisions.no_links[0], event_left],
-        np.r_[contradicted["right"].to_numpy(np.int64), decisions.no_links[1], event_right],
+        np.r_[contradicted["left"].to_numpy(np.int64), decisions.no_links[0], event_left, extra_left],
+        np.r_[contradicted["right"].to_numpy(np.int64), decisions.no_links[1], event_right, extra_right],
     )
     links = Links(
         accepted["left"].to_numpy(np.int64), accepted["right"].to_numpy(np.int64),
         accepted["weight"].to_numpy(np.float64), accepted["probability"].to_numpy(np.float64),
     )
-    identifiers = [records.codes("nino_code"), records.codes("nhs_number_code")]
-    clusters = cluster(n, links, cannot, identifiers, ambiguity_bits)
+    clusters = cluster(n, links, cannot, [records.codes(column) for column in one_per_person], ambiguity_bits)
 
     kept = accepted[clusters.kept]
     # A record's probability is that of the weakest kept link touching it; a record on its own has none.

@@ -108,23 +108,37 @@ def _level(model: LinkageModel, comparison: str, label: str) -> int:
     return [level.label for level in model.comparison(comparison).levels].index(label)
 
 
+@dataclass(frozen=True)
+class IdentifierRules:
+    """Which comparisons are identifiers: agreement on one overrides household contradictions,
+    and a difference on a `conflicting` one means two people. `households` switches the two
+    household contradictions on: they are for data about families, not for every data set."""
+
+    agreeing: tuple[str, ...] = ("nino", "nhs_number", "upn")
+    conflicting: tuple[str, ...] = ("nino", "nhs_number", "upn")
+    households: bool = True
+
+
+UK_IDENTIFIERS = IdentifierRules()
+
+
 def contradictions(levels: ComparisonLevels, model: LinkageModel, left: np.ndarray, right: np.ndarray,
-                   records: PersonRecords) -> np.ndarray:
+                   records: PersonRecords, identifiers: IdentifierRules = UK_IDENTIFIERS) -> np.ndarray:
     """A bit per contradiction (in CONTRADICTIONS order) for each pair."""
     forename, surname = levels.column("forename"), levels.column("surname")
     identifier_agrees = np.zeros(len(forename), dtype=bool)
     identifier_conflict = np.zeros(len(forename), dtype=bool)
-    for name in ("nino", "nhs_number", "upn"):
-        column = levels.column(name)
-        identifier_agrees |= column == _level(model, name, "exact")
-        identifier_conflict |= column == _level(model, name, "different")
-    forenames_differ = (forename == _level(model, "forename", "different")) & ~identifier_agrees
+    for name in identifiers.agreeing:
+        identifier_agrees |= levels.column(name) == _level(model, name, "exact")
+    for name in identifiers.conflicting:
+        identifier_conflict |= levels.column(name) == _level(model, name, "different")
+    forenames_differ = (forename == _level(model, "forename", "different")) & ~identifier_agrees & identifiers.households
     forename_agrees = (forename != NO_EVIDENCE) & (forename <= _level(model, "forename", "jaro-winkler >= 0.92"))
     surname_agrees = (surname != NO_EVIDENCE) & (surname <= _level(model, "surname", "jaro-winkler >= 0.92"))
     years = records.codes("birth_year").astype(np.int32)
     year_l, year_r = years[left], years[right]
     far_apart = (year_l > 0) & (year_r > 0) & (np.abs(year_l - year_r) >= GENERATION_GAP_YEARS)
-    generation = forename_agrees & surname_agrees & far_apart & ~identifier_agrees
+    generation = forename_agrees & surname_agrees & far_apart & ~identifier_agrees & identifiers.households
     return identifier_conflict.astype(np.int8) | (forenames_differ.astype(np.int8) << 1) | (generation.astype(np.int8) << 2)
 
 
@@ -134,10 +148,11 @@ def probability_from_weight(weight: np.ndarray, prior: float) -> np.ndarray:
 
 
 def score(levels: ComparisonLevels, model: LinkageModel, tf: TermFrequencies,
-          left: np.ndarray, right: np.ndarray, records: PersonRecords) -> Scores:
+          left: np.ndarray, right: np.ndarray, records: PersonRecords,
+          identifiers: IdentifierRules = UK_IDENTIFIERS) -> Scores:
     weight = weight_matrix(levels, model, tf, left, right, records).sum(axis=1)
     probability = probability_from_weight(weight, model.prior)
-    contradiction = contradictions(levels, model, left, right, records)
+    contradiction = contradictions(levels, model, left, right, records, identifiers)
     decision = np.where(
         probability >= model.thresholds.accept, Decision.ACCEPT,
         np.where(probability >= model.thresholds.review, Decision.REVIEW, Decision.REJECT),
