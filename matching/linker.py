@@ -198,9 +198,17 @@ def resolve(
     is_ambiguous = member(key, pair_keys(ambiguous["left"].to_numpy(), ambiguous["right"].to_numpy(), n))
     candidates = pairs[in_band | is_ambiguous].copy()
     candidates["reason"] = np.where(is_ambiguous[candidates.index], "links to two people who cannot be one", "review band")
-    # Records already in one person need no decision; records held apart by a constraint cannot be joined by one.
-    already = labels[candidates["left"].to_numpy()] == labels[candidates["right"].to_numpy()]
-    review = candidates[~already].sort_values("probability", ascending=False, kind="stable").reset_index(drop=True)
+    # Records already in one person need no decision. Between two persons, the analyst sees their strongest
+    # pair only: deciding it decides the persons.
+    person_l, person_r = labels[candidates["left"].to_numpy()], labels[candidates["right"].to_numpy()]
+    candidates["person_pair"] = pair_keys(person_l, person_r, max(n, 1))
+    review = (
+        candidates[person_l != person_r]
+        .sort_values(["probability", "left", "right"], ascending=[False, True, True], kind="stable")
+        .drop_duplicates("person_pair")
+        .drop(columns="person_pair")
+        .reset_index(drop=True)
+    )
 
     sizes = pd.Series(labels).value_counts().value_counts().sort_index()
     stats = LinkageStats(

@@ -56,7 +56,7 @@ class Thresholds(_Frozen):
     """Match probabilities: at or above `accept` a link is made; from `review` up to it, an analyst decides."""
 
     accept: float = Field(0.99, gt=0, lt=1)
-    review: float = Field(0.6, gt=0, lt=1)
+    review: float = Field(0.8, gt=0, lt=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 import numpy as np
+import pandas as pd
 
 from matching.comparisons import Comparison, ComparisonLevels, NO_EVIDENCE
 from matching.model import LinkageModel
@@ -35,10 +36,14 @@ class Decision(IntEnum):
 
 @dataclass(frozen=True)
 class TermFrequencies:
-    """For each term-frequency-adjusted level, the share of records carrying each value (by code)."""
+    """For each term-frequency-adjusted level, the share of records carrying each value (by code);
+    and for whole names (forename with surname), the share of people carrying each."""
 
     tables: dict[tuple[str, str], tuple[str, np.ndarray]]
     """(comparison, level) -> (value column, frequency of each code in the frequency column)."""
+    name_keys: np.ndarray
+    """Sorted whole-name keys (forename code x vocabulary size + surname code)."""
+    name_frequency: np.ndarray
 
     @classmethod
     def from_records(cls, records: PersonRecords, comparisons: tuple[Comparison, ...]) -> TermFrequencies:
@@ -49,7 +54,31 @@ class TermFrequencies:
                 present = codes[codes >= 0]
                 counts = np.bincount(present, minlength=len(records.vocabulary))
                 tables[(comparison.name, level)] = (value_column, counts / max(len(present), 1))
-        return cls(tables)
+        keys, frequency = _whole_name_frequency(records)
+        return cls(tables, keys, frequency)
+
+
+def _whole_name_key(records: PersonRecords, positions: np.ndarray) -> np.ndarray:
+    fn = records.codes("fn").astype(np.int64)[positions]
+    sn = records.codes("sn").astype(np.int64)[positions]
+    return np.where((fn >= 0) & (sn >= 0), fn * (len(records.vocabulary) + 1) + sn, -1)
+
+
+def _whole_name_frequency(records: PersonRecords) -> tuple[np.ndarray, np.ndarray]:
+    """How many people carry each whole name, as a share of all people.
+
+    Names are not independent (a family's naming tradition ties forename to
+    surname), so a whole name is often commoner than its parts' frequencies
+    multiplied. People are approximated by distinct name and date of birth, so
+    that one person's many records do not count as many people; a record
+    without a date of birth cannot tell one person from another and adds none.
+    """
+    keys = _whole_name_key(records, np.arange(len(records)))
+    people = pd.DataFrame({"name": keys, "dob": records.codes("dob_int")})
+    people = people[(people["name"] >= 0) & (people["dob"] > 0)].drop_duplicates()
+    counts = people["name"].value_counts().sort_index()
+    # The chance that *another* person carries the name: a name only one person has gives no correction.
+    return counts.index.to_numpy(np.int64), (counts.to_numpy(np.float64) - 1) / max(len(people), 1)
 
 
 @dataclass(frozen=True)
@@ -101,7 +130,29 @@ def weight_matrix(levels: ComparisonLevels, model: LinkageModel, tf: TermFrequen
             # The chance that two different people share this value is its frequency, not the average u.
             u_value = np.maximum(frequency[np.maximum(codes, 0)], 1.0 / max(len(records), 1))
             weights[at_level, i] = np.log2(params.levels[index].m / u_value)
+    _whole_name_correction(weights, levels, model, tf, left, records)
     return weights
+
+
+def _whole_name_correction(weights: np.ndarray, levels: ComparisonLevels, model: LinkageModel, tf: TermFrequencies,
+                           left: np.ndarray, records: PersonRecords) -> None:
+    """Where forename and surname both agree exactly, weigh the whole name by its own frequency when
+    that is higher than its parts' frequencies multiplied (the adjustment only ever lowers a weight)."""
+    if "forename" not in levels.names or "surname" not in levels.names or not len(tf.name_keys):
+        return
+    f, s = levels.names.index("forename"), levels.names.index("surname")
+    both = np.flatnonzero((levels.matrix[:, f] == _level(model, "forename", "exact"))
+                          & (levels.matrix[:, s] == _level(model, "surname", "exact")))
+    if not len(both):
+        return
+    keys = _whole_name_key(records, left[both])
+    position = np.minimum(np.searchsorted(tf.name_keys, keys), len(tf.name_keys) - 1)
+    found = tf.name_keys[position] == keys
+    whole = np.where(found, tf.name_frequency[position], 0.0)
+    m = model.comparison("forename").level("exact").m * model.comparison("surname").level("exact").m
+    parts = weights[both, f] + weights[both, s]
+    as_whole = np.where(whole > 0, np.log2(m / np.maximum(whole, 1e-300)), np.inf)
+    weights[both, s] += np.minimum(as_whole - parts, 0.0)
 
 
 def _level(model: LinkageModel, comparison: str, label: str) -> int:
