@@ -7,6 +7,7 @@ variables.
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -76,7 +77,9 @@ def _print_synth(summary: SynthSummary, seconds: float) -> None:
 def _run_flow(extracts: Path, out: Path | None, config: Path | None, run_id: str | None, reference: date | None):
     from flows.cohort import cohort_run  # Prefect is imported only by the commands that run a flow
 
-    console.print("[dim]starting the flow on Prefect (the embedded server takes a few seconds to start)…[/]")
+    server = os.environ.get("PREFECT_API_URL")
+    console.print(f"[dim]running the flow on the Prefect server at {server}…[/]" if server else
+                  "[dim]running the flow on Prefect's embedded server (it takes a few seconds to start)…[/]")
     state = cohort_run(
         extracts_dir=extracts, out_dir=out, config_file=config, run_id=run_id, reference_date=reference,
         return_state=True,
