@@ -110,6 +110,14 @@ def _print_run(summary, seconds: float) -> None:
             f"{linkage.pairs_for_review:,} pairs for review; model {model.model_id}"
             + (" [yellow](trained in this run: none existed)[/]" if model.trained_in_run else "")
         )
+    if summary.criteria is not None:
+        criteria = summary.criteria
+        needs = ", ".join(f"{code} {count:,}" for code, count in criteria.needs_per_headline.items())
+        console.print(
+            f"criteria {criteria.framework} v{criteria.version} ({criteria.period_start} to {criteria.period_end}): "
+            f"{criteria.families_assessed:,} families assessed, {criteria.families_eligible:,} eligible, "
+            f"{criteria.families_held_for_review:,} held back for review\nfamilies with each need: {needs}"
+        )
     stages = ", ".join(f"{name} {secs:.1f}s" for name, secs in summary.stages.items())
     console.print(f"stages: {stages}; wall time {seconds:.1f}s")
     console.print(f"run folder: {summary.run_dir}\nmanifest:   {summary.manifest}")

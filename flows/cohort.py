@@ -20,10 +20,12 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from data.errors import SfmatchError
 from data.ingest import IngestStats
 from flows.manifest import RunManifest, StageTimes
-from flows.runs import RunFolder, previous_person_index
+from flows.runs import RunFolder, previous_output
 from flows.settings import Settings, load_settings
+from criteria.report import CriteriaSummary
 from flows.tasks import (
     ModelSummary,
+    assess_families,
     block_records,
     effective_model,
     ingest_source,
@@ -52,6 +54,7 @@ class RunSummary:
     stages: dict[str, float]
     linkage: LinkageStats | None = None
     model: ModelSummary | None = None
+    criteria: CriteriaSummary | None = None
 
 
 def ingest_all(prepared, settings: Settings, times: StageTimes) -> tuple[dict[str, IngestStats], list[str]]:
@@ -79,8 +82,9 @@ def fail_run(folder: RunFolder, manifest: RunManifest, times: StageTimes, errors
     return Failed(message="; ".join(errors))
 
 
-def link_persons(prepared, settings: Settings, times: StageTimes) -> tuple[LinkageStats, ModelSummary]:
-    """Standardise, block, score per partition, resolve persons, report: the linkage stage."""
+def link_persons(prepared, settings: Settings, times: StageTimes
+                 ) -> tuple[LinkageStats, ModelSummary, CriteriaSummary]:
+    """Standardise, block, score per partition, resolve persons; assess families; report."""
     logger = get_run_logger()
     folder, manifest = prepared.folder, prepared.manifest
     root = folder.root
@@ -107,10 +111,15 @@ def link_persons(prepared, settings: Settings, times: StageTimes) -> tuple[Linka
         ]
         parts = [future.result() for future in futures]
     with times.measure("resolve"):
-        previous = previous_person_index(settings.out_dir, folder.run_id)
+        previous = previous_output(settings.out_dir, folder.run_id, "person_index.parquet")
         resolved = resolve_persons(root, model_path, settings, parts, folder.run_id, previous)
+    with times.measure("criteria"):
+        period = (date.fromisoformat(manifest.period_start), date.fromisoformat(manifest.period_end))
+        history = previous_output(settings.out_dir, folder.run_id, "needs_history.parquet")
+        criteria = assess_families(root, settings, period, history)
     with times.measure("report"):
-        match_report(root, folder.run_id, model_path, settings, summary.trained_in_run, standardised, blocking, parts, resolved)
+        match_report(root, folder.run_id, model_path, settings, summary.trained_in_run, standardised, blocking, parts,
+                     resolved, criteria)
 
     stats = resolved.stats
     manifest.linkage = {
@@ -125,11 +134,17 @@ def link_persons(prepared, settings: Settings, times: StageTimes) -> tuple[Linka
         "cluster_sizes": {str(k): v for k, v in stats.cluster_sizes.items()},
         "identifier_quality": standardised.identifier_quality,
     }
+    manifest.criteria = {
+        **{k: v for k, v in dataclasses.asdict(criteria).items() if k not in ("headline_names",)},
+        "previous_needs_history": str(history) if history else None,
+    }
     manifest.outputs.update({
         "linked_records": "linked_records.parquet", "person_index": "person_index.parquet",
         "review_queue": "review_queue.csv", "match_report": "match_report.html",
+        "families": "families.parquet", "evidence": "evidence.parquet", "needs_history": "needs_history.parquet",
+        "needs_changes": "needs_changes.csv",
     })
-    return stats, summary
+    return stats, summary, criteria
 
 
 # Two workers: the machine's cores. More threads only hold more partitions in memory at once.
@@ -142,7 +157,7 @@ def cohort_run(
     run_id: str | None = None,
     reference_date: date | None = None,
 ) -> RunSummary | State:
-    """Ingest every extract by contract, link the people in them, and write the run manifest."""
+    """Ingest every extract by contract, link the people in them, assess the families, write the manifest."""
     logger = get_run_logger()
     times = StageTimes()
     try:
@@ -162,7 +177,7 @@ def cohort_run(
         return fail_run(folder, manifest, times, errors)
 
     try:
-        linkage, model = link_persons(prepared, settings, times)
+        linkage, model, criteria = link_persons(prepared, settings, times)
     except SfmatchError as error:
         logger.error("%s", error)
         return fail_run(folder, manifest, times, [str(error)])
@@ -170,4 +185,4 @@ def cohort_run(
     manifest.finish("completed", times)
     manifest.write(folder.manifest)
     logger.info("run %s complete; counts reconcile: %s", folder.run_id, manifest.reconciles)
-    return RunSummary(folder.run_id, folder.root, folder.manifest, ingest, dict(times.seconds), linkage, model)
+    return RunSummary(folder.run_id, folder.root, folder.manifest, ingest, dict(times.seconds), linkage, model, criteria)

@@ -74,8 +74,8 @@ class RunFolder:
         return str(path.relative_to(self.root))
 
 
-def previous_person_index(out_dir: Path, run_id: str) -> Path | None:
-    """The person index of the latest completed run other than this one, if any."""
+def previous_run(out_dir: Path, run_id: str) -> Path | None:
+    """The folder of the latest completed run other than this one, if any."""
     latest: tuple[str, Path] | None = None
     for manifest in (out_dir / "runs").glob("*/manifest.json"):
         if manifest.parent.name == run_id:
@@ -84,9 +84,14 @@ def previous_person_index(out_dir: Path, run_id: str) -> Path | None:
             document = json.loads(manifest.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             continue
-        index = manifest.parent / "person_index.parquet"
-        if document.get("status") == "completed" and index.exists():
+        if document.get("status") == "completed":
             finished = str(document.get("finished_at") or "")
             if latest is None or finished > latest[0]:
-                latest = (finished, index)
+                latest = (finished, manifest.parent)
     return latest[1] if latest else None
+
+
+def previous_output(out_dir: Path, run_id: str, name: str) -> Path | None:
+    """A file of the latest completed run (the person index, the needs history), if it has one."""
+    folder = previous_run(out_dir, run_id)
+    return folder / name if folder is not None and (folder / name).exists() else None

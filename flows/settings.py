@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from criteria.framework import FRAMEWORKS_DIR
 from data.contract import CONTRACTS_DIR
 from data.errors import SfmatchError
 
@@ -58,6 +59,10 @@ class Settings(BaseModel):
     partition_pairs: int = Field(500_000, ge=1_000, description="candidate pairs scored per task")
     ambiguity_bits: float = Field(3.0, ge=0, description="how much stronger one of two clashing links must be to win")
     review_decisions: Path | None = Field(None, description="analysts' stored decisions; default <out_dir>/review/decisions.csv")
+
+    # Criteria.
+    framework: str = Field("sf-2022", description="the framework version to apply: a name in frameworks_dir, or a path")
+    frameworks_dir: Path = Field(FRAMEWORKS_DIR, description="folder of framework versions (YAML)")
 
     @field_validator("sources")
     @classmethod

@@ -16,6 +16,10 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed, State
 
+from criteria.assess import COUNTED, assess
+from criteria.framework import load_framework
+from criteria.progress import update_history
+from criteria.report import CriteriaSummary, render_section, summarise
 from data.contract import load_contracts
 from data.errors import SfmatchError
 from data.ingest import IngestStats, ingest_extract, write_ingest_outputs
@@ -65,6 +69,7 @@ def reporting_period(reference_date: date, months: int) -> tuple[date, date]:
 def prepare_run(extracts_dir: Path, settings: Settings, run_id: str | None, kind: str = "runs") -> PreparedRun:
     """Find one extract per source, hash them, and open the run's folder and manifest."""
     contracts = load_contracts(settings.contracts_dir, list(settings.sources))
+    load_framework(settings.framework, contracts, settings.frameworks_dir)  # a bad framework fails before the work
     extracts = locate_extracts(extracts_dir, contracts)
     hashes = {source: file_sha256(path) for source, path in extracts.items()}
     reference_date = settings.resolved_reference_date()
@@ -229,10 +234,36 @@ def resolve_persons(
     return ResolveSummary(stats, pick_examples(combined.pairs, records, model, tf), len(outcome.linked))
 
 
+@task(name="assess families", cache_policy=NO_CACHE)
+def assess_families(run_root: Path, settings: Settings, period: tuple[date, date], previous_history: Path | None,
+                    ) -> CriteriaSummary:
+    """Needs, evidence and eligibility for every family; the needs history and this month's changes."""
+    contracts = load_contracts(settings.contracts_dir, list(settings.sources))
+    loaded = load_framework(settings.framework, contracts, settings.frameworks_dir)
+    tables = {source: read_parquet(run_root / "ingested" / f"{source}.parquet") for source in settings.sources}
+    linked = read_parquet(run_root / "linked_records.parquet")
+    review = pd.read_csv(run_root / "review_queue.csv", dtype=str, keep_default_na=False)
+    assessment = assess(loaded.framework, tables, linked, review, period)
+    write_parquet(assessment.families, run_root / "families.parquet")
+    write_parquet(assessment.evidence, run_root / "evidence.parquet")
+    counted = assessment.evidence[assessment.evidence["status"] == COUNTED]
+    previous = read_parquet(previous_history) if previous_history else None
+    history, changes = update_history(counted, previous, period[1])
+    write_parquet(history, run_root / "needs_history.parquet")
+    changes.to_csv(run_root / "needs_changes.csv", index=False)
+    summary = summarise(loaded, assessment, (period[0].isoformat(), period[1].isoformat()), changes)
+    get_run_logger().info(
+        "criteria %s: %d families assessed, %d eligible, %d held back for review",
+        loaded.label, summary.families_assessed, summary.families_eligible, summary.families_held_for_review,
+    )
+    return summary
+
+
 @task(name="match report", cache_policy=NO_CACHE)
 def match_report(
     run_root: Path, run_id: str, model_path: Path, settings: Settings, model_trained_in_run: bool,
     standardised: StandardiseSummary, blocking: BlockSummary, parts: list[PartitionResult], resolved: ResolveSummary,
+    criteria: CriteriaSummary | None = None,
 ) -> Path:
     combined = PartitionResult.combine(parts)
     inputs = ReportInputs(
@@ -240,5 +271,6 @@ def match_report(
         records_per_source=standardised.per_source, blocking=blocking.rules, compared=combined.compared,
         decisions=combined.decisions, contradictions=combined.contradictions, histogram=combined.weight_histogram,
         stats=resolved.stats, examples=resolved.examples, identifier_quality=standardised.identifier_quality,
+        extra_sections=(render_section(criteria),) if criteria is not None else (),
     )
     return write_report(inputs, run_root / "match_report.html")

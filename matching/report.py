@@ -58,6 +58,8 @@ class ReportInputs:
     stats: LinkageStats
     examples: tuple[PairExample, ...]
     identifier_quality: dict[str, dict[str, dict[str, int]]]
+    extra_sections: tuple[str, ...] = ()
+    """HTML fragments later stages add (the criteria section); rendered as given."""
 
 
 def threshold_weight(probability: float, prior: float) -> float:

@@ -27,7 +27,7 @@ def test_a_run_ingests_every_source_and_reconciles(prefect_harness, synth_small,
     assert manifest["reconciles"] is True
     assert manifest["reference_date"] == "2026-09-30"
     assert (manifest["period_start"], manifest["period_end"]) == ("2025-10-01", "2026-09-30")
-    assert list(manifest["stages"]) == ["prepare", "ingest", "standardise", "block", "train", "score", "resolve", "report"]
+    assert list(manifest["stages"]) == ["prepare", "ingest", "standardise", "block", "train", "score", "resolve", "criteria", "report"]
     assert manifest["code"]["version"]
     truth = read_parquet(synth_small / "truth" / "records.parquet")
     for source, counts in manifest["ingest"].items():
@@ -44,8 +44,16 @@ def test_a_run_ingests_every_source_and_reconciles(prefect_harness, synth_small,
     assert linked["person_id"].notna().all()
     assert manifest["linkage"]["linked_records"] == len(linked)
     assert manifest["linkage"]["model"]["trained_in_run"] is True
-    for name in ("match_report.html", "review_queue.csv", "person_index.parquet"):
+    for name in ("match_report.html", "review_queue.csv", "person_index.parquet", "families.parquet",
+                 "evidence.parquet", "needs_history.parquet", "needs_changes.csv"):
         assert (root / name).exists(), name
+    criteria = manifest["criteria"]
+    families = read_parquet(root / "families.parquet")
+    assert criteria["framework"] == "sf-2022" and len(criteria["sha256"]) == 64
+    assert criteria["families_assessed"] == len(families) == read_parquet(root / "ingested" / "la_cases.parquet")["family_id"].nunique()
+    assert criteria["families_eligible"] == int(families["eligible"].sum()) > 0
+    assert set(criteria["needs_per_headline"]) == {"EDU", "EYD", "HLT", "SUB", "REL", "SAF", "CRM", "DAB", "HOU", "FIN"}
+    assert "Criteria:" in (root / "match_report.html").read_text()
     people = read_parquet(synth_small / "truth" / "people.parquet")
     log_text = prefect_logs.text()
     assert "rows read" in log_text
@@ -126,6 +134,10 @@ def test_person_ids_are_stable_from_one_month_to_the_next(prefect_harness, synth
     assert manifest["linkage"]["previous_person_index"] == str(first.run_dir / "person_index.parquet")
     assert manifest["linkage"]["ids_new"] == 0
     assert manifest["linkage"]["model"]["trained_in_run"] is False  # the first run saved the model
+    changes = pd.read_csv(later.run_dir / "needs_changes.csv")
+    assert set(changes["change"]) <= {"persisted", "cleared", "appeared", "still clear"}
+    assert (changes["change"] == "persisted").sum() > 0
+    assert manifest["criteria"]["previous_needs_history"] == str(first.run_dir / "needs_history.parquet")
 
 
 def test_a_review_decision_applies_in_the_next_run(prefect_harness, synth_small, tmp_path):
@@ -159,3 +171,21 @@ def test_no_personal_data_in_the_report_manifest_quarantine_reasons_or_logs(pref
         reasons = pd.read_csv(path, dtype=str)["reason"].fillna("")
         assert leaks("\n".join(reasons), values) == {}, path.name
     assert leaks(prefect_logs.text(), values) == {}
+
+
+def test_the_framework_is_a_setting(prefect_harness, synth_small, tmp_path):
+    config = tmp_path / "tf.yaml"
+    config.write_text("framework: tf-2015\n", encoding="utf-8")
+    summary = run(synth_small / "extracts", tmp_path, config_file=config).result()
+    manifest = json.loads(summary.manifest.read_text())
+    assert manifest["criteria"]["framework"] == "tf-2015" and manifest["criteria"]["minimum"] == 2
+    assert "need_P1-CRIME" in read_parquet(summary.run_dir / "families.parquet").columns
+
+
+def test_an_unknown_framework_stops_the_run_before_any_work(prefect_harness, synth_small, tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("framework: sf-2099\n", encoding="utf-8")
+    state = run(synth_small / "extracts", tmp_path / "out", config_file=config)
+    assert state.is_failed()
+    assert "framework 'sf-2099': no file" in state.message and "available: sf-2022, tf-2015" in state.message
+    assert not (tmp_path / "out" / "runs").exists()

@@ -1,0 +1,194 @@
+"""Assess every family against a framework at once: needs with their evidence, and eligibility.
+
+The work loops over descriptors (a dozen or so), never over families: each
+descriptor is one vectorised mask over its source table, joined to the family
+members through the records' person IDs. Every need found carries its
+evidence: headline, descriptor, source record, person and the probability of
+the link that brought the record into the family.
+
+A record that would evidence a need but reaches the family only through a pair
+still in the review queue is *pending*: it is listed, flagged, and not counted
+until an analyst decides the pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from criteria.conditions import descriptor_mask
+from criteria.families import family_members, person_dates_of_birth
+from criteria.framework import Framework
+from data.tables import STRING
+
+HIT_TYPES = {
+    "headline": object, "descriptor": object, "applies_to": object, "source": object, "record_id": object,
+    "evidence_date": "datetime64[ns]", "record_family": STRING,
+}
+COUNTED = "counted"
+PENDING = "pending review"
+EVIDENCE_COLUMNS = [
+    "family_id", "headline", "descriptor", "source", "record_id", "person_id", "link_probability", "evidence_date",
+    "status",
+]
+
+
+def _stack(frames: list[pd.DataFrame], types: dict[str, object]) -> pd.DataFrame:
+    """Frames one under another, column by column with a fixed type (columns may be all empty)."""
+    return pd.DataFrame({
+        column: pd.Series(np.concatenate([f[column].to_numpy(dtype=object) for f in frames]) if frames else [],
+                          dtype=dtype)
+        for column, dtype in types.items()
+    })
+
+
+@dataclass(frozen=True)
+class Assessment:
+    families: pd.DataFrame
+    evidence: pd.DataFrame
+    members: pd.DataFrame
+
+
+def _hits(framework: Framework, tables: dict[str, pd.DataFrame], start: date, end: date) -> pd.DataFrame:
+    """Every record that meets a descriptor, whoever it belongs to."""
+    frames = []
+    for headline, descriptor in framework.descriptors():
+        table = tables.get(descriptor.source)
+        if table is None or table.empty:
+            continue
+        mask = descriptor_mask(table, descriptor.conditions, descriptor.period, start, end)
+        if not mask.any():
+            continue
+        chosen = table.loc[mask]
+        date_field = descriptor.period.date or descriptor.period.start
+        frames.append(pd.DataFrame({
+            "headline": headline.code, "descriptor": descriptor.id, "applies_to": descriptor.applies_to,
+            "source": descriptor.source, "record_id": chosen["record_id"].astype(str).to_numpy(),
+            "evidence_date": (pd.to_datetime(chosen[date_field]) if date_field
+                              else pd.Series(pd.NaT, index=chosen.index, dtype="datetime64[ns]")).to_numpy(),
+            "record_family": (chosen["family_id"] if "family_id" in chosen
+                              else pd.Series(pd.NA, index=chosen.index)).astype(STRING).to_numpy(),
+        }))
+    return _stack(frames, HIT_TYPES)
+
+
+def _for_members(hits: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
+    """Hits that land on a family member the descriptor applies to.
+
+    A council record counts for its own family only (the assessment and the
+    flags are about that family); a partner record counts for every family the
+    person belongs to.
+    """
+    joined = hits.merge(members, on="person_id")
+    own_family = joined["record_family"].isna() | (joined["record_family"] == joined["family_id"].astype(str))
+    applies = (joined["applies_to"] == "any") | (joined["applies_to"] == joined["role"])
+    return joined[own_family & applies]
+
+
+def assess(
+    framework: Framework, tables: dict[str, pd.DataFrame], linked: pd.DataFrame, review: pd.DataFrame,
+    period: tuple[date, date],
+) -> Assessment:
+    """Needs, evidence and eligibility for every family in the council's case records.
+
+    `linked` maps every record to its person (source, record_id, person_id,
+    match_probability); `review` holds the review queue's pairs (left/right
+    source and record_id, probability).
+    """
+    start, end = period
+    linked = linked.assign(record_id=linked["record_id"].astype(str), source=linked["source"].astype(str))
+    in_education = set(linked.loc[linked["source"] == "education", "person_id"])
+    members = family_members(
+        tables["la_cases"], linked, person_dates_of_birth(tables, linked), in_education, end, framework.dependent_child,
+    )
+    hits = _hits(framework, tables, start, end)
+    hits = hits.merge(linked[["source", "record_id", "person_id", "match_probability"]], on=["source", "record_id"])
+    counted = _for_members(hits, members).assign(status=COUNTED).rename(columns={"match_probability": "link_probability"})
+    pending = _pending(hits, members, linked, review, counted)
+    evidence = pd.concat([part[EVIDENCE_COLUMNS] for part in (counted, pending) if not part.empty]
+                         or [counted[EVIDENCE_COLUMNS]], ignore_index=True)
+    evidence = evidence.sort_values(["family_id", "headline", "descriptor", "status", "source", "record_id"],
+                                    kind="stable").reset_index(drop=True)
+    families = _families(framework, members, evidence)
+    return Assessment(families, evidence, members)
+
+
+def _pending(hits: pd.DataFrame, members: pd.DataFrame, linked: pd.DataFrame, review: pd.DataFrame,
+             counted: pd.DataFrame) -> pd.DataFrame:
+    """Hits that reach a family member only through a pair waiting in the review queue."""
+    if review.empty:
+        return pd.DataFrame(columns=EVIDENCE_COLUMNS)
+    sides = []
+    for anchor, other in (("left", "right"), ("right", "left")):
+        sides.append(pd.DataFrame({
+            "anchor_source": review[f"{anchor}_source"].astype(str), "anchor_record": review[f"{anchor}_record_id"].astype(str),
+            "source": review[f"{other}_source"].astype(str), "record_id": review[f"{other}_record_id"].astype(str),
+            "pair_probability": review["probability"].astype(float),
+        }))
+    pairs = pd.concat(sides, ignore_index=True)
+    anchors = linked[["source", "record_id", "person_id"]].rename(
+        columns={"source": "anchor_source", "record_id": "anchor_record", "person_id": "anchor_person"})
+    pairs = pairs.merge(anchors, on=["anchor_source", "anchor_record"])
+    candidate = hits.drop(columns=["person_id", "match_probability"]).merge(pairs, on=["source", "record_id"])
+    candidate = candidate.rename(columns={"anchor_person": "person_id"})
+    joined = _for_members(candidate, members)
+    counted_keys = counted[["family_id", "source", "record_id"]].drop_duplicates()
+    already = joined.merge(counted_keys, on=["family_id", "source", "record_id"],
+                           how="left", indicator=True)["_merge"].eq("both").to_numpy()
+    pending = joined[~already].assign(status=PENDING).rename(columns={"pair_probability": "link_probability"})
+    return pending.sort_values("link_probability", ascending=False, kind="stable").drop_duplicates(
+        ["family_id", "descriptor", "source", "record_id"])
+
+
+def _codes_joined(flags: pd.DataFrame) -> pd.Series:
+    """'EDU;FIN;HOU' from a boolean column per code, built a code at a time rather than a family at a time."""
+    text = pd.Series("", index=flags.index, dtype=object)
+    for code in flags.columns:
+        text = text + np.where(flags[code].to_numpy(), code + ";", "")
+    return text.str.rstrip(";")
+
+
+def _families(framework: Framework, members: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFrame:
+    codes = list(framework.headline_codes)
+    roles = members.assign(
+        adult=members["role"] == "adult", child=members["role"] == "child", unknown=members["role"] == "unknown",
+    )
+    summary = roles.groupby("family_id").agg(
+        members=("person_id", "nunique"), adults=("adult", "sum"), children=("child", "sum"),
+        dependent_children=("dependent", "sum"), members_age_unknown=("unknown", "sum"),
+    ).astype(int)
+    counted = evidence[evidence["status"] == COUNTED]
+    waiting = evidence[evidence["status"] == PENDING]
+
+    def by_headline(rows: pd.DataFrame) -> pd.DataFrame:
+        return pd.crosstab(rows["family_id"], rows["headline"]).reindex(index=summary.index, columns=codes, fill_value=0) > 0
+
+    met = by_headline(counted)
+    pending = by_headline(waiting) & ~met
+    descriptors_met = counted.groupby("family_id")["descriptor"].nunique().reindex(summary.index, fill_value=0)
+    descriptors_waiting = waiting.groupby("family_id")["descriptor"].nunique().reindex(summary.index, fill_value=0)
+    headlines_met = met.sum(axis=1)
+    rule = framework.eligibility
+    if rule.rule == "distinct_headlines":
+        count, if_confirmed = headlines_met, headlines_met + pending.sum(axis=1)
+    else:
+        count, if_confirmed = descriptors_met, descriptors_met + descriptors_waiting
+    has_dependent = summary["dependent_children"] > 0
+    child_ok = has_dependent if rule.requires_dependent_child else pd.Series(True, index=summary.index)
+    eligible = child_ok & (count >= rule.minimum)
+    no_child = np.where(has_dependent, "", "no dependent child")
+    age_unknown = np.where(summary["members_age_unknown"] > 0, "age unknown", "")
+    flags = pd.Series(no_child, index=summary.index) + np.where((no_child != "") & (age_unknown != ""), ";", "") + age_unknown
+
+    families = summary.assign(
+        needs=_codes_joined(met), needs_count=count.astype(int), headlines_met=headlines_met.astype(int),
+        descriptors_met=descriptors_met.astype(int), eligible=eligible,
+        pending_review=_codes_joined(pending), held_for_review=child_ok & ~eligible & (if_confirmed >= rule.minimum),
+        flags=flags,
+    )
+    for code in codes:
+        families[f"need_{code}"] = met[code].astype(np.int8)
+    return families.reset_index()

@@ -1,0 +1,77 @@
+"""Descriptor conditions and period rules as boolean masks over a whole source table."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from criteria.framework import Condition, PeriodRule
+
+
+def _values(table: pd.DataFrame, condition: Condition) -> pd.Series:
+    if condition.field is not None:
+        return table[condition.field]
+    if condition.sum is not None:
+        return table[list(condition.sum)].astype("Float64").sum(axis=1, min_count=len(condition.sum))
+    ratio = condition.ratio
+    assert ratio is not None
+    numerator = table[list(ratio.of)].astype("Float64").sum(axis=1, min_count=1)
+    denominator = table[ratio.to].astype("Float64")
+    return (numerator / denominator.where(denominator > 0)).astype("Float64")
+
+
+def _comparable(value: object, values: pd.Series) -> object:
+    return pd.Timestamp(value) if pd.api.types.is_datetime64_any_dtype(values) else value
+
+
+def condition_mask(table: pd.DataFrame, condition: Condition) -> np.ndarray:
+    """True where a record meets the condition; a missing value never meets one (except 'absent')."""
+    values = _values(table, condition)
+    op, value = condition.op, condition.value
+    if op == "present":
+        result = values.notna()
+    elif op == "absent":
+        result = values.isna()
+    elif op == "is_true":
+        result = values == True  # noqa: E712  (nullable booleans: NA stays NA, then False)
+    elif op == "is_false":
+        result = values == False  # noqa: E712
+    elif op == "contains":
+        # `;`-separated code lists: the code must be one of the items, not part of one.
+        pattern = rf"(?:^|;)\s*{re.escape(str(value))}\s*(?:;|$)"
+        result = values.astype("string").str.contains(pattern, case=False, regex=True)
+    elif op in ("in", "not_in"):
+        result = values.isin(value)
+        result = result if op == "in" else ~result & values.notna()
+    else:
+        target = _comparable(value, values)
+        result = {
+            "eq": lambda: values == target, "ne": lambda: values != target,
+            "lt": lambda: values < target, "le": lambda: values <= target,
+            "gt": lambda: values > target, "ge": lambda: values >= target,
+        }[op]()
+    return pd.Series(result, index=table.index).fillna(False).to_numpy(dtype=bool)
+
+
+def period_mask(table: pd.DataFrame, period: PeriodRule, start: date, end: date) -> np.ndarray:
+    """True where a record falls in the period [start, end], both days included."""
+    first, last = pd.Timestamp(start), pd.Timestamp(end)
+    day = lambda column: pd.to_datetime(table[column]).dt.normalize()  # noqa: E731  (the period is in whole days)
+    if period.rule == "event":
+        return day(period.date).between(first, last).fillna(False).to_numpy(dtype=bool)
+    if period.rule == "spell":
+        began, ended = day(period.start), day(period.end)
+        overlaps = (began <= last) & (ended.isna() | (ended >= first))
+        return overlaps.fillna(False).to_numpy(dtype=bool)
+    return np.ones(len(table), dtype=bool)
+
+
+def descriptor_mask(table: pd.DataFrame, conditions: tuple[Condition, ...], period: PeriodRule,
+                    start: date, end: date) -> np.ndarray:
+    mask = period_mask(table, period, start, end)
+    for condition in conditions:
+        mask &= condition_mask(table, condition)
+    return mask

@@ -1,0 +1,162 @@
+"""Families assessed against the frameworks: needs with evidence, the dependent-child rule, review holds."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+import yaml
+
+from criteria.assess import COUNTED, PENDING, assess
+from criteria.framework import FRAMEWORKS_DIR, load_framework
+from data.contract import load_contracts
+
+CONTRACTS = load_contracts()
+PERIOD = (date(2025, 10, 1), date(2026, 9, 30))
+D = pd.Timestamp
+
+
+def frame(rows, **types):
+    table = pd.DataFrame(rows)
+    for column, dtype in types.items():
+        table[column] = table[column].astype(dtype)
+    return table
+
+
+@pytest.fixture()
+def scenario():
+    la_cases = frame([
+        # F1: two adults, a 14-year-old on a child in need plan, a 17-year-old at school.
+        dict(record_id="L1", family_id="F1", dob=D("1985-05-05"), cin_flag=False, cp_flag=False, early_help_start=D("2026-01-10"), assessed_needs="HLT;REL"),
+        dict(record_id="L2", family_id="F1", dob=D("1983-03-03"), cin_flag=False, cp_flag=False, early_help_start=D("2026-01-10"), assessed_needs="HLT;REL"),
+        dict(record_id="L3", family_id="F1", dob=D("2012-02-02"), cin_flag=True, cp_flag=False, early_help_start=D("2026-01-10"), assessed_needs="HLT;REL"),
+        dict(record_id="L4", family_id="F1", dob=D("2009-01-01"), cin_flag=False, cp_flag=False, early_help_start=D("2026-01-10"), assessed_needs="HLT;REL"),
+        # F2: a single adult, no children.
+        dict(record_id="L5", family_id="F2", dob=D("1990-01-01"), cin_flag=False, cp_flag=False, early_help_start=None, assessed_needs="SUB"),
+        # F3: an adult and a 17-year-old who is not in education: no dependent child.
+        dict(record_id="L6", family_id="F3", dob=D("1980-01-01"), cin_flag=False, cp_flag=False, early_help_start=None, assessed_needs="HLT;SUB;REL"),
+        dict(record_id="L7", family_id="F3", dob=D("2009-03-03"), cin_flag=False, cp_flag=False, early_help_start=None, assessed_needs="HLT;SUB;REL"),
+        # F4: a parent and a 10-year-old; two needs, a third waits on review.
+        dict(record_id="L8", family_id="F4", dob=D("1988-08-08"), cin_flag=False, cp_flag=False, early_help_start=None, assessed_needs="HLT"),
+        dict(record_id="L9", family_id="F4", dob=D("2016-06-06"), cin_flag=False, cp_flag=False, early_help_start=None, assessed_needs="HLT"),
+        # F5: the F1 son is also recorded in another family (his grandmother's); his flag is F1's business.
+        dict(record_id="L10", family_id="F5", dob=D("2012-02-02"), cin_flag=False, cp_flag=False, early_help_start=None, assessed_needs=None),
+    ], cin_flag="boolean", cp_flag="boolean", assessed_needs="string")
+    dwp = frame([
+        dict(record_id="W1", benefit_type="UC", start_date=D("2024-01-01"), end_date=None, dob=D("1985-05-05")),
+        dict(record_id="W2", benefit_type="ESA", start_date=D("2025-01-01"), end_date=D("2025-12-31"), dob=None),
+        dict(record_id="W3", benefit_type="JSA", start_date=D("2023-01-01"), end_date=D("2025-09-30"), dob=None),  # ended before
+        dict(record_id="W4", benefit_type="UC", start_date=D("2026-02-01"), end_date=None, dob=None),  # a child's record: not adult
+        dict(record_id="W5", benefit_type="UC", start_date=D("2026-02-01"), end_date=None, dob=None),
+    ])
+    police = frame([
+        dict(record_id="P1", incident_type="asb", incident_date=D("2026-03-03"), dob=None),
+        dict(record_id="P2", incident_type="offence", incident_date=D("2025-06-06"), dob=None),  # before the period
+        dict(record_id="P3", incident_type="offence", incident_date=D("2026-04-04"), dob=None),
+    ])
+    education = frame([
+        dict(record_id="E1", sessions_possible=300, sessions_missed_authorised=20, sessions_missed_unauthorised=25,
+             suspensions=0, permanent_exclusion=False, dob=D("2012-02-02")),
+        dict(record_id="E2", sessions_possible=300, sessions_missed_authorised=3, sessions_missed_unauthorised=0,
+             suspensions=0, permanent_exclusion=False, dob=D("2009-01-01")),
+    ], sessions_possible="Int64", sessions_missed_authorised="Int64", sessions_missed_unauthorised="Int64",
+       suspensions="Int64", permanent_exclusion="boolean")
+    housing = frame([
+        dict(record_id="H1", event_type="rent_arrears", event_date=D("2026-05-05"), dob=None),
+        dict(record_id="H2", event_type="eviction_notice", event_date=D("2026-05-05"), dob=None),
+    ])
+    tables = {"la_cases": la_cases, "dwp_benefits": dwp, "police": police, "education": education, "housing": housing}
+    people = {
+        "L1": "M", "L2": "D", "L3": "S", "L4": "T", "L5": "A", "L6": "B", "L7": "C", "L8": "G", "L9": "K", "L10": "S",
+        "W1": "M", "W2": "A", "W3": "A", "W4": "S", "W5": "B", "P1": "D", "P2": "D", "P3": "A", "E1": "S", "E2": "T",
+        "H1": "H?", "H2": "B",
+    }
+    sources = {"L": "la_cases", "W": "dwp_benefits", "P": "police", "E": "education", "H": "housing"}
+    linked = pd.DataFrame([
+        {"source": sources[r[0]], "record_id": r, "person_id": p, "match_probability": 0.995 if r[0] != "L" else None}
+        for r, p in people.items()
+    ])
+    # H1 (rent arrears) is G's record by every sign, but the pair waits in the review queue.
+    review = pd.DataFrame([{"left_source": "la_cases", "left_record_id": "L8", "right_source": "housing",
+                            "right_record_id": "H1", "probability": "0.91"}])
+    return tables, linked, review
+
+
+def families(scenario, framework="sf-2022"):
+    tables, linked, review = scenario
+    loaded = load_framework(framework, CONTRACTS)
+    return assess(loaded.framework, tables, linked, review, PERIOD)
+
+
+def test_needs_and_eligibility(scenario):
+    result = families(scenario)
+    f = result.families.set_index("family_id")
+    assert f.loc["F1", "needs"] == "EDU;HLT;REL;SAF;CRM;FIN"
+    assert bool(f.loc["F1", "eligible"]) and f.loc["F1", "dependent_children"] == 2
+    assert f.loc["F2", "needs"] == "SUB;CRM;FIN" and not f.loc["F2", "eligible"]
+    assert f.loc["F2", "flags"] == "no dependent child"
+    assert f.loc["F3", "needs"] == "HLT;SUB;REL;HOU;FIN" and not f.loc["F3", "eligible"]  # the 17-year-old is not at school
+    assert f.loc["F3", "dependent_children"] == 0
+
+
+def test_evidence_names_the_record_person_and_link(scenario):
+    evidence = families(scenario).evidence
+    crm = evidence[(evidence["family_id"] == "F1") & (evidence["headline"] == "CRM")]
+    assert crm[["descriptor", "source", "record_id", "person_id", "status"]].values.tolist() == [
+        ["CRM-asb-offence", "police", "P1", "D", COUNTED]]
+    assert crm["link_probability"].iloc[0] == pytest.approx(0.995)
+    assert crm["evidence_date"].iloc[0] == D("2026-03-03")
+    fin = evidence[(evidence["family_id"] == "F1") & (evidence["headline"] == "FIN")]
+    assert fin["record_id"].tolist() == ["W1"], "the son's benefit record is not an adult's"
+
+
+def test_a_claim_ended_before_the_period_and_an_offence_before_it_do_not_count(scenario):
+    evidence = families(scenario).evidence
+    assert not evidence["record_id"].isin(["W3", "P2"]).any()
+
+
+def test_council_flags_count_for_their_own_family_only(scenario):
+    f = families(scenario).families.set_index("family_id")
+    assert "SAF" in f.loc["F1", "needs"].split(";")
+    assert "SAF" not in f.loc["F5", "needs"].split(";")
+
+
+def test_a_need_resting_on_a_pair_in_review_is_flagged_not_counted(scenario):
+    result = families(scenario)
+    f = result.families.set_index("family_id")
+    assert f.loc["F4", "needs"] == "HLT" and f.loc["F4", "pending_review"] == "HOU"
+    assert not f.loc["F4", "eligible"] and not f.loc["F4", "held_for_review"]  # HLT + HOU is still only two
+    pending = result.evidence[result.evidence["status"] == PENDING]
+    assert pending[["family_id", "headline", "record_id"]].values.tolist() == [["F4", "HOU", "H1"]]
+    assert pending["link_probability"].iloc[0] == pytest.approx(0.91)
+
+
+def test_a_family_one_pending_need_from_eligible_is_held_for_review(scenario):
+    tables, linked, review = scenario
+    tables["la_cases"].loc[tables["la_cases"]["family_id"] == "F4", "assessed_needs"] = "HLT;REL"
+    f = families((tables, linked, review)).families.set_index("family_id")
+    assert f.loc["F4", "needs"] == "HLT;REL" and f.loc["F4", "pending_review"] == "HOU"
+    assert not f.loc["F4", "eligible"] and f.loc["F4", "held_for_review"]
+
+
+def test_troubled_families_2015_needs_two_of_six(scenario):
+    f = families(scenario, "tf-2015").families.set_index("family_id")
+    assert f.loc["F1", "needs"] == "P1-CRIME;P2-SCHOOL;P3-HELP;P4-WORK;P6-HEALTH"
+    assert bool(f.loc["F1", "eligible"])
+    assert f.loc["F4", "needs"] == "P6-HEALTH" and not f.loc["F4", "eligible"]
+
+
+def test_a_local_version_counting_needs_in_all(scenario, tmp_path):
+    document = yaml.safe_load((FRAMEWORKS_DIR / "sf-2022.yaml").read_text())
+    document.update(framework="sf-2022-needs", eligibility={"rule": "needs", "minimum": 3, "requires_dependent_child": True})
+    path = tmp_path / "sf-2022-needs.yaml"
+    path.write_text(yaml.safe_dump(document))
+    tables, linked, review = scenario
+    tables["la_cases"].loc[tables["la_cases"]["family_id"] == "F4", "cin_flag"] = False
+    tables["la_cases"].loc[tables["la_cases"]["record_id"] == "L9", ["cin_flag", "cp_flag"]] = True
+    loaded = load_framework(path, CONTRACTS)
+    f = assess(loaded.framework, tables, linked, review, PERIOD).families.set_index("family_id")
+    # F4: HLT plus SAF twice (child in need and a protection plan): three needs under two headlines.
+    assert (f.loc["F4", "headlines_met"], f.loc["F4", "descriptors_met"]) == (2, 3)
+    assert bool(f.loc["F4", "eligible"])
