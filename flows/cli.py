@@ -110,6 +110,14 @@ def _print_run(summary, seconds: float) -> None:
             f"{linkage.pairs_for_review:,} pairs for review; model {model.model_id}"
             + (" [yellow](trained in this run: none existed)[/]" if model.trained_in_run else "")
         )
+    if summary.submission is not None:
+        submission = summary.submission
+        opt = submission.opt_outs
+        console.print(
+            f"submission: {submission.rows:,} people in {submission.families:,} eligible families, encrypted for the "
+            f"recipient" + (f"; opt-outs: {opt['listed']} listed, {opt['matched']} matched, "
+                            f"{opt['persons_left_out']} people left out" if opt else "")
+        )
     if summary.criteria is not None:
         criteria = summary.criteria
         needs = ", ".join(f"{code} {count:,}" for code, count in criteria.needs_per_headline.items())
@@ -158,19 +166,157 @@ def run(
     _print_run(summary, time.perf_counter() - started)
 
 
+def _demo_keys(keys: Path) -> dict[str, Path]:
+    """The demo's own keys, made once and kept so that reruns give the same pseudonyms. Never committed."""
+    from pseudonymise.keys import new_key, new_recipient_pair, write_key_file
+
+    paths = {
+        "council_key_file": keys / "council.key", "evaluation_key_file": keys / "evaluation.key",
+        "recipient_public_key": keys / "recipient_public.pem", "recipient_private_key": keys / "recipient_private.pem",
+    }
+    for kind in ("council", "evaluation"):
+        if not paths[f"{kind}_key_file"].exists():
+            write_key_file(new_key(kind), paths[f"{kind}_key_file"])
+    if not paths["recipient_private_key"].exists():
+        new_recipient_pair(paths["recipient_private_key"], paths["recipient_public_key"])
+    return paths
+
+
 @app.command()
 def demo(
     households: Annotated[int, typer.Option(min=1, help="number of synthetic households")] = 2000,
     seed: Annotated[int, typer.Option(help="random seed")] = 42,
     out: Annotated[Path, typer.Option(help="folder for the synthetic extracts and the runs")] = Path("demo-out"),
 ) -> None:
-    """Generate synthetic extracts and run the whole flow on them."""
+    """Generate synthetic extracts, make keys, run the whole flow, and open the encrypted submission."""
+    import yaml
+
     started = time.perf_counter()
+    out = out.resolve()
     summary = _synthesise(households, seed, out / "synthetic", DEFAULT_REFERENCE_DATE, "varied")
     _print_synth(summary, time.perf_counter() - started)
-    result = _run_flow(Path(summary.extracts_dir), out, None, None, DEFAULT_REFERENCE_DATE)
+    keys = _demo_keys(out / "keys")
+    config = out / "sfmatch-demo.yaml"
+    settings = {name: str(path) for name, path in keys.items() if name != "recipient_private_key"}
+    settings.update(opt_outs=str(out / "synthetic" / "opt_outs.csv"), la_code="E99999999")
+    config.write_text("# Written by sfmatch demo: the demo's own keys and opt-out list.\n" + yaml.safe_dump(settings))
+    result = _run_flow(Path(summary.extracts_dir), out, config, None, DEFAULT_REFERENCE_DATE)
     _print_run(result, time.perf_counter() - started)
-    console.print(f"[bold green]demo complete[/]: outputs are in {result.run_dir}")
+    opened = _open_submission(result.run_dir / "submission", keys["recipient_private_key"])
+    console.print(f"[bold green]demo complete[/]: outputs are in {result.run_dir}\n"
+                  f"the recipient's key opens the encrypted cohort file: {opened:,} rows")
+
+
+def _open_submission(staging: Path, private_key: Path) -> int:
+    """What the recipient does: decrypt the cohort file, and check it against the manifest's hash."""
+    import json
+    import tempfile
+
+    from data.readers import file_sha256
+    from pseudonymise.keys import load_private_key
+    from pseudonymise.transfer import decrypt_file
+
+    manifest = json.loads((staging / "manifest.json").read_text())
+    with tempfile.TemporaryDirectory() as scratch:
+        plain = Path(scratch) / "cohort.csv"
+        decrypt_file(staging / "cohort.csv.enc", plain, load_private_key(private_key))
+        if file_sha256(plain) != manifest["files_sha256"]["cohort.csv"]:
+            _fail("the decrypted cohort file does not match the manifest's hash")
+        return sum(1 for _ in plain.open(encoding="utf-8")) - 1
+
+
+keys_app = typer.Typer(help="Keys for pseudonyms and for the encrypted transfer.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("new")
+def keys_new(
+    kind: Annotated[str, typer.Option(help="'council' (pseudonyms) or 'evaluation' (match keys, shared)")],
+    out: Annotated[Path, typer.Option(help="the key file to write (readable by you only)")],
+) -> None:
+    """Write a new 256-bit key to a file with 0600 permissions."""
+    from pseudonymise.keys import new_key, write_key_file
+
+    if kind not in ("council", "evaluation"):
+        _fail("--kind must be 'council' or 'evaluation'")
+    try:
+        key = new_key(kind)
+        write_key_file(key, out)
+    except SfmatchError as error:
+        _fail(str(error))
+    console.print(f"wrote the {kind} key to {out} (fingerprint {key.fingerprint})")
+
+
+@keys_app.command("recipient")
+def keys_recipient(
+    private: Annotated[Path, typer.Option(help="where the recipient's private key goes (stays with them)")],
+    public: Annotated[Path, typer.Option(help="where the public key goes (given to the council)")],
+) -> None:
+    """Make an X25519 key pair for the recipient of the cohort file."""
+    from pseudonymise.keys import new_recipient_pair
+
+    try:
+        fingerprint = new_recipient_pair(private, public)
+    except SfmatchError as error:
+        _fail(str(error))
+    console.print(f"wrote {private} (private, 0600) and {public} (public); fingerprint {fingerprint}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    kind: Annotated[str, typer.Option(help="which key changes: 'council' or 'evaluation'")],
+    old: Annotated[Path, typer.Option(help="the old key file")],
+    new: Annotated[Path, typer.Option(help="the new key file")],
+    run: Annotated[Path, typer.Option(help="the run whose submission the mapping covers")],
+    out: Annotated[Path, typer.Option(help="the mapping file to write (CSV: field, old, new)")],
+    la_code: Annotated[str, typer.Option(help="the council's code, as in the submission")] = "E99999999",
+) -> None:
+    """The old-to-new pseudonym mapping for a key change, so the evaluation can follow people across it."""
+    from data.tables import read_parquet
+    from matching.storage import load_records
+    from pseudonymise.keys import read_key_file
+    from pseudonymise.pseudonyms import Pseudonymiser
+    from pseudonymise.rotation import council_key_mapping, evaluation_key_mapping
+    from pseudonymise.submission import person_attributes
+
+    if kind not in ("council", "evaluation"):
+        _fail("--kind must be 'council' or 'evaluation'")
+    try:
+        before, after = Pseudonymiser(read_key_file(old, kind)), Pseudonymiser(read_key_file(new, kind))
+        crosswalk = read_parquet(run / "criteria" / "submission_crosswalk.parquet")
+        if kind == "council":
+            mapping = council_key_mapping(crosswalk, la_code, before, after)
+        else:
+            records = load_records(run / "linkage").frame
+            linked = read_parquet(run / "linked_records.parquet")
+            sexes = read_parquet(run / "ingested" / "la_cases.parquet", columns=["record_id", "sex"]).assign(source="la_cases")
+            people = person_attributes(records, linked, sexes)
+            mapping = evaluation_key_mapping(people[people.index.isin(crosswalk["person_id"])], before, after)
+    except SfmatchError as error:
+        _fail(str(error))
+    except OSError:
+        _fail(f"{run} is not a run folder with a submission")
+    mapping.to_csv(out, index=False)
+    console.print(f"wrote {len(mapping):,} old-to-new pairs to {out} "
+                  f"({before.fingerprint} -> {after.fingerprint}); send it with the next submission")
+
+
+@app.command()
+def decrypt(
+    file: Annotated[Path, typer.Argument(help="an encrypted file (.enc)")],
+    key: Annotated[Path, typer.Option(help="the recipient's private key (PEM)")],
+    out: Annotated[Path | None, typer.Option(help="where to write the plain file (default: the name without .enc)")] = None,
+) -> None:
+    """Open an encrypted submission file with the recipient's private key."""
+    from pseudonymise.keys import load_private_key
+    from pseudonymise.transfer import decrypt_file
+
+    target = out or (file.with_suffix("") if file.suffix == ".enc" else file.with_name(file.name + ".plain"))
+    try:
+        chunks = decrypt_file(file, target, load_private_key(key))
+    except SfmatchError as error:
+        _fail(str(error))
+    console.print(f"decrypted {file.name} ({chunks} chunk{'s' if chunks != 1 else ''}) to {target}")
 
 
 @app.command()

@@ -9,6 +9,7 @@ manifest records it.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -25,6 +26,9 @@ from flows.settings import Settings, load_settings
 from criteria.report import CriteriaSummary
 from flows.tasks import (
     ModelSummary,
+    SubmissionSummary,
+    encrypt_cohort,
+    pseudonymise_cohort,
     assess_families,
     block_records,
     effective_model,
@@ -55,6 +59,7 @@ class RunSummary:
     linkage: LinkageStats | None = None
     model: ModelSummary | None = None
     criteria: CriteriaSummary | None = None
+    submission: SubmissionSummary | None = None
 
 
 def ingest_all(prepared, settings: Settings, times: StageTimes) -> tuple[dict[str, IngestStats], list[str]]:
@@ -83,8 +88,8 @@ def fail_run(folder: RunFolder, manifest: RunManifest, times: StageTimes, errors
 
 
 def link_persons(prepared, settings: Settings, times: StageTimes
-                 ) -> tuple[LinkageStats, ModelSummary, CriteriaSummary]:
-    """Standardise, block, score per partition, resolve persons; assess families; report."""
+                 ) -> tuple[LinkageStats, ModelSummary, CriteriaSummary, SubmissionSummary | None]:
+    """Standardise, block, score per partition, resolve persons; assess families; report; the submission."""
     logger = get_run_logger()
     folder, manifest = prepared.folder, prepared.manifest
     root = folder.root
@@ -120,6 +125,16 @@ def link_persons(prepared, settings: Settings, times: StageTimes
     with times.measure("report"):
         match_report(root, folder.run_id, model_path, settings, summary.trained_in_run, standardised, blocking, parts,
                      resolved, criteria)
+    submission = None
+    if settings.submission:
+        with times.measure("pseudonymise"):
+            submission = pseudonymise_cohort(root, settings, folder.run_id, date.fromisoformat(manifest.reference_date))
+        with times.measure("encrypt"):
+            context = {"la_code": settings.la_code, "run_id": folder.run_id, "reference_date": manifest.reference_date,
+                       "framework_version": f"{criteria.framework} v{criteria.version}"}
+            submission_manifest = encrypt_cohort(root, settings, submission, context)
+        manifest.submission = json.loads(submission_manifest.read_text(encoding="utf-8"))
+        manifest.outputs["submission"] = "submission/"
 
     stats = resolved.stats
     manifest.linkage = {
@@ -144,7 +159,7 @@ def link_persons(prepared, settings: Settings, times: StageTimes
         "families": "families.parquet", "evidence": "evidence.parquet", "needs_history": "needs_history.parquet",
         "needs_changes": "needs_changes.csv",
     })
-    return stats, summary, criteria
+    return stats, summary, criteria, submission
 
 
 # Two workers: the machine's cores. More threads only hold more partitions in memory at once.
@@ -177,7 +192,7 @@ def cohort_run(
         return fail_run(folder, manifest, times, errors)
 
     try:
-        linkage, model, criteria = link_persons(prepared, settings, times)
+        linkage, model, criteria, submission = link_persons(prepared, settings, times)
     except SfmatchError as error:
         logger.error("%s", error)
         return fail_run(folder, manifest, times, [str(error)])
@@ -185,4 +200,5 @@ def cohort_run(
     manifest.finish("completed", times)
     manifest.write(folder.manifest)
     logger.info("run %s complete; counts reconcile: %s", folder.run_id, manifest.reconciles)
-    return RunSummary(folder.run_id, folder.root, folder.manifest, ingest, dict(times.seconds), linkage, model, criteria)
+    return RunSummary(folder.run_id, folder.root, folder.manifest, ingest, dict(times.seconds), linkage, model, criteria,
+                      submission)

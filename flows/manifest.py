@@ -82,6 +82,7 @@ class RunManifest:
     ingest: dict[str, dict[str, object]] = field(default_factory=dict)
     linkage: dict[str, object] = field(default_factory=dict)
     criteria: dict[str, object] = field(default_factory=dict)
+    submission: dict[str, object] = field(default_factory=dict)
     stages: dict[str, float] = field(default_factory=dict)
     stages_peak_mb: dict[str, float] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)

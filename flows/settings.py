@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from criteria.framework import FRAMEWORKS_DIR
 from data.contract import CONTRACTS_DIR
@@ -27,6 +27,9 @@ PREFECT_ENVIRONMENT = {
 }
 ENV_PREFIX = "SFMATCH_"
 DEFAULT_SOURCES = ("la_cases", "dwp_benefits", "housing", "police", "education")
+
+
+SECRET_FIELDS = {"council_key", "evaluation_key"}
 
 
 class SettingsError(SfmatchError):
@@ -64,6 +67,15 @@ class Settings(BaseModel):
     framework: str = Field("sf-2022", description="the framework version to apply: a name in frameworks_dir, or a path")
     frameworks_dir: Path = Field(FRAMEWORKS_DIR, description="folder of framework versions (YAML)")
 
+    # Submission.
+    submission: bool = Field(True, description="build, encrypt and stage the cohort file for the evaluation")
+    council_key_file: Path | None = Field(None, description="the council's pseudonym key (sfmatch keys new)")
+    council_key: SecretStr | None = Field(None, description="or the key itself, from SFMATCH_COUNCIL_KEY only")
+    evaluation_key_file: Path | None = Field(None, description="the key shared with the evaluation, for match keys")
+    evaluation_key: SecretStr | None = Field(None, description="or the key itself, from SFMATCH_EVALUATION_KEY only")
+    recipient_public_key: Path | None = Field(None, description="the evaluation's X25519 public key (PEM)")
+    opt_outs: Path | None = Field(None, description="people who objected to or restricted processing (CSV)")
+
     @field_validator("sources")
     @classmethod
     def _no_repeats(cls, sources: tuple[str, ...]) -> tuple[str, ...]:
@@ -83,8 +95,11 @@ class Settings(BaseModel):
         return self.review_decisions or self.out_dir / "review" / "decisions.csv"
 
     def public_dump(self) -> dict[str, object]:
-        """What the manifest records. Settings never hold key material, only where keys live."""
-        return self.model_dump(mode="json")
+        """What the manifest records: everything but key material, which is only said to be set or not."""
+        document = self.model_dump(mode="json", exclude=SECRET_FIELDS)
+        for name in SECRET_FIELDS:
+            document[name] = "set" if getattr(self, name) is not None else None
+        return document
 
 
 def _environment_overrides() -> dict[str, object]:
@@ -111,6 +126,12 @@ def load_settings(config_file: Path | None = None, **overrides: object) -> Setti
         if not isinstance(document, dict):
             raise SettingsError(f"config {config_file}: expected a mapping of setting names to values")
         values.update(document)
+    secrets_in_file = SECRET_FIELDS & set(values)
+    if secrets_in_file:
+        raise SettingsError(
+            f"config {config_file}: {', '.join(sorted(secrets_in_file))} may only come from the environment "
+            "(SFMATCH_COUNCIL_KEY, SFMATCH_EVALUATION_KEY); a config file names a key file instead"
+        )
     values.update(_environment_overrides())
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:

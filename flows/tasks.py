@@ -5,12 +5,14 @@ function, writes its output back to the run folder and returns counts: no busine
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from dateutil.relativedelta import relativedelta
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -38,6 +40,12 @@ from matching.scoring import TermFrequencies, weight_matrix
 from matching.standardise import identifier_quality, standardise
 from matching.storage import load_candidates, load_records, save_candidates, save_records
 from matching.training import train_from_candidates
+from pseudonymise.aggregates import disclosure_controlled, family_counts
+from pseudonymise.keys import SecretKey, SecretKeyError, load_key, load_public_key, public_fingerprint
+from pseudonymise.optouts import match_opt_outs, read_opt_outs
+from pseudonymise.pseudonyms import Pseudonymiser
+from pseudonymise.submission import RunContext, build_submission, person_attributes
+from pseudonymise.transfer import encrypt_file
 
 
 class _NoEmptyTraceback(logging.Filter):
@@ -69,8 +77,10 @@ def reporting_period(reference_date: date, months: int) -> tuple[date, date]:
 def prepare_run(extracts_dir: Path, settings: Settings, run_id: str | None, kind: str = "runs") -> PreparedRun:
     """Find one extract per source, hash them, and open the run's folder and manifest."""
     contracts = load_contracts(settings.contracts_dir, list(settings.sources))
-    load_framework(settings.framework, contracts, settings.frameworks_dir)  # a bad framework fails before the work
     extracts = locate_extracts(extracts_dir, contracts)
+    load_framework(settings.framework, contracts, settings.frameworks_dir)  # a bad framework fails before the work
+    if settings.submission and kind == "runs":
+        submission_keys(settings)  # and so does a missing key (training publishes nothing, so needs none)
     hashes = {source: file_sha256(path) for source, path in extracts.items()}
     reference_date = settings.resolved_reference_date()
     folder = RunFolder(settings.out_dir, run_id or run_id_for(reference_date, hashes, settings.public_dump()), kind)
@@ -246,6 +256,7 @@ def assess_families(run_root: Path, settings: Settings, period: tuple[date, date
     assessment = assess(loaded.framework, tables, linked, review, period)
     write_parquet(assessment.families, run_root / "families.parquet")
     write_parquet(assessment.evidence, run_root / "evidence.parquet")
+    write_parquet(assessment.members, run_root / "criteria" / "family_members.parquet")
     counted = assessment.evidence[assessment.evidence["status"] == COUNTED]
     previous = read_parquet(previous_history) if previous_history else None
     history, changes = update_history(counted, previous, period[1])
@@ -257,6 +268,105 @@ def assess_families(run_root: Path, settings: Settings, period: tuple[date, date
         loaded.label, summary.families_assessed, summary.families_eligible, summary.families_held_for_review,
     )
     return summary
+
+
+def submission_keys(settings: Settings) -> tuple[SecretKey, SecretKey, X25519PublicKey]:
+    """The council key, the evaluation key and the recipient's public key, or a clear error."""
+    council = load_key("council", settings.council_key_file,
+                       settings.council_key.get_secret_value() if settings.council_key else None)
+    evaluation = load_key("evaluation", settings.evaluation_key_file,
+                          settings.evaluation_key.get_secret_value() if settings.evaluation_key else None)
+    if council.material == evaluation.material:
+        raise SecretKeyError("the council key and the evaluation key must differ: the evaluation holds its key")
+    if settings.recipient_public_key is None:
+        raise SecretKeyError("no recipient_public_key: the cohort file is encrypted for the evaluation before it "
+                             "leaves ('sfmatch keys recipient' makes a pair for testing)")
+    return council, evaluation, load_public_key(settings.recipient_public_key)
+
+
+@dataclass(frozen=True)
+class SubmissionSummary:
+    rows: int
+    families: int
+    columns: tuple[str, ...]
+    council_key: str
+    evaluation_key: str
+    opt_outs: dict[str, int] | None
+    counts: dict[str, int]
+
+
+@task(name="pseudonymise", cache_policy=NO_CACHE)
+def pseudonymise_cohort(run_root: Path, settings: Settings, run_id: str, reference_date: date) -> SubmissionSummary:
+    """The cohort file and the disclosure-controlled aggregates, staged in the run's submission folder."""
+    contracts = load_contracts(settings.contracts_dir, list(settings.sources))
+    loaded = load_framework(settings.framework, contracts, settings.frameworks_dir)
+    council, evaluation, _ = submission_keys(settings)
+    families = read_parquet(run_root / "families.parquet")
+    members = read_parquet(run_root / "criteria" / "family_members.parquet")
+    linked = read_parquet(run_root / "linked_records.parquet")
+    records = load_records(run_root / "linkage").frame
+    sexes = pd.concat([
+        read_parquet(run_root / "ingested" / f"{source}.parquet", columns=["record_id", "sex"]).assign(source=source)
+        for source in settings.sources if "sex" in contracts[source].fields
+    ], ignore_index=True)
+    opted_out, opt_out_stats = set(), None
+    if settings.opt_outs is not None:
+        opted_out, opt_out_stats = match_opt_outs(read_opt_outs(settings.opt_outs), records, linked)
+    context = RunContext(settings.la_code, run_id, reference_date.isoformat(), loaded.label)
+    people = person_attributes(records, linked, sexes)
+    cohort, crosswalk, counts = build_submission(
+        loaded.framework, families, members, people, opted_out, Pseudonymiser(council), Pseudonymiser(evaluation),
+        context,
+    )
+    staging = run_root / "submission"
+    staging.mkdir(parents=True, exist_ok=True)
+    cohort.to_csv(staging / "cohort.csv", index=False, encoding="utf-8")
+    write_parquet(cohort, staging / "cohort.parquet")
+    table = family_counts(loaded.framework, families)
+    disclosure_controlled(table).to_csv(staging / "aggregates.csv")
+    table.to_csv(run_root / "criteria" / "aggregates_internal.csv")
+    write_parquet(crosswalk, run_root / "criteria" / "submission_crosswalk.parquet")
+    logger = get_run_logger()
+    logger.info("cohort file: %d people in %d eligible families", counts["rows"], counts["families"])
+    if opt_out_stats is not None:
+        logger.info("opt-outs: %d listed, %d matched, %d people left out", opt_out_stats.listed,
+                    opt_out_stats.matched, opt_out_stats.persons_left_out)
+    return SubmissionSummary(
+        rows=counts["rows"], families=counts["families"], columns=tuple(cohort.columns),
+        council_key=council.fingerprint, evaluation_key=evaluation.fingerprint,
+        opt_outs=None if opt_out_stats is None else {**dataclasses.asdict(opt_out_stats), "unmatched": opt_out_stats.unmatched},
+        counts=counts,
+    )
+
+
+SUBMISSION_FILES = ("cohort.csv", "cohort.parquet", "aggregates.csv")
+
+
+@task(name="encrypt", cache_policy=NO_CACHE)
+def encrypt_cohort(run_root: Path, settings: Settings, summary: SubmissionSummary, context: dict[str, str]) -> Path:
+    """Encrypt the staged files for the recipient and write the submission manifest beside them."""
+    _, _, recipient = submission_keys(settings)
+    staging = run_root / "submission"
+    files, encrypted = {}, {}
+    for name in SUBMISSION_FILES:
+        plain = staging / name
+        sealed = staging / f"{name}.enc"
+        encrypt_file(plain, sealed, recipient)
+        files[name] = file_sha256(plain)
+        encrypted[sealed.name] = file_sha256(sealed)
+    manifest = {
+        **context, "rows": summary.rows, "families": summary.families, "columns": list(summary.columns),
+        "files_sha256": files, "encrypted_files_sha256": encrypted,
+        "key_fingerprints": {"council": summary.council_key, "evaluation": summary.evaluation_key,
+                             "recipient": public_fingerprint(recipient)},
+        "opt_outs": summary.opt_outs, "counts": summary.counts,
+        "aggregates": "families by headline and eligibility; ONS 10-5 rule with secondary suppression, [c] = suppressed",
+        "encryption": "X25519 + HKDF-SHA256 + AES-256-GCM in 1 MiB authenticated chunks (sfmatch decrypt)",
+    }
+    path = staging / "manifest.json"
+    path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    get_run_logger().info("encrypted %d files for recipient key %s", len(encrypted), public_fingerprint(recipient))
+    return path
 
 
 @task(name="match report", cache_policy=NO_CACHE)

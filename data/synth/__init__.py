@@ -25,6 +25,26 @@ from data.tables import write_parquet
 SOURCES = tuple(BUILDERS)
 DEFAULT_REFERENCE_DATE = date(2026, 9, 30)
 SYNTH_MANIFEST = "synth.json"
+OPT_OUTS = "opt_outs.csv"
+OPT_OUT_SHARE = 0.003
+
+
+def opt_out_list(people: pd.DataFrame, truth: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Some people the council works with who objected, each listed by one identifier only."""
+    known = people[people["person_id"].isin(truth.loc[truth["source"] == "la_cases", "person_id"])]
+    count = min(len(known), max(3, int(len(known) * OPT_OUT_SHARE)))
+    chosen = known.iloc[np.sort(rng.choice(len(known), count, replace=False))].reset_index(drop=True)
+    way = rng.choice(["nino", "nhs_number", "name"], count)
+    way = np.where((way == "nino") & chosen["nino"].isna(), "name", way)
+    way = np.where((way == "nhs_number") & chosen["nhs_number"].isna(), "name", way)
+    listing = pd.DataFrame({
+        "nino": chosen["nino"].where(way == "nino"),
+        "nhs_number": chosen["nhs_number"].where(way == "nhs_number"),
+        "forename": chosen["forename"].where(way == "name"),
+        "surname": chosen["surname"].where(way == "name"),
+        "dob": pd.to_datetime(chosen["dob"]).dt.strftime("%d/%m/%Y").where(way == "name"),
+    })
+    return listing, pd.DataFrame({"person_id": chosen["person_id"], "listed_by": way})
 
 
 @dataclass(frozen=True)
@@ -47,7 +67,7 @@ def generate(
     style: Style = "varied",
     progress: Callable[[str], None] | None = None,
 ) -> SynthSummary:
-    """Write `out/extracts/` (the five files), `out/truth/` and `out/synth.json`."""
+    """Write `out/extracts/` (the five files), `out/opt_outs.csv`, `out/truth/` and `out/synth.json`."""
     report = progress or (lambda step: None)
     extracts_dir, truth_dir = out / "extracts", out / "truth"
     extracts_dir.mkdir(parents=True, exist_ok=True)
@@ -72,7 +92,11 @@ def generate(
         }).drop_duplicates())
 
     report("truth")
-    write_parquet(pd.concat(truth_frames, ignore_index=True), truth_dir / "records.parquet")
+    truth = pd.concat(truth_frames, ignore_index=True)
+    write_parquet(truth, truth_dir / "records.parquet")
+    opt_outs, listed = opt_out_list(population.people, truth, np.random.default_rng([seed, 99]))
+    opt_outs.to_csv(out / OPT_OUTS, index=False)
+    write_parquet(listed, truth_dir / "opt_outs.parquet")
     write_parquet(population.people.drop(columns=["age"]), truth_dir / "people.parquet")
     summary = SynthSummary(
         households=households, people=len(population.people), seed=seed,

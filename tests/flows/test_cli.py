@@ -39,6 +39,13 @@ def test_run_on_a_missing_folder_is_one_clear_line(prefect_harness, tmp_path):
     assert "Traceback" not in result.output
 
 
+def test_run_without_keys_says_how_to_make_them(prefect_harness, tmp_path, synth_small):
+    result = runner.invoke(app, ["run", "--extracts", str(synth_small / "extracts"), "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "no council key" in result.output and "sfmatch keys new --kind council" in result.output
+    assert not (tmp_path / "runs").exists()
+
+
 def test_run_with_a_bad_config_is_one_clear_line(prefect_harness, tmp_path, synth_small):
     config = tmp_path / "bad.yaml"
     config.write_text("period_months: -3\n", encoding="utf-8")
@@ -48,14 +55,15 @@ def test_run_with_a_bad_config_is_one_clear_line(prefect_harness, tmp_path, synt
     assert "Traceback" not in result.output
 
 
-def test_train_then_run_uses_the_saved_model_and_evaluate_scores_it(prefect_harness, synth_small, tmp_path):
+def test_train_then_run_uses_the_saved_model_and_evaluate_scores_it(prefect_harness, synth_small, tmp_path, submission_config):
     extracts = str(synth_small / "extracts")
     trained = runner.invoke(app, ["train", "--extracts", extracts, "--out", str(tmp_path), "--reference-date", "2026-09-30"])
     assert trained.exit_code == 0, trained.output
     model = json.loads((tmp_path / "models" / "linkage_model.json").read_text())
     assert model["model_id"] in trained.output
 
-    ran = runner.invoke(app, ["run", "--extracts", extracts, "--out", str(tmp_path), "--reference-date", "2026-09-30"])
+    ran = runner.invoke(app, ["run", "--extracts", extracts, "--out", str(tmp_path), "--reference-date", "2026-09-30",
+                              "--config", str(submission_config)])
     assert ran.exit_code == 0, ran.output
     assert "trained in this run" not in ran.output
     run_dir = next((tmp_path / "runs").iterdir())

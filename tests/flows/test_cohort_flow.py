@@ -6,13 +6,23 @@ import json
 import shutil
 
 import pandas as pd
+import pytest
 
 from data.synth import DEFAULT_REFERENCE_DATE
 from data.tables import read_parquet
 from flows.cohort import cohort_run, reporting_period
 
 
+CONFIG = {}
+
+
+@pytest.fixture(autouse=True)
+def _keys(submission_config):
+    CONFIG["file"] = submission_config
+
+
 def run(extracts, out, **kwargs):
+    kwargs.setdefault("config_file", CONFIG["file"])
     return cohort_run(extracts_dir=extracts, out_dir=out, reference_date=DEFAULT_REFERENCE_DATE, return_state=True, **kwargs)
 
 
@@ -27,7 +37,8 @@ def test_a_run_ingests_every_source_and_reconciles(prefect_harness, synth_small,
     assert manifest["reconciles"] is True
     assert manifest["reference_date"] == "2026-09-30"
     assert (manifest["period_start"], manifest["period_end"]) == ("2025-10-01", "2026-09-30")
-    assert list(manifest["stages"]) == ["prepare", "ingest", "standardise", "block", "train", "score", "resolve", "criteria", "report"]
+    assert list(manifest["stages"]) == ["prepare", "ingest", "standardise", "block", "train", "score", "resolve",
+                                        "criteria", "report", "pseudonymise", "encrypt"]
     assert manifest["code"]["version"]
     truth = read_parquet(synth_small / "truth" / "records.parquet")
     for source, counts in manifest["ingest"].items():
@@ -124,7 +135,7 @@ def test_a_hand_made_folder_in_the_canonical_layout_runs(prefect_harness, tmp_pa
 
 def test_person_ids_are_stable_from_one_month_to_the_next(prefect_harness, synth_small, tmp_path):
     first = run(synth_small / "extracts", tmp_path).result()
-    later = cohort_run(extracts_dir=synth_small / "extracts", out_dir=tmp_path,
+    later = cohort_run(extracts_dir=synth_small / "extracts", out_dir=tmp_path, config_file=CONFIG["file"],
                        reference_date=pd.Timestamp("2026-10-31").date(), return_state=True).result()
     assert later.run_id != first.run_id
     before = read_parquet(first.run_dir / "linked_records.parquet").set_index(["source", "record_id"])["person_id"]
@@ -175,7 +186,7 @@ def test_no_personal_data_in_the_report_manifest_quarantine_reasons_or_logs(pref
 
 def test_the_framework_is_a_setting(prefect_harness, synth_small, tmp_path):
     config = tmp_path / "tf.yaml"
-    config.write_text("framework: tf-2015\n", encoding="utf-8")
+    config.write_text(CONFIG["file"].read_text() + "framework: tf-2015\n", encoding="utf-8")
     summary = run(synth_small / "extracts", tmp_path, config_file=config).result()
     manifest = json.loads(summary.manifest.read_text())
     assert manifest["criteria"]["framework"] == "tf-2015" and manifest["criteria"]["minimum"] == 2
@@ -184,7 +195,7 @@ def test_the_framework_is_a_setting(prefect_harness, synth_small, tmp_path):
 
 def test_an_unknown_framework_stops_the_run_before_any_work(prefect_harness, synth_small, tmp_path):
     config = tmp_path / "bad.yaml"
-    config.write_text("framework: sf-2099\n", encoding="utf-8")
+    config.write_text(CONFIG["file"].read_text() + "framework: sf-2099\n", encoding="utf-8")
     state = run(synth_small / "extracts", tmp_path / "out", config_file=config)
     assert state.is_failed()
     assert "framework 'sf-2099': no file" in state.message and "available: sf-2022, tf-2015" in state.message

@@ -1,0 +1,104 @@
+"""The cohort file for the national evaluation: one row per person in an eligible family.
+
+It carries pseudonyms (keyed with the council's key), generalised attributes
+(birth year and month, postcode district, sex, role), the family's needs, and
+match keys (keyed with the evaluation key) so that the evaluation can link the
+cohort to national data without ever seeing an identifier. What it must never
+carry is in `../shared/spec/submission.md`, and the tests scan for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from criteria.framework import Framework
+from data.identifiers import postcode_district
+from data.tables import STRING
+from pseudonymise.pseudonyms import Pseudonymiser
+
+SOURCE_PRIORITY = {"la_cases": 0, "education": 1, "dwp_benefits": 2, "housing": 3, "police": 4}
+MATCH_KEYS = ("mk_nino", "mk_nhs_number", "mk_name_dob")
+
+
+@dataclass(frozen=True)
+class RunContext:
+    la_code: str
+    run_id: str
+    reference_date: str
+    framework_version: str
+
+
+def person_attributes(records: pd.DataFrame, linked: pd.DataFrame, sexes: pd.DataFrame) -> pd.DataFrame:
+    """One row per person: the council's record first, then other sources, field by field.
+
+    `records` are the standardised linkage records (valid identifiers only);
+    `sexes` gives the recorded M/F/U/X sex by source and record_id.
+    """
+    frame = records[["source", "record_id", "forename", "surname", "dob", "nino", "nhs_number", "postcode"]].copy()
+    frame["source"] = frame["source"].astype(str)
+    frame["record_id"] = frame["record_id"].astype(str)
+    frame = frame.merge(sexes.astype({"source": str, "record_id": str}), on=["source", "record_id"], how="left")
+    frame = frame.merge(linked[["source", "record_id", "person_id"]].astype({"source": str, "record_id": str}),
+                        on=["source", "record_id"])
+    frame["priority"] = frame["source"].map(SOURCE_PRIORITY).fillna(len(SOURCE_PRIORITY))
+    frame = frame.sort_values(["person_id", "priority", "record_id"], kind="stable")
+    return frame.drop(columns=["source", "record_id", "priority"]).groupby("person_id").first()
+
+
+def name_dob_keys(people: pd.DataFrame) -> pd.Series:
+    """SURNAME|I|YYYYMMDD|S for the evaluation's own linkage; empty without a surname, forename or birth date."""
+    dob = pd.to_datetime(people["dob"]).dt.strftime("%Y%m%d")
+    sex = people["sex"].fillna("U").astype(str)
+    initial = people["forename"].astype("string").str.slice(0, 1)
+    key = people["surname"].astype("string") + "|" + initial + "|" + dob.astype("string") + "|" + sex
+    return key.where(people["surname"].notna() & people["forename"].notna() & people["dob"].notna())
+
+
+def build_submission(
+    framework: Framework, families: pd.DataFrame, members: pd.DataFrame, people: pd.DataFrame,
+    opted_out: set[str], council: Pseudonymiser, evaluation: Pseudonymiser, context: RunContext,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
+    """The cohort rows, the internal crosswalk (person and family ids to pseudonyms) and counts."""
+    eligible = families[families["eligible"].astype(bool)]
+    chosen = members.merge(eligible[["family_id", "needs_count"]], on="family_id")
+    in_several = int(chosen["person_id"].duplicated(keep=False).groupby(chosen["person_id"]).any().sum())
+    # One row per person: a person in two eligible families goes with the one with more needs.
+    chosen = chosen.sort_values(["person_id", "needs_count", "family_id"], ascending=[True, False, True], kind="stable")
+    chosen = chosen.drop_duplicates("person_id")
+    excluded = chosen["person_id"].isin(opted_out)
+    chosen = chosen[~excluded].drop(columns="needs_count")
+    rows = chosen.merge(eligible, on="family_id").join(people, on="person_id")
+
+    codes = framework.headline_codes
+    cohort = pd.DataFrame({
+        "la_code": context.la_code, "run_id": context.run_id, "reference_date": context.reference_date,
+        "framework_version": context.framework_version,
+        "family_pseudo_id": council.column("family", context.la_code + ":" + rows["family_id"].astype(str)).to_numpy(),
+        "person_pseudo_id": council.column("person", rows["person_id"].astype(str)).to_numpy(),
+        "role": rows["role"].to_numpy(),
+        "sex": rows["sex"].fillna("U").astype(str).to_numpy(),
+        "birth_year_month": pd.to_datetime(rows["dob"]).dt.strftime("%Y-%m").fillna("").to_numpy(),
+        "postcode_district": postcode_district(rows["postcode"]).fillna("").to_numpy(),
+    })
+    for code in codes:
+        cohort[f"need_{code}"] = rows[f"need_{code}"].astype(np.int8).to_numpy()
+    cohort["needs_count"] = rows["needs_count"].astype(int).to_numpy()
+    cohort["eligible"] = rows["eligible"].astype(np.int8).to_numpy()
+    cohort["mk_nino"] = evaluation.column("nino", rows["nino"]).to_numpy()
+    cohort["mk_nhs_number"] = evaluation.column("nhs_number", rows["nhs_number"]).to_numpy()
+    cohort["mk_name_dob"] = evaluation.column("surname_initial_dob_sex", name_dob_keys(rows)).to_numpy()
+    for column in MATCH_KEYS:
+        cohort[column] = cohort[column].astype(STRING).fillna("")
+    cohort = cohort.sort_values(["family_pseudo_id", "person_pseudo_id"], kind="stable").reset_index(drop=True)
+
+    crosswalk = pd.DataFrame({
+        "family_id": rows["family_id"].astype(str).to_numpy(), "person_id": rows["person_id"].astype(str).to_numpy(),
+    })
+    counts = {
+        "rows": len(cohort), "families": int(cohort["family_pseudo_id"].nunique()),
+        "persons_in_several_eligible_families": in_several, "persons_left_out_by_opt_out": int(excluded.sum()),
+    }
+    return cohort, crosswalk, counts
