@@ -131,6 +131,8 @@ def _print_run(summary, seconds: float) -> None:
     console.print(f"run folder: {summary.run_dir}\nmanifest:   {summary.manifest}")
     if summary.linkage is not None:
         console.print(f"match report: {summary.run_dir / 'match_report.html'}\nreview queue: {summary.run_dir / 'review_queue.csv'}")
+    if summary.published is not None:
+        console.print(f"published (quality gates passed): {summary.published}")
 
 
 @app.command()
@@ -202,13 +204,13 @@ def demo(
     config.write_text("# Written by sfmatch demo: the demo's own keys and opt-out list.\n" + yaml.safe_dump(settings))
     result = _run_flow(Path(summary.extracts_dir), out, config, None, DEFAULT_REFERENCE_DATE)
     _print_run(result, time.perf_counter() - started)
-    opened = _open_submission(result.run_dir / "submission", keys["recipient_private_key"])
+    opened = _open_submission(result.published, keys["recipient_private_key"])
     console.print(f"[bold green]demo complete[/]: outputs are in {result.run_dir}\n"
                   f"the recipient's key opens the encrypted cohort file: {opened:,} rows")
 
 
-def _open_submission(staging: Path, private_key: Path) -> int:
-    """What the recipient does: decrypt the cohort file, and check it against the manifest's hash."""
+def _open_submission(published: Path, private_key: Path) -> int:
+    """What the recipient does: decrypt the published cohort file, and check it against the manifest's hash."""
     import json
     import tempfile
 
@@ -216,10 +218,10 @@ def _open_submission(staging: Path, private_key: Path) -> int:
     from pseudonymise.keys import load_private_key
     from pseudonymise.transfer import decrypt_file
 
-    manifest = json.loads((staging / "manifest.json").read_text())
+    manifest = json.loads((published / "manifest.json").read_text())
     with tempfile.TemporaryDirectory() as scratch:
         plain = Path(scratch) / "cohort.csv"
-        decrypt_file(staging / "cohort.csv.enc", plain, load_private_key(private_key))
+        decrypt_file(published / "cohort.csv.enc", plain, load_private_key(private_key))
         if file_sha256(plain) != manifest["files_sha256"]["cohort.csv"]:
             _fail("the decrypted cohort file does not match the manifest's hash")
         return sum(1 for _ in plain.open(encoding="utf-8")) - 1

@@ -1,9 +1,13 @@
 """The monthly cohort run: the stages in order, each a thin Prefect task over a library call.
 
-A stage that a later piece of work adds is simply appended here; nothing is
-stubbed. An expected failure (a bad extract, a bad setting) ends the run in a
-Failed state whose message says what to fix, with no traceback, and the
-manifest records it.
+    prepare -> ingest -> input gate -> standardise -> block -> (train) -> score -> resolve
+            -> criteria -> report -> pseudonymise -> submission gate -> encrypt -> publish
+
+Write-audit-publish: the cohort file is written to the run folder (staged),
+audited by the submission gate, and only then encrypted and copied to
+`published/`. An expected failure (a bad extract, a bad setting, a failed
+gate) ends the run in a Failed state whose message says what to fix, with no
+traceback; the manifest records it and nothing is published.
 """
 
 from __future__ import annotations
@@ -18,33 +22,45 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from criteria.report import CriteriaSummary
 from data.errors import SfmatchError
 from data.ingest import IngestStats
 from flows.manifest import RunManifest, StageTimes
 from flows.runs import RunFolder, previous_output
 from flows.settings import Settings, load_settings
-from criteria.report import CriteriaSummary
 from flows.tasks import (
+    BlockSummary,
+    GateSummary,
     ModelSummary,
+    PreparedRun,
+    ResolveSummary,
+    StandardiseSummary,
     SubmissionSummary,
-    encrypt_cohort,
-    pseudonymise_cohort,
     assess_families,
     block_records,
     effective_model,
+    encrypt_cohort,
+    gate_inputs,
+    gate_submission,
     ingest_source,
     match_report,
     prepare_run,
+    pseudonymise_cohort,
+    publish_submission,
     reporting_period,
     resolve_persons,
     score_pairs,
     standardise_records,
     train_linkage_model,
 )
-from matching.linker import LinkageStats, partitions
+from matching.linker import LinkageStats, PartitionResult, partitions
 from matching.storage import candidate_count
 
 __all__ = ["RunSummary", "cohort_run", "reporting_period"]
+
+
+class GateFailed(SfmatchError):
+    """A blocking expectation failed: the run stops and publishes nothing."""
 
 
 @dataclass(frozen=True)
@@ -60,9 +76,10 @@ class RunSummary:
     model: ModelSummary | None = None
     criteria: CriteriaSummary | None = None
     submission: SubmissionSummary | None = None
+    published: Path | None = None
 
 
-def ingest_all(prepared, settings: Settings, times: StageTimes) -> tuple[dict[str, IngestStats], list[str]]:
+def ingest_all(prepared: PreparedRun, settings: Settings, times: StageTimes) -> tuple[dict[str, IngestStats], list[str]]:
     """Every extract ingested concurrently; the errors of all of them, not just the first."""
     folder = prepared.folder
     with times.measure("ingest"):
@@ -77,6 +94,9 @@ def ingest_all(prepared, settings: Settings, times: StageTimes) -> tuple[dict[st
     stats = {source: futures[source].result() for source, state in states.items() if not state.is_failed()}
     for result in stats.values():
         prepared.manifest.record_ingest(result)
+    for source in stats:
+        prepared.manifest.outputs[f"ingested/{source}"] = f"ingested/{source}.parquet"
+        prepared.manifest.outputs[f"quarantine/{source}"] = f"quarantine/{source}.rows.csv"
     return stats, errors
 
 
@@ -87,15 +107,28 @@ def fail_run(folder: RunFolder, manifest: RunManifest, times: StageTimes, errors
     return Failed(message="; ".join(errors))
 
 
-def link_persons(prepared, settings: Settings, times: StageTimes
-                 ) -> tuple[LinkageStats, ModelSummary, CriteriaSummary, SubmissionSummary | None]:
-    """Standardise, block, score per partition, resolve persons; assess families; report; the submission."""
+def _require(gate: GateSummary, manifest: RunManifest) -> None:
+    manifest.quality[gate.gate] = gate.manifest_entry()
+    if not gate.passed:
+        raise GateFailed(f"{gate.gate} gate failed, nothing published ({gate.failures}); report: {gate.report}")
+
+
+@dataclass(frozen=True)
+class Linkage:
+    model: ModelSummary
+    standardised: StandardiseSummary
+    blocking: BlockSummary
+    parts: list[PartitionResult]
+    resolved: ResolveSummary
+
+
+def link_persons(prepared: PreparedRun, settings: Settings, times: StageTimes) -> Linkage:
+    """Standardise, block, score per partition, and resolve persons with stable IDs."""
     logger = get_run_logger()
     folder, manifest = prepared.folder, prepared.manifest
     root = folder.root
-    reference_date = date.fromisoformat(manifest.reference_date)
     with times.measure("standardise"):
-        standardised = standardise_records(root, tuple(settings.sources), reference_date)
+        standardised = standardise_records(root, tuple(settings.sources), date.fromisoformat(manifest.reference_date))
     with times.measure("block"):
         blocking = block_records(root, settings.block_size_cap)
     model_path = settings.model_path
@@ -118,24 +151,6 @@ def link_persons(prepared, settings: Settings, times: StageTimes
     with times.measure("resolve"):
         previous = previous_output(settings.out_dir, folder.run_id, "person_index.parquet")
         resolved = resolve_persons(root, model_path, settings, parts, folder.run_id, previous)
-    with times.measure("criteria"):
-        period = (date.fromisoformat(manifest.period_start), date.fromisoformat(manifest.period_end))
-        history = previous_output(settings.out_dir, folder.run_id, "needs_history.parquet")
-        criteria = assess_families(root, settings, period, history)
-    with times.measure("report"):
-        match_report(root, folder.run_id, model_path, settings, summary.trained_in_run, standardised, blocking, parts,
-                     resolved, criteria)
-    submission = None
-    if settings.submission:
-        with times.measure("pseudonymise"):
-            submission = pseudonymise_cohort(root, settings, folder.run_id, date.fromisoformat(manifest.reference_date))
-        with times.measure("encrypt"):
-            context = {"la_code": settings.la_code, "run_id": folder.run_id, "reference_date": manifest.reference_date,
-                       "framework_version": f"{criteria.framework} v{criteria.version}"}
-            submission_manifest = encrypt_cohort(root, settings, submission, context)
-        manifest.submission = json.loads(submission_manifest.read_text(encoding="utf-8"))
-        manifest.outputs["submission"] = "submission/"
-
     stats = resolved.stats
     manifest.linkage = {
         "model": {"path": str(summary.path), "model_id": summary.model_id, "trained_in_run": summary.trained_in_run,
@@ -149,17 +164,49 @@ def link_persons(prepared, settings: Settings, times: StageTimes
         "cluster_sizes": {str(k): v for k, v in stats.cluster_sizes.items()},
         "identifier_quality": standardised.identifier_quality,
     }
+    manifest.outputs.update({
+        "linked_records": "linked_records.parquet", "person_index": "person_index.parquet",
+        "review_queue": "review_queue.csv",
+    })
+    return Linkage(summary, standardised, blocking, parts, resolved)
+
+
+def assess(prepared: PreparedRun, settings: Settings, times: StageTimes) -> CriteriaSummary:
+    folder, manifest = prepared.folder, prepared.manifest
+    with times.measure("criteria"):
+        period = (date.fromisoformat(manifest.period_start), date.fromisoformat(manifest.period_end))
+        history = previous_output(settings.out_dir, folder.run_id, "needs_history.parquet")
+        criteria = assess_families(folder.root, settings, period, history)
     manifest.criteria = {
-        **{k: v for k, v in dataclasses.asdict(criteria).items() if k not in ("headline_names",)},
+        **{k: v for k, v in dataclasses.asdict(criteria).items() if k != "headline_names"},
         "previous_needs_history": str(history) if history else None,
     }
     manifest.outputs.update({
-        "linked_records": "linked_records.parquet", "person_index": "person_index.parquet",
-        "review_queue": "review_queue.csv", "match_report": "match_report.html",
         "families": "families.parquet", "evidence": "evidence.parquet", "needs_history": "needs_history.parquet",
         "needs_changes": "needs_changes.csv",
     })
-    return stats, summary, criteria, submission
+    return criteria
+
+
+def submit(prepared: PreparedRun, settings: Settings, times: StageTimes, criteria: CriteriaSummary
+           ) -> tuple[SubmissionSummary, Path]:
+    """Write (stage), audit (the submission gate), then encrypt and publish."""
+    folder, manifest = prepared.folder, prepared.manifest
+    root = folder.root
+    with times.measure("pseudonymise"):
+        submission = pseudonymise_cohort(root, settings, folder.run_id, date.fromisoformat(manifest.reference_date))
+    with times.measure("gate submission"):
+        gate = gate_submission(root, settings)
+    _require(gate, manifest)
+    with times.measure("encrypt"):
+        context = {"la_code": settings.la_code, "run_id": folder.run_id, "reference_date": manifest.reference_date,
+                   "framework_version": f"{criteria.framework} v{criteria.version}"}
+        submission_manifest = encrypt_cohort(root, settings, submission, context, gate)
+    with times.measure("publish"):
+        published = publish_submission(root, settings.out_dir, folder.run_id)
+    manifest.submission = json.loads(submission_manifest.read_text(encoding="utf-8"))
+    manifest.outputs.update({"submission": "submission/", "published": str(published)})
+    return submission, published
 
 
 # Two workers: the machine's cores. More threads only hold more partitions in memory at once.
@@ -172,7 +219,7 @@ def cohort_run(
     run_id: str | None = None,
     reference_date: date | None = None,
 ) -> RunSummary | State:
-    """Ingest every extract by contract, link the people in them, assess the families, write the manifest."""
+    """Ingest, gate, link, assess and publish: the month's run on a folder of extracts."""
     logger = get_run_logger()
     times = StageTimes()
     try:
@@ -185,14 +232,20 @@ def cohort_run(
 
     folder, manifest = prepared.folder, prepared.manifest
     ingest, errors = ingest_all(prepared, settings, times)
-    for source in ingest:
-        manifest.outputs[f"ingested/{source}"] = f"ingested/{source}.parquet"
-        manifest.outputs[f"quarantine/{source}"] = f"quarantine/{source}.rows.csv"
     if errors:
         return fail_run(folder, manifest, times, errors)
-
     try:
-        linkage, model, criteria, submission = link_persons(prepared, settings, times)
+        with times.measure("gate inputs"):
+            previous_manifest = previous_output(settings.out_dir, folder.run_id, "manifest.json")
+            gate = gate_inputs(folder.root, settings, date.fromisoformat(manifest.reference_date), previous_manifest)
+        _require(gate, manifest)
+        linkage = link_persons(prepared, settings, times)
+        criteria = assess(prepared, settings, times)
+        with times.measure("report"):
+            match_report(folder.root, folder.run_id, settings.model_path, settings, linkage.model.trained_in_run,
+                         linkage.standardised, linkage.blocking, linkage.parts, linkage.resolved, criteria)
+        manifest.outputs["match_report"] = "match_report.html"
+        submission, published = submit(prepared, settings, times, criteria) if settings.submission else (None, None)
     except SfmatchError as error:
         logger.error("%s", error)
         return fail_run(folder, manifest, times, [str(error)])
@@ -200,5 +253,5 @@ def cohort_run(
     manifest.finish("completed", times)
     manifest.write(folder.manifest)
     logger.info("run %s complete; counts reconcile: %s", folder.run_id, manifest.reconciles)
-    return RunSummary(folder.run_id, folder.root, folder.manifest, ingest, dict(times.seconds), linkage, model, criteria,
-                      submission)
+    return RunSummary(folder.run_id, folder.root, folder.manifest, ingest, dict(times.seconds), linkage.resolved.stats,
+                      linkage.model, criteria, submission, published)

@@ -83,6 +83,7 @@ class RunManifest:
     linkage: dict[str, object] = field(default_factory=dict)
     criteria: dict[str, object] = field(default_factory=dict)
     submission: dict[str, object] = field(default_factory=dict)
+    quality: dict[str, object] = field(default_factory=dict)
     stages: dict[str, float] = field(default_factory=dict)
     stages_peak_mb: dict[str, float] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)

@@ -67,6 +67,9 @@ class Settings(BaseModel):
     framework: str = Field("sf-2022", description="the framework version to apply: a name in frameworks_dir, or a path")
     frameworks_dir: Path = Field(FRAMEWORKS_DIR, description="folder of framework versions (YAML)")
 
+    # Data quality.
+    quality_thresholds: Path | None = Field(None, description="the council's thresholds (YAML) over expectations/thresholds.yaml")
+
     # Submission.
     submission: bool = Field(True, description="build, encrypt and stage the cohort file for the evaluation")
     council_key_file: Path | None = Field(None, description="the council's pseudonym key (sfmatch keys new)")

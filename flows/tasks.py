@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -15,6 +16,7 @@ import pandas as pd
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from dateutil.relativedelta import relativedelta
 from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed, State
 
@@ -27,6 +29,11 @@ from data.errors import SfmatchError
 from data.ingest import IngestStats, ingest_extract, write_ingest_outputs
 from data.readers import file_sha256, locate_extracts
 from data.tables import read_parquet, write_parquet
+from expectations.inputs import input_expectations
+from expectations.report import failure_message, gate_markdown
+from expectations.runner import run_suites
+from expectations.submission import aggregate_expectations, cohort_expectations
+from expectations.thresholds import load_thresholds
 from flows.manifest import RunManifest, utc_now
 from flows.runs import RunFolder, code_version, run_id_for
 from flows.settings import Settings
@@ -79,6 +86,7 @@ def prepare_run(extracts_dir: Path, settings: Settings, run_id: str | None, kind
     contracts = load_contracts(settings.contracts_dir, list(settings.sources))
     extracts = locate_extracts(extracts_dir, contracts)
     load_framework(settings.framework, contracts, settings.frameworks_dir)  # a bad framework fails before the work
+    load_thresholds(list(settings.sources), settings.quality_thresholds)  # and bad thresholds
     if settings.submission and kind == "runs":
         submission_keys(settings)  # and so does a missing key (training publishes nothing, so needs none)
     hashes = {source: file_sha256(path) for source, path in extracts.items()}
@@ -343,7 +351,8 @@ SUBMISSION_FILES = ("cohort.csv", "cohort.parquet", "aggregates.csv")
 
 
 @task(name="encrypt", cache_policy=NO_CACHE)
-def encrypt_cohort(run_root: Path, settings: Settings, summary: SubmissionSummary, context: dict[str, str]) -> Path:
+def encrypt_cohort(run_root: Path, settings: Settings, summary: SubmissionSummary, context: dict[str, str],
+                   gate: GateSummary) -> Path:
     """Encrypt the staged files for the recipient and write the submission manifest beside them."""
     _, _, recipient = submission_keys(settings)
     staging = run_root / "submission"
@@ -360,6 +369,8 @@ def encrypt_cohort(run_root: Path, settings: Settings, summary: SubmissionSummar
         "key_fingerprints": {"council": summary.council_key, "evaluation": summary.evaluation_key,
                              "recipient": public_fingerprint(recipient)},
         "opt_outs": summary.opt_outs, "counts": summary.counts,
+        "quality_gate": {"passed": gate.passed, "suites": {
+            name: {k: suite[k] for k in ("rows", "evaluated", "passed")} for name, suite in gate.suites.items()}},
         "aggregates": "families by headline and eligibility; ONS 10-5 rule with secondary suppression, [c] = suppressed",
         "encryption": "X25519 + HKDF-SHA256 + AES-256-GCM in 1 MiB authenticated chunks (sfmatch decrypt)",
     }
@@ -367,6 +378,98 @@ def encrypt_cohort(run_root: Path, settings: Settings, summary: SubmissionSummar
     path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     get_run_logger().info("encrypted %d files for recipient key %s", len(encrypted), public_fingerprint(recipient))
     return path
+
+
+@dataclass(frozen=True)
+class GateSummary:
+    gate: str
+    passed: bool
+    suites: dict[str, dict[str, object]]
+    report: Path
+    failures: str
+
+    def manifest_entry(self) -> dict[str, object]:
+        return {"passed": self.passed, "report": str(self.report), "suites": self.suites}
+
+
+def _gate(run_root: Path, gate: str, title: str, batches: dict) -> GateSummary:
+    """Run a gate's suites, keep its report and Data Docs in the run folder, publish counts as an artifact."""
+    results = run_suites(batches, run_root / "data_docs" / gate)
+    markdown = gate_markdown(title, results)
+    folder = run_root / "quality"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{gate}.md").write_text(markdown, encoding="utf-8")
+    suites = {name: result.summary() for name, result in results.items()}
+    (folder / f"{gate}.json").write_text(json.dumps(suites, indent=2) + "\n", encoding="utf-8")
+    create_markdown_artifact(key=f"sfmatch-quality-{gate}", markdown=markdown, description=f"{title}: counts only")
+    logger = get_run_logger()
+    for name, result in results.items():
+        for outcome in result.warnings:
+            logger.warning("%s: %s", name, outcome.describe())
+    passed = all(result.passed for result in results.values())
+    logger.info("%s: %s (%d suites)", title, "passed" if passed else "FAILED", len(results))
+    return GateSummary(gate, passed, suites, folder / f"{gate}.md", failure_message(results))
+
+
+@task(name="gate inputs", cache_policy=NO_CACHE)
+def gate_inputs(run_root: Path, settings: Settings, reference_date: date, previous_manifest: Path | None) -> GateSummary:
+    """The input suites on every ingested extract; a blocking failure stops the run before any linking."""
+    contracts = load_contracts(settings.contracts_dir, list(settings.sources))
+    thresholds = load_thresholds(list(settings.sources), settings.quality_thresholds)
+    previous_rows: dict[str, int] = {}
+    if previous_manifest is not None:
+        previous = json.loads(previous_manifest.read_text(encoding="utf-8"))
+        previous_rows = {s: int(e["rows_ingested"]) for s, e in previous.get("ingest", {}).items()}
+    batches = {
+        f"input_{source}": (
+            read_parquet(run_root / "ingested" / f"{source}.parquet"),
+            input_expectations(contracts[source], thresholds[source], reference_date, previous_rows.get(source)),
+        )
+        for source in settings.sources
+    }
+    return _gate(run_root, "inputs", "Input data quality", batches)
+
+
+@task(name="gate submission", cache_policy=NO_CACHE)
+def gate_submission(run_root: Path, settings: Settings) -> GateSummary:
+    """The submission suite on the staged cohort file (as the recipient will read it) and the aggregates."""
+    contracts = load_contracts(settings.contracts_dir, list(settings.sources))
+    framework = load_framework(settings.framework, contracts, settings.frameworks_dir).framework
+    staging = run_root / "submission"
+    cohort = pd.read_csv(staging / "cohort.csv", dtype=str, keep_default_na=False)
+    for column in [c for c in cohort.columns if c.startswith("need_")] + ["needs_count", "eligible"]:
+        if column in cohort:
+            cohort[column] = pd.to_numeric(cohort[column], errors="coerce")
+    batches = {
+        "cohort": (cohort, cohort_expectations(framework.headline_codes, framework.eligibility.minimum)),
+        "aggregates": (pd.read_csv(staging / "aggregates.csv", dtype=str, keep_default_na=False), aggregate_expectations()),
+    }
+    return _gate(run_root, "submission", "Submission data quality", batches)
+
+
+@task(name="publish", cache_policy=NO_CACHE)
+def publish_submission(run_root: Path, out_dir: Path, run_id: str) -> Path:
+    """Copy the encrypted files and their manifest to `published/<run_id>/`, all at once or not at all."""
+    staging = run_root / "submission"
+    published = out_dir / "published"
+    target, partial = published / run_id, published / f".{run_id}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    for name in [f"{n}.enc" for n in SUBMISSION_FILES] + ["manifest.json"]:
+        shutil.copy2(staging / name, partial / name)
+    if target.exists():
+        retired = published / f".{run_id}.replaced"
+        shutil.rmtree(retired, ignore_errors=True)
+        target.rename(retired)
+        partial.rename(target)
+        shutil.rmtree(retired)
+    else:
+        partial.rename(target)
+    latest = published / ".latest.json.partial"
+    latest.write_text(json.dumps({"run_id": run_id, "folder": target.name}) + "\n", encoding="utf-8")
+    latest.replace(published / "latest.json")
+    get_run_logger().info("published %s", target)
+    return target
 
 
 @task(name="match report", cache_policy=NO_CACHE)

@@ -1,0 +1,28 @@
+"""Gate results as counts, in Markdown: for the run folder's quality report and the Prefect artifact."""
+
+from __future__ import annotations
+
+from expectations.runner import GateResult
+
+
+def gate_markdown(title: str, results: dict[str, GateResult]) -> str:
+    lines = [f"# {title}", ""]
+    passed = all(result.passed for result in results.values())
+    lines.append("**Passed**: nothing blocking failed." if passed else
+                 "**Failed**: a blocking expectation failed; nothing was published.")
+    lines += ["", "| suite | rows | expectations | blocking failures | warnings |", "|---|---:|---:|---:|---:|"]
+    for name, result in results.items():
+        lines.append(f"| {name} | {result.rows:,} | {len(result.outcomes)} | {len(result.blocking_failures)} | "
+                     f"{len(result.warnings)} |")
+    for heading, pick in (("Blocking failures", "blocking_failures"), ("Warnings", "warnings")):
+        found = [(name, outcome) for name, result in results.items() for outcome in getattr(result, pick)]
+        if found:
+            lines += ["", f"## {heading}", ""]
+            lines += [f"- **{name}**: {outcome.describe()}. {outcome.why}" for name, outcome in found]
+    return "\n".join(lines) + "\n"
+
+
+def failure_message(results: dict[str, GateResult]) -> str:
+    """One line per blocking failure, for the run's error."""
+    return "; ".join(f"{name}: {outcome.describe()}" for name, result in results.items()
+                     for outcome in result.blocking_failures)

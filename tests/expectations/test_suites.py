@@ -1,0 +1,166 @@
+"""The input and submission suites: clean data passes; each crafted fault fails the expectation meant for it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from data.contract import load_contracts
+from data.ingest import ingest_extract
+from data.readers import locate_extracts
+from expectations.inputs import input_expectations
+from expectations.runner import run_suites
+from expectations.submission import aggregate_expectations, cohort_columns, cohort_expectations
+from expectations.thresholds import ThresholdsError, load_thresholds
+
+CONTRACTS = load_contracts()
+REFERENCE = date(2026, 9, 30)
+CODES = ("EDU", "EYD", "HLT", "SUB", "REL", "SAF", "CRM", "DAB", "HOU", "FIN")
+
+
+@pytest.fixture(scope="module")
+def ingested(synth_small):
+    located = locate_extracts(synth_small / "extracts", CONTRACTS)
+    return {source: ingest_extract(path, CONTRACTS[source]).records for source, path in located.items()}
+
+
+def gate(source: str, frame: pd.DataFrame, tmp_path, previous_rows=None, council_file=None):
+    thresholds = load_thresholds(list(CONTRACTS), council_file)[source]
+    suites = {source: (frame, input_expectations(CONTRACTS[source], thresholds, REFERENCE, previous_rows))}
+    return run_suites(suites, tmp_path / "docs")[source]
+
+
+def failed(result, severity="blocking") -> set[tuple[str, str | None]]:
+    pick = result.blocking_failures if severity == "blocking" else result.warnings
+    return {(o.check, o.column) for o in pick}
+
+
+def test_every_input_suite_passes_on_clean_synthetic_data(ingested, tmp_path):
+    thresholds = load_thresholds(list(CONTRACTS))
+    suites = {s: (frame, input_expectations(CONTRACTS[s], thresholds[s], REFERENCE, len(frame))) for s, frame in ingested.items()}
+    results = run_suites(suites, tmp_path / "docs")
+    for source, result in results.items():
+        assert result.passed, (source, [o.describe() for o in result.blocking_failures])
+        assert len(result.outcomes) > 20
+    assert (tmp_path / "docs" / "index.html").exists()
+
+
+def test_malformed_ninos_in_the_dwp_extract_block_the_run(ingested, tmp_path):
+    frame = ingested["dwp_benefits"].copy()
+    frame.loc[frame.index[: len(frame) // 10], "nino"] = "NOT-A-NINO"
+    result = gate("dwp_benefits", frame, tmp_path)
+    assert failed(result) == {("identifier_format", "nino")}
+    outcome = result.blocking_failures[0]
+    assert outcome.unexpected_count == len(frame) // 10 and outcome.element_count > 0
+    assert "NOT-A-NINO" not in outcome.describe()
+
+
+def test_dates_in_the_future_block_and_odd_dates_of_birth_warn(ingested, tmp_path):
+    frame = ingested["police"].copy()
+    frame.loc[frame.index[:3], "incident_date"] = pd.Timestamp("2027-01-01")
+    frame.loc[frame.index[3:20], "dob"] = pd.Timestamp("1850-01-01")
+    result = gate("police", frame, tmp_path)
+    assert failed(result) == {("event_dates_plausible", "incident_date")}
+    assert ("dob_plausible", "dob") in failed(result, "warning")
+
+
+def test_a_duplicate_key_a_missing_required_value_and_an_unknown_code_block(ingested, tmp_path):
+    frame = ingested["housing"].copy()
+    frame.loc[frame.index[1], "record_id"] = frame.loc[frame.index[0], "record_id"]
+    frame["event_type"] = frame["event_type"].astype(object)
+    frame.loc[frame.index[2], "event_type"] = None
+    frame.loc[frame.index[3], "event_type"] = "flood"
+    result = gate("housing", frame, tmp_path)
+    assert failed(result) == {("key_unique", "record_id"), ("required_values", "event_type"), ("codes_in_set", "event_type")}
+
+
+def test_a_missing_column_blocks(ingested, tmp_path):
+    result = gate("education", ingested["education"].drop(columns=["upn"]), tmp_path)
+    assert ("columns_present", "upn") in failed(result)
+
+
+def test_a_drop_in_rows_against_last_month_is_a_warning(ingested, tmp_path):
+    frame = ingested["la_cases"]
+    result = gate("la_cases", frame, tmp_path, previous_rows=len(frame) * 3)
+    assert result.passed
+    assert failed(result, "warning") == {("row_count_change", None)}
+    assert result.warnings[0].observed_value == len(frame)
+
+
+def test_a_council_can_make_a_warning_blocking_and_relax_a_rate(ingested, tmp_path):
+    council = tmp_path / "thresholds.yaml"
+    council.write_text(
+        "defaults:\n  row_count_change: {severity: blocking}\n"
+        "sources:\n  dwp_benefits:\n    identifier_format:\n      nino: {mostly: 0.5, severity: warning}\n"
+    )
+    frame = ingested["la_cases"]
+    assert not gate("la_cases", frame, tmp_path, previous_rows=len(frame) * 3, council_file=council).passed
+    dwp = ingested["dwp_benefits"].copy()
+    dwp.loc[dwp.index[: len(dwp) // 10], "nino"] = "NOT-A-NINO"
+    assert gate("dwp_benefits", dwp, tmp_path, council_file=council).passed
+
+
+def test_bad_thresholds_are_named(tmp_path):
+    council = tmp_path / "thresholds.yaml"
+    council.write_text("defaults:\n  key_unique: {severity: fatal}\n")
+    with pytest.raises(ThresholdsError, match="key_unique.severity"):
+        load_thresholds(["police"], council)
+
+
+def cohort(rows: int = 6) -> pd.DataFrame:
+    frame = pd.DataFrame({column: [""] * rows for column in cohort_columns(CODES)})
+    frame["la_code"], frame["run_id"], frame["reference_date"], frame["framework_version"] = "E99999999", "r1", "2026-09-30", "sf-2022 v1"
+    frame["family_pseudo_id"] = ["a" * 64] * rows
+    frame["person_pseudo_id"] = [f"{i:064x}" for i in range(rows)]
+    frame["role"], frame["sex"], frame["birth_year_month"], frame["postcode_district"] = "child", "F", "2015-03", "LS9"
+    for code in CODES:
+        frame[f"need_{code}"] = 1 if code in ("EDU", "FIN", "HOU") else 0
+    frame["needs_count"], frame["eligible"] = 3, 1
+    frame["mk_nino"] = ["b" * 64] + [""] * (rows - 1)
+    return frame
+
+
+def check_cohort(frame, tmp_path):
+    return run_suites({"cohort": (frame, cohort_expectations(CODES, 3))}, tmp_path / "docs")["cohort"]
+
+
+def test_a_clean_cohort_passes(tmp_path):
+    result = check_cohort(cohort(), tmp_path)
+    assert result.passed and not result.warnings
+
+
+@pytest.mark.parametrize(("spoil", "expected"), [
+    (lambda f: f.assign(postcode_district=["LS9 1AA"] + ["LS9"] * 5), ("no_identifiers", "postcode_district")),
+    (lambda f: f.assign(mk_nino=["AB123456C"] + [""] * 5), ("no_identifiers", "mk_nino")),
+    (lambda f: f.assign(birth_year_month=["2015-03-07"] * 6), ("no_identifiers", "birth_year_month")),
+    (lambda f: f.assign(person_pseudo_id=["c" * 64] * 6), ("one_row_per_person", "person_pseudo_id")),
+    (lambda f: f.assign(family_pseudo_id=["f" * 63] * 6), ("pseudonym_format", "family_pseudo_id")),
+    (lambda f: f.assign(sex=["Q"] * 6), ("codes_in_range", "sex")),
+    (lambda f: f.assign(need_EDU=[2] * 6), ("codes_in_range", "need_EDU")),
+    (lambda f: f.assign(surname=["x"] * 6), ("schema", None)),
+])
+def test_each_fault_in_the_cohort_is_caught_by_its_expectation(tmp_path, spoil, expected):
+    result = check_cohort(spoil(cohort()), tmp_path)
+    assert not result.passed
+    assert expected in failed(result)
+
+
+def test_the_disclosure_control_check_catches_an_unrounded_or_small_count(tmp_path):
+    good = pd.DataFrame({"eligible": ["[c]", "35"], "not_eligible": ["[c]", "10"], "all": ["15", "45"]})
+    bad = good.assign(eligible=["7", "35"], all=["15", "43"])
+    assert run_suites({"ok": (good, aggregate_expectations())}, tmp_path / "a")["ok"].passed
+    result = run_suites({"bad": (bad, aggregate_expectations())}, tmp_path / "b")["bad"]
+    assert {o.column for o in result.blocking_failures} == {"eligible", "all"}
+
+
+def test_failing_values_reach_neither_results_nor_data_docs(tmp_path, capsys):
+    frame = cohort().assign(postcode_district=["LS9 1QQ"] + ["LS9"] * 5, mk_nino=["QQ123456C"] + [""] * 5)
+    result = check_cohort(frame, tmp_path)
+    assert not result.passed
+    texts = [str(result.summary())] + [p.read_text(errors="ignore") for p in (tmp_path / "docs").rglob("*.html")]
+    for text in texts:
+        assert "LS9 1QQ" not in text and "QQ123456C" not in text
+    captured = capsys.readouterr()
+    assert "Calculating Metrics" not in captured.err and "Calculating Metrics" not in captured.out
