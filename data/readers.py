@@ -308,11 +308,13 @@ def _read_xlsx(path: Path, raw: bytes, contract: Contract) -> RawExtract:
 
 
 def read_extract(path: Path, contract: Contract) -> RawExtract:
-    """Read one extract as strings under canonical names, or stop with a clear error."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ExtractError(path.name, f"cannot be read ({exc.strerror})") from None
+    """Read one extract as strings under canonical names, or stop with a clear error.
+
+    A file-system error (the share dropped, the file is locked) propagates as
+    OSError, so the caller can try again; everything about the content is an
+    ExtractError.
+    """
+    raw = path.read_bytes()
     if not raw.strip():
         raise ExtractError(path.name, "is empty")
     if path.suffix.lower() == ".xlsx":

@@ -74,15 +74,27 @@ def _print_synth(summary: SynthSummary, seconds: float) -> None:
     console.print(f"generated in {seconds:.1f}s")
 
 
-def _run_flow(extracts: Path, out: Path | None, config: Path | None, run_id: str | None, reference: date | None):
+def _run_flow(extracts: Path, out: Path | None, config: Path | None, run_id: str | None, reference: date | None,
+              refresh: bool = False, dask_address: str | None = None):
     from flows.cohort import cohort_run  # Prefect is imported only by the commands that run a flow
+    from flows.settings import load_settings
 
     server = os.environ.get("PREFECT_API_URL")
+    flow = cohort_run
+    address = dask_address or load_settings(config, out_dir=out).dask_address
+    if address:
+        if not server:
+            _fail("running on Dask needs a Prefect server (with the embedded one, every Dask worker starts its "
+                  "own): run 'prefect server start' and set PREFECT_API_URL")
+        from prefect_dask import DaskTaskRunner
+
+        flow = cohort_run.with_options(task_runner=DaskTaskRunner(address=address))
+        console.print(f"[dim]scoring on the Dask cluster at {address}[/]")
     console.print(f"[dim]running the flow on the Prefect server at {server}…[/]" if server else
                   "[dim]running the flow on Prefect's embedded server (it takes a few seconds to start)…[/]")
-    state = cohort_run(
+    state = flow(
         extracts_dir=extracts, out_dir=out, config_file=config, run_id=run_id, reference_date=reference,
-        return_state=True,
+        refresh=refresh, return_state=True,
     )
     if not state.is_completed():
         _fail(state.message or "the run failed; see the log above")
@@ -158,11 +170,14 @@ def run(
     config: Annotated[Path | None, typer.Option(help="settings file (YAML)")] = None,
     run_id: Annotated[str | None, typer.Option(help="override the run id derived from inputs and settings")] = None,
     reference_date: DateOption = None,
+    refresh: Annotated[bool, typer.Option(help="recompute every stage, even those an earlier run of the same inputs left")] = False,
+    dask_address: Annotated[str | None, typer.Option(help="score on this Dask scheduler (needs PREFECT_API_URL)")] = None,
 ) -> None:
     """Run the monthly cohort flow on a folder of extracts."""
     started = time.perf_counter()
     try:
-        summary = _run_flow(extracts, out, config, run_id, reference_date.date() if reference_date else None)
+        summary = _run_flow(extracts, out, config, run_id, reference_date.date() if reference_date else None,
+                            refresh, dask_address)
     except SfmatchError as error:
         _fail(str(error))
     _print_run(summary, time.perf_counter() - started)
@@ -408,18 +423,43 @@ def review_apply(
     config: Annotated[Path | None, typer.Option(help="settings file (YAML)")] = None,
 ) -> None:
     """Store analysts' link / no link decisions; every later run applies them before clustering."""
+    from flows.locks import shared_lock
     from flows.settings import load_settings
     from matching.review import apply_review_file
 
     try:
         settings = load_settings(config, out_dir=out)
-        stats = apply_review_file(file, settings.decisions_path)
+        with shared_lock(settings.decisions_path):  # two analysts applying at once must not lose a decision
+            stats = apply_review_file(file, settings.decisions_path)
     except SfmatchError as error:
         _fail(str(error))
     console.print(
         f"{stats.decided:,} decisions stored ({stats.links:,} link, {stats.no_links:,} no link); "
         f"{stats.undecided:,} rows left undecided\n{stats.store_total:,} decisions in {settings.decisions_path}"
     )
+
+
+@app.command("housekeeping")
+def housekeeping_command(
+    out: Annotated[Path | None, typer.Option(help="output folder (default from settings)")] = None,
+    config: Annotated[Path | None, typer.Option(help="settings file (YAML)")] = None,
+    retention_days: Annotated[int | None, typer.Option(help="override the retention period (days)")] = None,
+    dry_run: Annotated[bool, typer.Option(help="list what would be deleted, delete nothing")] = False,
+) -> None:
+    """Delete run folders older than the retention period (they hold personal data)."""
+    from flows.housekeeping import housekeeping
+
+    state = housekeeping(out_dir=out, config_file=config, retention_days=retention_days, dry_run=dry_run,
+                         return_state=True)
+    if not state.is_completed():
+        _fail(state.message or "housekeeping failed")
+    summary = state.result()
+    verb = "would delete" if summary.dry_run else "deleted"
+    console.print(f"{verb} {len(summary.deleted)} of {summary.examined} run folders"
+                  + (f"; kept the latest completed run {summary.kept_latest}" if summary.kept_latest else "")
+                  + (f"; {len(summary.in_progress)} in progress left alone" if summary.in_progress else ""))
+    for name in summary.deleted:
+        console.print(f"  {name}")
 
 
 def main() -> None:

@@ -22,9 +22,16 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from prefect import Task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from criteria.framework import framework_path
 from criteria.report import CriteriaSummary
 from data.errors import SfmatchError
 from data.ingest import IngestStats
+from expectations.thresholds import DEFAULT_THRESHOLDS
+from flows.caching import base_fingerprint, cached, file_fingerprint, fingerprint
+from flows.locks import run_lock, shared_lock
 from flows.manifest import RunManifest, StageTimes
 from flows.runs import RunFolder, previous_output
 from flows.settings import Settings, load_settings
@@ -51,16 +58,48 @@ from flows.tasks import (
     resolve_persons,
     score_pairs,
     standardise_records,
+    submission_keys,
     train_linkage_model,
 )
 from matching.linker import LinkageStats, PartitionResult, partitions
 from matching.storage import candidate_count
+from pseudonymise.keys import public_fingerprint
 
 __all__ = ["RunSummary", "cohort_run", "reporting_period"]
 
 
 class GateFailed(SfmatchError):
     """A blocking expectation failed: the run stops and publishes nothing."""
+
+
+@dataclass
+class Stages:
+    """Runs tasks cached under stage keys in the run folder, and notes which were skipped."""
+
+    root: Path
+    refresh: bool
+    hits: list[str] = dataclasses.field(default_factory=list)
+
+    def run(self, task: Task, key: str, *args, **kwargs):
+        state = cached(task, self.root, key, self.refresh)(*args, return_state=True, **kwargs)
+        if state.name == "Cached":
+            self.hits.append(task.name)
+        return state.result()
+
+    def submit(self, task: Task, key: str, *args, **kwargs):
+        return cached(task, self.root, key, self.refresh).submit(*args, **kwargs)
+
+    def note(self, futures: dict[str, object]) -> None:
+        """Record which of some submitted tasks (by name) were served from the cache."""
+        self.hits.extend(name for name, future in futures.items() if future.state.name == "Cached")
+
+
+def run_fingerprint(settings: Settings) -> str:
+    """What every stage depends on: settings, contracts, framework, thresholds and code."""
+    return base_fingerprint(settings.public_dump(), [
+        settings.contracts_dir, framework_path(settings.framework, settings.frameworks_dir), DEFAULT_THRESHOLDS,
+        settings.quality_thresholds,
+    ])
 
 
 @dataclass(frozen=True)
@@ -79,16 +118,22 @@ class RunSummary:
     published: Path | None = None
 
 
-def ingest_all(prepared: PreparedRun, settings: Settings, times: StageTimes) -> tuple[dict[str, IngestStats], list[str]]:
+def ingest_all(prepared: PreparedRun, settings: Settings, times: StageTimes, stages: Stages | None = None,
+               base: str = "") -> tuple[dict[str, IngestStats], list[str]]:
     """Every extract ingested concurrently; the errors of all of them, not just the first."""
     folder = prepared.folder
     with times.measure("ingest"):
-        futures = {
-            source: ingest_source.submit(source, path, settings, folder.root)
-            for source, path in prepared.extracts.items()
-        }
+        futures = {}
+        for source, path in prepared.extracts.items():
+            if stages is None:
+                futures[source] = ingest_source.submit(source, path, settings, folder.root)
+            else:
+                key = fingerprint(base, "ingest", source, prepared.hashes[source])
+                futures[source] = stages.submit(ingest_source, key, source, path, settings, folder.root)
         for future in futures.values():
             future.wait()
+        if stages is not None:
+            stages.note({f"ingest-{source}": future for source, future in futures.items()})
     states = {source: future.state for source, future in futures.items()}
     errors = [state.message for state in states.values() if state.is_failed()]
     stats = {source: futures[source].result() for source, state in states.items() if not state.is_failed()}
@@ -122,15 +167,19 @@ class Linkage:
     resolved: ResolveSummary
 
 
-def link_persons(prepared: PreparedRun, settings: Settings, times: StageTimes) -> Linkage:
+def link_persons(prepared: PreparedRun, settings: Settings, times: StageTimes, stages: Stages, ingested: str
+                 ) -> tuple[Linkage, str]:
     """Standardise, block, score per partition, and resolve persons with stable IDs."""
     logger = get_run_logger()
     folder, manifest = prepared.folder, prepared.manifest
     root = folder.root
     with times.measure("standardise"):
-        standardised = standardise_records(root, tuple(settings.sources), date.fromisoformat(manifest.reference_date))
+        key = fingerprint(ingested, "standardise")
+        standardised = stages.run(standardise_records, key, root, tuple(settings.sources),
+                                  date.fromisoformat(manifest.reference_date))
     with times.measure("block"):
-        blocking = block_records(root, settings.block_size_cap)
+        key = fingerprint(key, "block")
+        blocking = stages.run(block_records, key, root, settings.block_size_cap)
     model_path = settings.model_path
     if model_path.exists():
         model = effective_model(model_path, settings)
@@ -140,17 +189,23 @@ def link_persons(prepared: PreparedRun, settings: Settings, times: StageTimes) -
                        model_path)
         with times.measure("train"):
             data_hash = "".join(sorted(entry["sha256"] for entry in manifest.inputs.values()))
-            summary = train_linkage_model(root, model_path, data_hash)
+            with shared_lock(model_path):
+                summary = train_linkage_model(root, model_path, data_hash)
     with times.measure("score"):
+        key = fingerprint(key, "score", file_fingerprint(model_path))
         slices = partitions(candidate_count(root / "linkage" / "candidates.parquet"), settings.partition_pairs)
         futures = [
-            score_pairs.submit(root, model_path, settings, part, piece.start, piece.stop)
+            stages.submit(score_pairs, fingerprint(key, part, piece.start, piece.stop),
+                          root, model_path, settings, part, piece.start, piece.stop)
             for part, piece in enumerate(slices)
         ]
         parts = [future.result() for future in futures]
+        stages.note({f"score-part-{part}": future for part, future in enumerate(futures)})
     with times.measure("resolve"):
         previous = previous_output(settings.out_dir, folder.run_id, "person_index.parquet")
-        resolved = resolve_persons(root, model_path, settings, parts, folder.run_id, previous)
+        key = fingerprint(key, "resolve", folder.run_id, file_fingerprint(previous),
+                          file_fingerprint(settings.decisions_path))
+        resolved = stages.run(resolve_persons, key, root, model_path, settings, parts, folder.run_id, previous)
     stats = resolved.stats
     manifest.linkage = {
         "model": {"path": str(summary.path), "model_id": summary.model_id, "trained_in_run": summary.trained_in_run,
@@ -168,15 +223,17 @@ def link_persons(prepared: PreparedRun, settings: Settings, times: StageTimes) -
         "linked_records": "linked_records.parquet", "person_index": "person_index.parquet",
         "review_queue": "review_queue.csv",
     })
-    return Linkage(summary, standardised, blocking, parts, resolved)
+    return Linkage(summary, standardised, blocking, parts, resolved), key
 
 
-def assess(prepared: PreparedRun, settings: Settings, times: StageTimes) -> CriteriaSummary:
+def assess(prepared: PreparedRun, settings: Settings, times: StageTimes, stages: Stages, linked: str
+           ) -> tuple[CriteriaSummary, str]:
     folder, manifest = prepared.folder, prepared.manifest
     with times.measure("criteria"):
         period = (date.fromisoformat(manifest.period_start), date.fromisoformat(manifest.period_end))
         history = previous_output(settings.out_dir, folder.run_id, "needs_history.parquet")
-        criteria = assess_families(folder.root, settings, period, history)
+        key = fingerprint(linked, "criteria", file_fingerprint(history))
+        criteria = stages.run(assess_families, key, folder.root, settings, period, history)
     manifest.criteria = {
         **{k: v for k, v in dataclasses.asdict(criteria).items() if k != "headline_names"},
         "previous_needs_history": str(history) if history else None,
@@ -185,25 +242,32 @@ def assess(prepared: PreparedRun, settings: Settings, times: StageTimes) -> Crit
         "families": "families.parquet", "evidence": "evidence.parquet", "needs_history": "needs_history.parquet",
         "needs_changes": "needs_changes.csv",
     })
-    return criteria
+    return criteria, key
 
 
-def submit(prepared: PreparedRun, settings: Settings, times: StageTimes, criteria: CriteriaSummary
-           ) -> tuple[SubmissionSummary, Path]:
+def submit(prepared: PreparedRun, settings: Settings, times: StageTimes, criteria: CriteriaSummary, stages: Stages,
+           assessed: str) -> tuple[SubmissionSummary, Path]:
     """Write (stage), audit (the submission gate), then encrypt and publish."""
     folder, manifest = prepared.folder, prepared.manifest
     root = folder.root
+    council, evaluation, recipient = submission_keys(settings)
     with times.measure("pseudonymise"):
-        submission = pseudonymise_cohort(root, settings, folder.run_id, date.fromisoformat(manifest.reference_date))
+        key = fingerprint(assessed, "pseudonymise", council.fingerprint, evaluation.fingerprint,
+                          file_fingerprint(settings.opt_outs))
+        submission = stages.run(pseudonymise_cohort, key, root, settings, folder.run_id,
+                                date.fromisoformat(manifest.reference_date))
     with times.measure("gate submission"):
-        gate = gate_submission(root, settings)
+        gate = stages.run(gate_submission, fingerprint(key, "gate"), root, settings)
     _require(gate, manifest)
     with times.measure("encrypt"):
         context = {"la_code": settings.la_code, "run_id": folder.run_id, "reference_date": manifest.reference_date,
                    "framework_version": f"{criteria.framework} v{criteria.version}"}
-        submission_manifest = encrypt_cohort(root, settings, submission, context, gate)
+        # Cached with the rest: a rerun keeps the files already encrypted, so its outputs stay byte-identical.
+        submission_manifest = stages.run(encrypt_cohort, fingerprint(key, "encrypt", public_fingerprint(recipient)),
+                                         root, settings, submission, context, gate)
     with times.measure("publish"):
-        published = publish_submission(root, settings.out_dir, folder.run_id)
+        with shared_lock(settings.out_dir / "published" / "latest.json"):
+            published = publish_submission(root, settings.out_dir, folder.run_id)
     manifest.submission = json.loads(submission_manifest.read_text(encoding="utf-8"))
     manifest.outputs.update({"submission": "submission/", "published": str(published)})
     return submission, published
@@ -218,8 +282,12 @@ def cohort_run(
     config_file: Path | None = None,
     run_id: str | None = None,
     reference_date: date | None = None,
+    refresh: bool = False,
 ) -> RunSummary | State:
-    """Ingest, gate, link, assess and publish: the month's run on a folder of extracts."""
+    """Ingest, gate, link, assess and publish: the month's run on a folder of extracts.
+
+    `refresh` recomputes every stage even when an earlier run of the same inputs and settings left its results.
+    """
     logger = get_run_logger()
     times = StageTimes()
     try:
@@ -230,28 +298,78 @@ def cohort_run(
         logger.error("%s", error)
         return Failed(message=str(error))
 
+    try:
+        with run_lock(prepared.folder.root):
+            return _run_stages(prepared, settings, times, refresh)
+    except SfmatchError as error:
+        logger.error("%s", error)
+        return Failed(message=str(error))
+
+
+def _run_stages(prepared: PreparedRun, settings: Settings, times: StageTimes, refresh: bool) -> RunSummary | State:
+    logger = get_run_logger()
     folder, manifest = prepared.folder, prepared.manifest
-    ingest, errors = ingest_all(prepared, settings, times)
+    stages = Stages(folder.root, refresh)
+    base = run_fingerprint(settings)
+    ingest, errors = ingest_all(prepared, settings, times, stages, base)
     if errors:
         return fail_run(folder, manifest, times, errors)
+    ingested = fingerprint(base, "ingested", prepared.hashes)
     try:
         with times.measure("gate inputs"):
             previous_manifest = previous_output(settings.out_dir, folder.run_id, "manifest.json")
-            gate = gate_inputs(folder.root, settings, date.fromisoformat(manifest.reference_date), previous_manifest)
+            gate = stages.run(gate_inputs, fingerprint(ingested, "gate", file_fingerprint(previous_manifest)),
+                              folder.root, settings, date.fromisoformat(manifest.reference_date), previous_manifest)
         _require(gate, manifest)
-        linkage = link_persons(prepared, settings, times)
-        criteria = assess(prepared, settings, times)
+        linkage, linked = link_persons(prepared, settings, times, stages, ingested)
+        criteria, assessed = assess(prepared, settings, times, stages, linked)
         with times.measure("report"):
             match_report(folder.root, folder.run_id, settings.model_path, settings, linkage.model.trained_in_run,
                          linkage.standardised, linkage.blocking, linkage.parts, linkage.resolved, criteria)
         manifest.outputs["match_report"] = "match_report.html"
-        submission, published = submit(prepared, settings, times, criteria) if settings.submission else (None, None)
+        submission, published = (submit(prepared, settings, times, criteria, stages, assessed)
+                                 if settings.submission else (None, None))
     except SfmatchError as error:
         logger.error("%s", error)
+        manifest.cache_hits = stages.hits
         return fail_run(folder, manifest, times, [str(error)])
 
+    manifest.cache_hits = stages.hits
     manifest.finish("completed", times)
     manifest.write(folder.manifest)
-    logger.info("run %s complete; counts reconcile: %s", folder.run_id, manifest.reconciles)
-    return RunSummary(folder.run_id, folder.root, folder.manifest, ingest, dict(times.seconds), linkage.resolved.stats,
-                      linkage.model, criteria, submission, published)
+    summary = RunSummary(folder.run_id, folder.root, folder.manifest, ingest, dict(times.seconds),
+                         linkage.resolved.stats, linkage.model, criteria, submission, published)
+    publish_artifacts(summary, manifest)
+    logger.info("run %s complete; counts reconcile: %s; %d stages reused from an earlier run",
+                folder.run_id, manifest.reconciles, len(stages.hits))
+    return summary
+
+
+def publish_artifacts(summary: RunSummary, manifest: RunManifest) -> None:
+    """Counts and rates only: the run summary, the match summary (data quality has its own, from the gates)."""
+    create_table_artifact(
+        key="sfmatch-run-summary",
+        table=[{"source": source, "rows read": s.rows_read, "ingested": s.rows_ingested,
+                "quarantined": s.rows_quarantined, "reconciles": s.reconciles} for source, s in summary.ingest.items()],
+        description=f"run {summary.run_id}: rows per source",
+    )
+    linkage = summary.linkage
+    if linkage is None:
+        return
+    records = max(linkage.records, 1)
+    lines = [
+        f"# Match summary, run {summary.run_id}", "",
+        "| measure | value |", "|---|---:|",
+        f"| records | {linkage.records:,} |",
+        f"| persons | {linkage.persons:,} ({linkage.persons / records:.1%} of records) |",
+        f"| links kept | {linkage.links_kept:,} |",
+        f"| links left out by constraints | {linkage.links_left_out:,} |",
+        f"| pairs for review | {linkage.pairs_for_review:,} |",
+        f"| model | {summary.model.model_id if summary.model else ''} |",
+    ]
+    if summary.criteria is not None:
+        criteria = summary.criteria
+        lines += [f"| families assessed | {criteria.families_assessed:,} |",
+                  f"| families eligible | {criteria.families_eligible:,} |"]
+    create_markdown_artifact(key="sfmatch-match-summary", markdown="\n".join(lines) + "\n",
+                             description="linkage and eligibility counts")

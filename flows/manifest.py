@@ -84,6 +84,7 @@ class RunManifest:
     criteria: dict[str, object] = field(default_factory=dict)
     submission: dict[str, object] = field(default_factory=dict)
     quality: dict[str, object] = field(default_factory=dict)
+    cache_hits: list[str] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)
     stages_peak_mb: dict[str, float] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)

@@ -12,7 +12,7 @@ import hashlib
 import json
 import subprocess
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -95,3 +95,20 @@ def previous_output(out_dir: Path, run_id: str, name: str) -> Path | None:
     """A file of the latest completed run (the person index, the needs history), if it has one."""
     folder = previous_run(out_dir, run_id)
     return folder / name if folder is not None and (folder / name).exists() else None
+
+
+def finished_at(folder: Path) -> datetime:
+    """When a run finished, from its manifest; its folder's last change when the manifest says nothing."""
+    try:
+        document = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        stamp = document.get("finished_at") or document.get("started_at")
+        if stamp:
+            return datetime.fromisoformat(stamp)
+    except (OSError, json.JSONDecodeError, ValueError):
+        pass
+    return datetime.fromtimestamp(folder.stat().st_mtime, tz=timezone.utc)
+
+
+def expired_runs(folders: list[Path], cutoff: datetime) -> list[Path]:
+    """The run folders that finished before the cutoff."""
+    return [folder for folder in folders if finished_at(folder) < cutoff]

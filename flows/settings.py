@@ -67,6 +67,10 @@ class Settings(BaseModel):
     framework: str = Field("sf-2022", description="the framework version to apply: a name in frameworks_dir, or a path")
     frameworks_dir: Path = Field(FRAMEWORKS_DIR, description="folder of framework versions (YAML)")
 
+    # Orchestration.
+    retention_days: int = Field(90, ge=1, description="run folders (which hold personal data) are deleted after this")
+    dask_address: str | None = Field(None, description="a Dask scheduler (tcp://host:8786) to score partitions on")
+
     # Data quality.
     quality_thresholds: Path | None = Field(None, description="the council's thresholds (YAML) over expectations/thresholds.yaml")
 

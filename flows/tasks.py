@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from dateutil.relativedelta import relativedelta
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
+from prefect.runtime import task_run
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed, State
 
@@ -68,11 +69,22 @@ for _name in ("prefect.task_runs", "prefect.flow_runs"):
     logging.getLogger(_name).addFilter(_NoEmptyTraceback())
 
 
+def transient_io(task, task_run, state) -> bool:
+    """Retry what a second try can fix (a file system that failed for a moment), never a bad extract."""
+    return isinstance(state.data, OSError)
+
+
+# Reading extracts from a share, copying to the published folder: I/O that can fail for a moment.
+IO_RETRIES = {"retries": 2, "retry_delay_seconds": [5, 30], "retry_condition_fn": transient_io}
+MINUTES = 60
+
+
 @dataclass(frozen=True)
 class PreparedRun:
     folder: RunFolder
     extracts: dict[str, Path]
     manifest: RunManifest
+    hashes: dict[str, str]
 
 
 def reporting_period(reference_date: date, months: int) -> tuple[date, date]:
@@ -80,7 +92,7 @@ def reporting_period(reference_date: date, months: int) -> tuple[date, date]:
     return reference_date - relativedelta(months=months) + relativedelta(days=1), reference_date
 
 
-@task(name="prepare run", cache_policy=NO_CACHE)
+@task(name="prepare run", cache_policy=NO_CACHE, timeout_seconds=15 * MINUTES, **IO_RETRIES)
 def prepare_run(extracts_dir: Path, settings: Settings, run_id: str | None, kind: str = "runs") -> PreparedRun:
     """Find one extract per source, hash them, and open the run's folder and manifest."""
     contracts = load_contracts(settings.contracts_dir, list(settings.sources))
@@ -100,10 +112,10 @@ def prepare_run(extracts_dir: Path, settings: Settings, run_id: str | None, kind
     )
     folder.create()
     get_run_logger().info("run %s: %d extracts found", folder.run_id, len(extracts))
-    return PreparedRun(folder, extracts, manifest)
+    return PreparedRun(folder, extracts, manifest, hashes)
 
 
-@task(name="ingest", task_run_name="ingest-{source}", cache_policy=NO_CACHE)
+@task(name="ingest", task_run_name="ingest-{source}", cache_policy=NO_CACHE, timeout_seconds=30 * MINUTES, **IO_RETRIES)
 def ingest_source(source: str, path: Path, settings: Settings, run_root: Path) -> IngestStats | State:
     """Read one extract by its contract; write its typed table, quarantine and field issues."""
     logger = get_run_logger()
@@ -113,6 +125,12 @@ def ingest_source(source: str, path: Path, settings: Settings, run_root: Path) -
     except SfmatchError as error:
         logger.error("%s", error)
         return Failed(message=str(error))
+    except OSError as error:
+        if task_run.run_count <= ingest_source.retries:
+            raise  # retried after a pause: shares and network drives fail for a moment
+        message = f"{path.name}: cannot be read ({error.strerror or type(error).__name__}), after {task_run.run_count} tries"
+        logger.error("%s", message)
+        return Failed(message=message)
     write_ingest_outputs(result, contract, run_root)
     stats = result.stats
     logger.info(
@@ -129,7 +147,7 @@ class StandardiseSummary:
     identifier_quality: dict[str, dict[str, dict[str, int]]]
 
 
-@task(name="standardise", cache_policy=NO_CACHE)
+@task(name="standardise", cache_policy=NO_CACHE, timeout_seconds=30 * MINUTES)
 def standardise_records(run_root: Path, sources: tuple[str, ...], reference_date: date) -> StandardiseSummary:
     """Person records from every ingested table, saved for the linkage steps."""
     tables = {source: read_parquet(run_root / "ingested" / f"{source}.parquet") for source in sources}
@@ -146,7 +164,7 @@ class BlockSummary:
     rules: tuple[RuleReport, ...]
 
 
-@task(name="block", cache_policy=NO_CACHE)
+@task(name="block", cache_policy=NO_CACHE, timeout_seconds=60 * MINUTES)
 def block_records(run_root: Path, cap: int) -> BlockSummary:
     records = load_records(run_root / "linkage")
     candidates = block(records, DEFAULT_RULES, cap)
@@ -180,7 +198,7 @@ class ModelSummary:
     trained_at: str
 
 
-@task(name="train linkage model", cache_policy=NO_CACHE)
+@task(name="train linkage model", cache_policy=NO_CACHE, timeout_seconds=120 * MINUTES)
 def train_linkage_model(run_root: Path, model_path: Path, data_sha256: str) -> ModelSummary:
     """Train on this run's records and save the model; an earlier model is kept beside it under its id."""
     records = load_records(run_root / "linkage")
@@ -197,7 +215,7 @@ def train_linkage_model(run_root: Path, model_path: Path, data_sha256: str) -> M
     return ModelSummary(model_path, model.model_id, True, model.training.trained_at)
 
 
-@task(name="score", task_run_name="score-part-{part}", cache_policy=NO_CACHE)
+@task(name="score", task_run_name="score-part-{part}", cache_policy=NO_CACHE, timeout_seconds=60 * MINUTES)
 def score_pairs(run_root: Path, model_path: Path, settings: Settings, part: int, start: int, stop: int) -> PartitionResult:
     """Compare and score one slice of the candidate pairs; the pairs worth keeping go to a file."""
     records = load_records(run_root / "linkage")
@@ -215,7 +233,7 @@ class ResolveSummary:
     linked_records: int
 
 
-@task(name="resolve persons", cache_policy=NO_CACHE)
+@task(name="resolve persons", cache_policy=NO_CACHE, timeout_seconds=60 * MINUTES)
 def resolve_persons(
     run_root: Path, model_path: Path, settings: Settings, parts: list[PartitionResult], run_id: str,
     previous_index: Path | None,
@@ -252,7 +270,7 @@ def resolve_persons(
     return ResolveSummary(stats, pick_examples(combined.pairs, records, model, tf), len(outcome.linked))
 
 
-@task(name="assess families", cache_policy=NO_CACHE)
+@task(name="assess families", cache_policy=NO_CACHE, timeout_seconds=30 * MINUTES)
 def assess_families(run_root: Path, settings: Settings, period: tuple[date, date], previous_history: Path | None,
                     ) -> CriteriaSummary:
     """Needs, evidence and eligibility for every family; the needs history and this month's changes."""
@@ -303,7 +321,7 @@ class SubmissionSummary:
     counts: dict[str, int]
 
 
-@task(name="pseudonymise", cache_policy=NO_CACHE)
+@task(name="pseudonymise", cache_policy=NO_CACHE, timeout_seconds=30 * MINUTES)
 def pseudonymise_cohort(run_root: Path, settings: Settings, run_id: str, reference_date: date) -> SubmissionSummary:
     """The cohort file and the disclosure-controlled aggregates, staged in the run's submission folder."""
     contracts = load_contracts(settings.contracts_dir, list(settings.sources))
@@ -350,7 +368,7 @@ def pseudonymise_cohort(run_root: Path, settings: Settings, run_id: str, referen
 SUBMISSION_FILES = ("cohort.csv", "cohort.parquet", "aggregates.csv")
 
 
-@task(name="encrypt", cache_policy=NO_CACHE)
+@task(name="encrypt", cache_policy=NO_CACHE, timeout_seconds=30 * MINUTES, **IO_RETRIES)
 def encrypt_cohort(run_root: Path, settings: Settings, summary: SubmissionSummary, context: dict[str, str],
                    gate: GateSummary) -> Path:
     """Encrypt the staged files for the recipient and write the submission manifest beside them."""
@@ -411,7 +429,7 @@ def _gate(run_root: Path, gate: str, title: str, batches: dict) -> GateSummary:
     return GateSummary(gate, passed, suites, folder / f"{gate}.md", failure_message(results))
 
 
-@task(name="gate inputs", cache_policy=NO_CACHE)
+@task(name="gate inputs", cache_policy=NO_CACHE, timeout_seconds=30 * MINUTES)
 def gate_inputs(run_root: Path, settings: Settings, reference_date: date, previous_manifest: Path | None) -> GateSummary:
     """The input suites on every ingested extract; a blocking failure stops the run before any linking."""
     contracts = load_contracts(settings.contracts_dir, list(settings.sources))
@@ -430,7 +448,7 @@ def gate_inputs(run_root: Path, settings: Settings, reference_date: date, previo
     return _gate(run_root, "inputs", "Input data quality", batches)
 
 
-@task(name="gate submission", cache_policy=NO_CACHE)
+@task(name="gate submission", cache_policy=NO_CACHE, timeout_seconds=30 * MINUTES)
 def gate_submission(run_root: Path, settings: Settings) -> GateSummary:
     """The submission suite on the staged cohort file (as the recipient will read it) and the aggregates."""
     contracts = load_contracts(settings.contracts_dir, list(settings.sources))
@@ -447,7 +465,7 @@ def gate_submission(run_root: Path, settings: Settings) -> GateSummary:
     return _gate(run_root, "submission", "Submission data quality", batches)
 
 
-@task(name="publish", cache_policy=NO_CACHE)
+@task(name="publish", cache_policy=NO_CACHE, timeout_seconds=15 * MINUTES, **IO_RETRIES)
 def publish_submission(run_root: Path, out_dir: Path, run_id: str) -> Path:
     """Copy the encrypted files and their manifest to `published/<run_id>/`, all at once or not at all."""
     staging = run_root / "submission"
@@ -472,7 +490,7 @@ def publish_submission(run_root: Path, out_dir: Path, run_id: str) -> Path:
     return target
 
 
-@task(name="match report", cache_policy=NO_CACHE)
+@task(name="match report", cache_policy=NO_CACHE, timeout_seconds=15 * MINUTES)
 def match_report(
     run_root: Path, run_id: str, model_path: Path, settings: Settings, model_trained_in_run: bool,
     standardised: StandardiseSummary, blocking: BlockSummary, parts: list[PartitionResult], resolved: ResolveSummary,

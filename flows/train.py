@@ -16,6 +16,7 @@ from prefect.states import Failed, State
 
 from data.errors import SfmatchError
 from flows.cohort import fail_run, ingest_all
+from flows.locks import shared_lock
 from flows.manifest import StageTimes
 from flows.settings import load_settings
 from flows.tasks import ModelSummary, block_records, prepare_run, standardise_records, train_linkage_model
@@ -58,7 +59,8 @@ def train_flow(
         blocking = block_records(folder.root, settings.block_size_cap)
     with times.measure("train"):
         data_hash = "".join(sorted(entry["sha256"] for entry in manifest.inputs.values()))
-        model = train_linkage_model(folder.root, settings.model_path, data_hash)
+        with shared_lock(settings.model_path):
+            model = train_linkage_model(folder.root, settings.model_path, data_hash)
     manifest.linkage = {"model": {"path": str(model.path), "model_id": model.model_id, "trained_in_run": True,
                                   "trained_at": model.trained_at}, "candidate_pairs": blocking.pairs}
     manifest.finish("completed", times)
