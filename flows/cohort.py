@@ -324,8 +324,9 @@ def _run_stages(prepared: PreparedRun, settings: Settings, times: StageTimes, re
         linkage, linked = link_persons(prepared, settings, times, stages, ingested)
         criteria, assessed = assess(prepared, settings, times, stages, linked)
         with times.measure("report"):
-            match_report(folder.root, folder.run_id, settings.model_path, settings, linkage.model.trained_in_run,
-                         linkage.standardised, linkage.blocking, linkage.parts, linkage.resolved, criteria)
+            stages.run(match_report, fingerprint(assessed, "report"), folder.root, folder.run_id, settings.model_path,
+                       settings, linkage.model.trained_in_run, linkage.standardised, linkage.blocking, linkage.parts,
+                       linkage.resolved, criteria)
         manifest.outputs["match_report"] = "match_report.html"
         submission, published = (submit(prepared, settings, times, criteria, stages, assessed)
                                  if settings.submission else (None, None))

@@ -1,0 +1,161 @@
+"""Caching, retries, locks, artifacts and housekeeping, in one process on the test harness."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+import flows.tasks
+from data.synth import DEFAULT_REFERENCE_DATE
+from data.tables import read_parquet
+from flows.cohort import cohort_run
+from flows.housekeeping import housekeeping
+from tests.privacy import leaks, sensitive_values
+
+ALL_STAGES = {"gate inputs", "standardise", "block", "resolve persons", "assess families", "match report",
+              "pseudonymise", "gate submission", "encrypt"}
+
+
+def run(extracts, out, config, **kwargs):
+    return cohort_run(extracts_dir=extracts, out_dir=out, config_file=config, reference_date=DEFAULT_REFERENCE_DATE,
+                      return_state=True, **kwargs)
+
+
+def digests(folder: Path, skip=("manifest.json",), plain_only=False) -> dict[str, str]:
+    """Every output file's hash, by path; the manifest (timings) and caches aside."""
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder).as_posix()
+        if not path.is_file() or relative.startswith((".cache/", "data_docs/")) or path.name in skip:
+            continue
+        if path.name.startswith(".") or (plain_only and path.suffix == ".enc"):
+            continue
+        found[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def test_a_rerun_reuses_every_stage_and_its_outputs_are_byte_identical(prefect_harness, synth_small, submission_config, tmp_path):
+    first = run(synth_small / "extracts", tmp_path, submission_config).result()
+    before = digests(first.run_dir)
+    again = run(synth_small / "extracts", tmp_path, submission_config).result()
+    assert again.run_id == first.run_id
+    hits = set(json.loads(again.manifest.read_text())["cache_hits"])
+    assert ALL_STAGES <= hits and {f"ingest-{s}" for s in first.ingest} <= hits
+    assert digests(again.run_dir) == before, "nothing rewritten, the encrypted files included"
+    published = tmp_path / "published" / first.run_id
+    assert (published / "cohort.csv.enc").read_bytes() == (first.run_dir / "submission" / "cohort.csv.enc").read_bytes()
+
+
+def test_recomputing_everything_gives_the_same_data(prefect_harness, synth_small, submission_config, tmp_path):
+    run(synth_small / "extracts", tmp_path, submission_config).result()  # trains and saves the model
+    first = run(synth_small / "extracts", tmp_path, submission_config, refresh=True).result()
+    before = digests(first.run_dir, skip=("manifest.json",), plain_only=True)
+    again = run(synth_small / "extracts", tmp_path, submission_config, refresh=True).result()
+    assert json.loads(again.manifest.read_text())["cache_hits"] == []
+    after = digests(again.run_dir, skip=("manifest.json",), plain_only=True)
+    # Encryption is randomised on purpose: its files (and the submission manifest that hashes them) are left out.
+    assert after == before
+
+
+def test_a_changed_extract_recomputes_what_depends_on_it_and_nothing_else(prefect_harness, synth_small, submission_config, tmp_path):
+    extracts = tmp_path / "extracts"
+    shutil.copytree(synth_small / "extracts", extracts)
+    run(extracts, tmp_path / "out", submission_config, run_id="month").result()
+    police = extracts / "police.csv"
+    police.write_bytes(police.read_bytes().rstrip(b"\r\n") + b"\r\n")  # same rows, new bytes: a re-export
+    again = run(extracts, tmp_path / "out", submission_config, run_id="month").result()
+    hits = set(json.loads(again.manifest.read_text())["cache_hits"])
+    assert {"ingest-la_cases", "ingest-dwp_benefits", "ingest-housing", "ingest-education"} <= hits
+    assert "ingest-police" not in hits and "standardise" not in hits and "pseudonymise" not in hits
+
+
+def test_a_transient_read_error_is_retried(prefect_harness, synth_small, submission_config, tmp_path, monkeypatch):
+    monkeypatch.setattr(flows.tasks.ingest_source, "retry_delay_seconds", [0, 0])
+    genuine, failures = Path.read_bytes, {"left": 1}
+
+    def flaky(path: Path):
+        if path.name == "police.csv" and failures["left"]:
+            failures["left"] -= 1
+            raise TimeoutError(110, "Connection timed out")
+        return genuine(path)
+
+    monkeypatch.setattr(Path, "read_bytes", flaky)
+    state = run(synth_small / "extracts", tmp_path, submission_config)
+    assert state.is_completed(), state.message
+    assert failures["left"] == 0
+
+
+def test_an_extract_that_stays_unreadable_fails_cleanly_after_its_retries(prefect_harness, synth_small,
+                                                                       submission_config, tmp_path, monkeypatch):
+    monkeypatch.setattr(flows.tasks.ingest_source, "retry_delay_seconds", [0, 0])
+    genuine = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda p: (_ for _ in ()).throw(PermissionError(13, "Permission denied"))
+                        if p.name == "police.csv" else genuine(p))
+    state = run(synth_small / "extracts", tmp_path, submission_config)
+    assert state.is_failed()
+    assert "police.csv: cannot be read (Permission denied), after 3 tries" in state.message
+
+
+def test_a_second_run_of_the_same_inputs_waits_for_nobody_and_says_why(prefect_harness, synth_small, submission_config, tmp_path):
+    first = run(synth_small / "extracts", tmp_path, submission_config).result()
+    with FileLock(str(first.run_dir / ".run.lock"), timeout=0):
+        state = run(synth_small / "extracts", tmp_path, submission_config)
+    assert state.is_failed()
+    assert f"run {first.run_id} is already in progress in another process" in state.message
+
+
+def test_artifacts_hold_counts_and_no_personal_data(prefect_harness, synth_small, submission_config, tmp_path, prefect_logs):
+    state = run(synth_small / "extracts", tmp_path, submission_config)
+    assert state.is_completed()
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
+    keys = {a.key for a in artifacts}
+    assert {"sfmatch-run-summary", "sfmatch-match-summary"} <= keys
+    people = read_parquet(synth_small / "truth" / "people.parquet")
+    values = sensitive_values(people)
+    texts = [json.dumps(a.data) if not isinstance(a.data, str) else a.data for a in artifacts]
+    assert leaks("\n".join(texts) + "\n" + prefect_logs.text(), values) == {}
+    summary = next(a for a in artifacts if a.key == "sfmatch-match-summary")
+    assert "persons" in summary.data and "families eligible" in summary.data
+
+
+def make_run(folder: Path, finished: datetime, status: str = "completed") -> Path:
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps({"status": status, "finished_at": finished.isoformat()}))
+    (folder / "person_index.parquet").write_bytes(b"x")
+    return folder
+
+
+def test_housekeeping_deletes_old_runs_but_keeps_the_latest_and_those_in_progress(prefect_harness, tmp_path):
+    now = datetime.now(timezone.utc)
+    old = make_run(tmp_path / "runs" / "2025-old", now - timedelta(days=200))
+    busy = make_run(tmp_path / "runs" / "2025-busy", now - timedelta(days=150))
+    recent = make_run(tmp_path / "runs" / "2026-recent", now - timedelta(days=10))
+    training = make_run(tmp_path / "training" / "2025-train", now - timedelta(days=120))
+    (tmp_path / "published" / ".x.partial").mkdir(parents=True)
+
+    dry = housekeeping(out_dir=tmp_path, retention_days=90, dry_run=True)
+    assert sorted(dry.deleted) == ["runs/2025-busy", "runs/2025-old", "training/2025-train"] and old.exists()
+
+    with FileLock(str(busy / ".run.lock"), timeout=0):
+        done = housekeeping(out_dir=tmp_path, retention_days=90)
+    assert not old.exists() and not training.exists() and busy.exists() and recent.exists()
+    assert done.in_progress == ["2025-busy"] and done.kept_latest == "2026-recent"
+    assert not (tmp_path / "published" / ".x.partial").exists()
+
+    make_run(tmp_path / "runs" / "2024-only", now - timedelta(days=400))
+    shutil.rmtree(recent)
+    shutil.rmtree(busy)
+    last = housekeeping(out_dir=tmp_path, retention_days=90)
+    assert last.deleted == [] and last.kept_latest == "2024-only", "the one run the next month needs stays"
