@@ -25,7 +25,7 @@ from criteria.framework import Framework
 from data.tables import STRING
 
 HIT_TYPES = {
-    "headline": object, "descriptor": object, "applies_to": object, "source": object, "record_id": object,
+    "headline": STRING, "descriptor": STRING, "applies_to": STRING, "source": STRING, "record_id": STRING,
     "evidence_date": "datetime64[ns]", "record_family": STRING,
 }
 COUNTED = "counted"
@@ -37,12 +37,10 @@ EVIDENCE_COLUMNS = [
 
 
 def _stack(frames: list[pd.DataFrame], types: dict[str, object]) -> pd.DataFrame:
-    """Frames one under another, column by column with a fixed type (columns may be all empty)."""
-    return pd.DataFrame({
-        column: pd.Series(np.concatenate([f[column].to_numpy(dtype=object) for f in frames]) if frames else [],
-                          dtype=dtype)
-        for column, dtype in types.items()
-    })
+    """Frames one under another with one fixed type per column, so columns that are all empty concatenate cleanly."""
+    if not frames:
+        return pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in types.items()})
+    return pd.concat([frame.astype(types) for frame in frames], ignore_index=True)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ pseudonym, which contains runs of digits, is not mistaken for an NHS number.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import List
 
 from expectations.runner import gx_expectations
@@ -20,11 +21,15 @@ IDENTIFIER_SHAPES: dict[str, str] = {
     "full date": r"^\s*(?:\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4}|\d{8})(?:\s.*)?$",
 }
 
-gxe = gx_expectations()
+@cache
+def identifier_expectation():
+    """The expectation class, defined on first use so that importing this module does not import GX."""
+    gxe = gx_expectations()
 
+    class ExpectColumnValuesToNotLookLikeIdentifiers(gxe.ExpectColumnValuesToNotMatchRegexList):
+        """No value may have the shape of a NINO, an NHS number, a UPN, a full postcode or a full date."""
 
-class ExpectColumnValuesToNotLookLikeIdentifiers(gxe.ExpectColumnValuesToNotMatchRegexList):
-    """No value may have the shape of a NINO, an NHS number, a UPN, a full postcode or a full date."""
+        regex_list: List[str] = list(IDENTIFIER_SHAPES.values())
+        description: str = "values must not look like a NINO, NHS number, UPN, full postcode or full date"
 
-    regex_list: List[str] = list(IDENTIFIER_SHAPES.values())
-    description: str = "values must not look like a NINO, NHS number, UPN, full postcode or full date"
+    return ExpectColumnValuesToNotLookLikeIdentifiers

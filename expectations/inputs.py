@@ -35,9 +35,9 @@ def input_expectations(contract: Contract, thresholds: SourceThresholds, referen
     gxe = gx_expectations()
     t = thresholds
     checks = []
-    for column in ("source", *contract.fields, *LINEAGE_COLUMNS[1:]):
-        checks.append(expectation(gxe.ExpectColumnToExist, "columns_present", t.columns_present.severity,
-                                  "every contract field and lineage column is in the ingested table", column=column))
+    checks.append(expectation(gxe.ExpectTableColumnsToMatchSet, "columns_present", t.columns_present.severity,
+                              "every contract field and lineage column is in the ingested table, and nothing else",
+                              column_set=["source", *contract.fields, *LINEAGE_COLUMNS[1:]], exact_match=True))
     checks.append(expectation(gxe.ExpectColumnValuesToBeUnique, "key_unique", t.key_unique.severity,
                               "each row has its own record_id", column=contract.key))
     for name, spec in contract.fields.items():

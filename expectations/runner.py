@@ -10,8 +10,10 @@ turned down, so the console shows the pipeline's own lines only.
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -27,13 +29,22 @@ GX_SEVERITY = {"blocking": "critical", "warning": "warning"}
 _COUNTS_ONLY = ("element_count", "unexpected_count", "unexpected_percent", "missing_count")
 
 
+@cache
 def _quiet_imports():
+    """GX, imported once, quietly. A run starts this in the background early (see `warm_up`)."""
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         import great_expectations as gx
     logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
     return gx
+
+
+def warm_up() -> threading.Thread:
+    """Import GX in a background thread: its two seconds overlap ingest instead of adding to the run."""
+    thread = threading.Thread(target=_quiet_imports, name="import-great-expectations", daemon=True)
+    thread.start()
+    return thread
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,8 @@ class Outcome:
     unexpected_percent: float | None = None
     observed_value: int | None = None
     why: str = ""
+    columns: str = ""
+    """For a table's column check: which columns are missing or unexpected (header names, never values)."""
 
     def describe(self) -> str:
         where = f" on {self.column}" if self.column else ""
@@ -57,6 +70,8 @@ class Outcome:
             counts = f"{self.unexpected_count:,} of {self.element_count:,} values unexpected ({self.unexpected_percent or 0:.2f}%)"
         elif self.observed_value is not None:
             counts = f"observed {self.observed_value:,}"
+        elif self.columns:
+            counts = self.columns
         else:
             counts = "failed"
         return f"{self.check} ({self.expectation}{where}): {counts}"
@@ -88,11 +103,23 @@ class GateResult:
         }
 
 
+def _column_mismatch(mismatched) -> str:
+    """Column checks report header names (never values): as missing/unexpected sets, or position by position."""
+    if isinstance(mismatched, dict):
+        return "; ".join(f"{kind}: {', '.join(map(str, mismatched.get(kind) or []))}"
+                         for kind in ("missing", "unexpected") if mismatched.get(kind))
+    if isinstance(mismatched, list):
+        return "columns differ: " + ", ".join(
+            f"expected {m.get('Expected')} found {m.get('Found')}" for m in mismatched if isinstance(m, dict))
+    return ""
+
+
 def _outcome(result) -> Outcome:
     config = result.expectation_config
     meta = config.meta or {}
     details = result.result or {}
     observed = details.get("observed_value")
+    columns = _column_mismatch((details.get("details") or {}).get("mismatched"))
     return Outcome(
         check=str(meta.get("check", config.type)), expectation=config.type,
         column=config.kwargs.get("column"), severity=str(meta.get("severity", "blocking")),
@@ -100,7 +127,7 @@ def _outcome(result) -> Outcome:
         **{key: details.get(key) for key in _COUNTS_ONLY if key != "missing_count"},
         # Only whole-table counts are kept as observed values: a column's observed value could be a datum.
         observed_value=observed if isinstance(observed, int) and config.kwargs.get("column") is None else None,
-        why=str(meta.get("why", "")),
+        why=str(meta.get("why", "")), columns=columns,
     )
 
 

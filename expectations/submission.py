@@ -11,7 +11,7 @@ looks at every other column.
 
 from __future__ import annotations
 
-from expectations.identifiers import ExpectColumnValuesToNotLookLikeIdentifiers
+from expectations.identifiers import identifier_expectation
 from expectations.runner import expectation, gx_expectations
 
 RUN_COLUMNS = ["la_code", "run_id", "reference_date", "framework_version"]
@@ -64,9 +64,10 @@ def cohort_expectations(headline_codes: tuple[str, ...], minimum_needs: int) -> 
     for code in headline_codes:
         checks.append(check(gxe.ExpectColumnValuesToBeInSet, "codes_in_range", "need flags are 0 or 1",
                             column=f"need_{code}", value_set=[0, 1]))
+    numeric = {f"need_{c}" for c in headline_codes} | {"needs_count", "eligible"}  # already held to 0/1 or a count
     for column in columns:
-        if column not in RUN_COLUMNS:
-            checks.append(check(ExpectColumnValuesToNotLookLikeIdentifiers, "no_identifiers",
+        if column not in RUN_COLUMNS and column not in numeric:
+            checks.append(check(identifier_expectation(), "no_identifiers",
                                 "no value looks like a NINO, NHS number, UPN, full postcode or full date",
                                 column=column))
     return checks

@@ -29,6 +29,7 @@ from criteria.framework import framework_path
 from criteria.report import CriteriaSummary
 from data.errors import SfmatchError
 from data.ingest import IngestStats
+from expectations.runner import warm_up
 from expectations.thresholds import DEFAULT_THRESHOLDS
 from flows.caching import base_fingerprint, cached, file_fingerprint, fingerprint
 from flows.locks import run_lock, shared_lock
@@ -311,6 +312,7 @@ def _run_stages(prepared: PreparedRun, settings: Settings, times: StageTimes, re
     folder, manifest = prepared.folder, prepared.manifest
     stages = Stages(folder.root, refresh)
     base = run_fingerprint(settings)
+    warm_up()  # the gates' library loads while the extracts are read
     ingest, errors = ingest_all(prepared, settings, times, stages, base)
     if errors:
         return fail_run(folder, manifest, times, errors)

@@ -28,7 +28,7 @@ def utc_now() -> str:
 class _PeakMemory:
     """Samples this process's resident memory in the background and keeps the highest reading."""
 
-    def __init__(self, interval: float = 0.05):
+    def __init__(self, interval: float = 0.1):
         self._process = psutil.Process()
         self._interval = interval
         self._stop = threading.Event()

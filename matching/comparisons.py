@@ -29,7 +29,7 @@ class PairView:
         self.records = records
         self.left_index = left
         self.right_index = right
-        self._cache: dict[tuple[str, str], np.ndarray] = {}
+        self._cache: dict[tuple[object, ...], np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.left_index)
@@ -120,7 +120,7 @@ class ForenameComparison(Comparison):
         single = (lengths[fl] == 1) | (lengths[fr] == 1)
         initial = single & (pairs.left("initial") == pairs.right("initial"))
         similarity = np.nan_to_num(pairs.jaro_winkler(fl, fr))
-        swap = _swapped(pairs, "fn", "sn", self.strong)
+        swap = _swapped(pairs, self.strong)
         return self._select(missing, [
             exact, nickname, ~single & (similarity >= self.strong), ~single & (similarity >= self.weak), initial, swap,
         ])
@@ -147,16 +147,31 @@ class SurnameComparison(Comparison):
             for b in right_parts:
                 part |= (a >= 0) & (a == b)
         similarity = np.nan_to_num(pairs.jaro_winkler(sl, sr))
-        swap = _swapped(pairs, "sn", "fn", self.strong)
+        swap = _swapped(pairs, self.strong)
         return self._select(missing, [sl == sr, part, similarity >= self.strong, similarity >= self.weak, swap])
 
 
-def _swapped(pairs: PairView, own: str, other: str, threshold: float) -> np.ndarray:
-    """This name on the left is (nearly) the other name field on the right."""
-    a, b = pairs.left(own), pairs.right(other)
-    c, d = pairs.left(other), pairs.right(own)
-    near = np.nan_to_num(pairs.jaro_winkler(a, b)) >= threshold
-    return (a >= 0) & (c >= 0) & ((a == b) | near) & ((c == d) | (np.nan_to_num(pairs.jaro_winkler(c, d)) >= threshold))
+def _swapped(pairs: PairView, threshold: float) -> np.ndarray:
+    """Forename and surname swapped between the records, allowing a near miss on each.
+
+    The same test serves the forename and the surname comparison, so it is worked out once per
+    pair view; and only for pairs whose names disagree where they stand, since a swap is only
+    looked for below every other name level.
+    """
+    key = ("swapped", threshold)
+    if key not in pairs._cache:
+        fl, fr, sl, sr = pairs.left("fn"), pairs.right("fn"), pairs.left("sn"), pairs.right("sn")
+        present = (fl >= 0) & (fr >= 0) & (sl >= 0) & (sr >= 0)
+        candidates = present & (fl != fr) & (sl != sr)
+        swapped = np.zeros(len(pairs), dtype=bool)
+        if candidates.any():
+            index = np.flatnonzero(candidates)
+            forward = (fl[index] == sr[index]) | (np.nan_to_num(pairs.jaro_winkler(fl[index], sr[index])) >= threshold)
+            keep = index[forward]
+            backward = (sl[keep] == fr[keep]) | (np.nan_to_num(pairs.jaro_winkler(sl[keep], fr[keep])) >= threshold)
+            swapped[keep[backward]] = True
+        pairs._cache[key] = swapped
+    return pairs._cache[key]
 
 
 @dataclass(frozen=True)

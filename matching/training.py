@@ -117,7 +117,7 @@ def estimate_u(records: PersonRecords, comparisons: tuple[Comparison, ...], pair
     left = rng.integers(0, n, total)
     right = rng.integers(0, n - 1, total)
     right = np.where(right >= left, right + 1, right)  # never a record with itself
-    levels = compare(records, left, right, comparisons)
+    levels = compare_in_chunks(records, CandidatePairs(left, right, np.zeros(len(left), np.int64), ()), comparisons)
     u = []
     for i, comparison in enumerate(comparisons):
         column = levels.matrix[:, i]
@@ -213,9 +213,20 @@ def train(
     )
 
 
+def compare_in_chunks(records: PersonRecords, candidates: CandidatePairs, comparisons: tuple[Comparison, ...],
+                      chunk: int = 1_000_000) -> ComparisonLevels:
+    """Every candidate pair's levels, a million pairs at a time: the levels are small, the columns
+    gathered to compute them are not."""
+    matrix = np.empty((len(candidates), len(comparisons)), dtype=np.int8)
+    for start in range(0, len(candidates), chunk):
+        stop = min(start + chunk, len(candidates))
+        matrix[start:stop] = compare(records, candidates.left[start:stop], candidates.right[start:stop], comparisons).matrix
+    return ComparisonLevels(matrix, tuple(c.name for c in comparisons))
+
+
 def train_from_candidates(
     records: PersonRecords, candidates: CandidatePairs, comparisons: tuple[Comparison, ...], **options
 ) -> LinkageModel:
     """Compare every candidate pair, then train: the whole of `sfmatch train` after blocking."""
-    levels = compare(records, candidates.left, candidates.right, comparisons)
+    levels = compare_in_chunks(records, candidates, comparisons)
     return train(records, candidates, levels, comparisons, **options)
