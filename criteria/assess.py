@@ -19,9 +19,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from criteria.conditions import descriptor_mask
+from criteria.conditions import condition_mask, descriptor_mask, period_mask, person_totals
 from criteria.families import family_members, person_dates_of_birth
-from criteria.framework import Framework
+from criteria.framework import Descriptor, Framework
 from data.tables import STRING
 
 HIT_TYPES = {
@@ -50,14 +50,30 @@ class Assessment:
     members: pd.DataFrame
 
 
-def _hits(framework: Framework, tables: dict[str, pd.DataFrame], start: date, end: date) -> pd.DataFrame:
+def _meets(table: pd.DataFrame, descriptor: Descriptor, start: date, end: date, linked: pd.DataFrame) -> np.ndarray:
+    """Which records evidence the descriptor: each on its own, or with the rest of its person's records."""
+    if descriptor.aggregate == "record":
+        return descriptor_mask(table, descriptor.conditions, descriptor.period, start, end)
+    in_period = period_mask(table, descriptor.period, start, end)
+    of_source = linked.loc[linked["source"] == descriptor.source, ["record_id", "person_id"]]
+    persons = table["record_id"].astype(str).map(of_source.set_index("record_id")["person_id"])
+    fields = tuple(name for condition in descriptor.conditions for name in condition.fields())
+    totals = person_totals(table.loc[in_period], persons[in_period], fields)
+    met = np.ones(len(totals), dtype=bool)
+    for condition in descriptor.conditions:
+        met &= condition_mask(totals, condition)
+    return in_period & persons.isin(totals.index[met]).to_numpy()
+
+
+def _hits(framework: Framework, tables: dict[str, pd.DataFrame], start: date, end: date,
+          linked: pd.DataFrame) -> pd.DataFrame:
     """Every record that meets a descriptor, whoever it belongs to."""
     frames = []
     for headline, descriptor in framework.descriptors():
         table = tables.get(descriptor.source)
         if table is None or table.empty:
             continue
-        mask = descriptor_mask(table, descriptor.conditions, descriptor.period, start, end)
+        mask = _meets(table, descriptor, start, end, linked)
         if not mask.any():
             continue
         chosen = table.loc[mask]
@@ -102,7 +118,7 @@ def assess(
     members = family_members(
         tables["la_cases"], linked, person_dates_of_birth(tables, linked), in_education, end, framework.dependent_child,
     )
-    hits = _hits(framework, tables, start, end)
+    hits = _hits(framework, tables, start, end, linked)
     hits = hits.merge(linked[["source", "record_id", "person_id", "match_probability"]], on=["source", "record_id"])
     counted = _for_members(hits, members).assign(status=COUNTED).rename(columns={"match_probability": "link_probability"})
     pending = _pending(hits, members, linked, review, counted)
@@ -116,22 +132,29 @@ def assess(
 
 def _pending(hits: pd.DataFrame, members: pd.DataFrame, linked: pd.DataFrame, review: pd.DataFrame,
              counted: pd.DataFrame) -> pd.DataFrame:
-    """Hits that reach a family member only through a pair waiting in the review queue."""
+    """Hits that would reach a family member if a pair waiting in the review queue were confirmed.
+
+    Confirming a pair joins its two persons, so every record of the person on
+    the far side counts, not only the record named in the pair.
+    """
     if review.empty:
         return pd.DataFrame(columns=EVIDENCE_COLUMNS)
-    sides = []
-    for anchor, other in (("left", "right"), ("right", "left")):
-        sides.append(pd.DataFrame({
-            "anchor_source": review[f"{anchor}_source"].astype(str), "anchor_record": review[f"{anchor}_record_id"].astype(str),
-            "source": review[f"{other}_source"].astype(str), "record_id": review[f"{other}_record_id"].astype(str),
-            "pair_probability": review["probability"].astype(float),
-        }))
-    pairs = pd.concat(sides, ignore_index=True)
-    anchors = linked[["source", "record_id", "person_id"]].rename(
-        columns={"source": "anchor_source", "record_id": "anchor_record", "person_id": "anchor_person"})
-    pairs = pairs.merge(anchors, on=["anchor_source", "anchor_record"])
-    candidate = hits.drop(columns=["person_id", "match_probability"]).merge(pairs, on=["source", "record_id"])
-    candidate = candidate.rename(columns={"anchor_person": "person_id"})
+    persons = linked[["source", "record_id", "person_id"]]
+    sides = {}
+    for side in ("left", "right"):
+        records = pd.DataFrame({"source": review[f"{side}_source"].astype(str),
+                                "record_id": review[f"{side}_record_id"].astype(str)})
+        sides[side] = records.merge(persons, on=["source", "record_id"], how="left")["person_id"].to_numpy()
+    probability = review["probability"].astype(float).to_numpy()
+    pairs = pd.concat([
+        pd.DataFrame({"anchor_person": sides["left"], "other_person": sides["right"], "pair_probability": probability}),
+        pd.DataFrame({"anchor_person": sides["right"], "other_person": sides["left"], "pair_probability": probability}),
+    ], ignore_index=True).dropna()
+    pairs = pairs[pairs["anchor_person"] != pairs["other_person"]]
+    pairs = pairs.sort_values("pair_probability", ascending=False, kind="stable").drop_duplicates(
+        ["anchor_person", "other_person"])
+    candidate = hits.drop(columns="match_probability").rename(columns={"person_id": "other_person"}).merge(
+        pairs, on="other_person").drop(columns="other_person").rename(columns={"anchor_person": "person_id"})
     joined = _for_members(candidate, members)
     counted_keys = counted[["family_id", "source", "record_id"]].drop_duplicates()
     already = joined.merge(counted_keys, on=["family_id", "source", "record_id"],
@@ -139,6 +162,18 @@ def _pending(hits: pd.DataFrame, members: pd.DataFrame, linked: pd.DataFrame, re
     pending = joined[~already].assign(status=PENDING).rename(columns={"pair_probability": "link_probability"})
     return pending.sort_values("link_probability", ascending=False, kind="stable").drop_duplicates(
         ["family_id", "descriptor", "source", "record_id"])
+
+
+def reassess_without(framework: Framework, members: pd.DataFrame, evidence: pd.DataFrame,
+                     persons: set[str]) -> pd.DataFrame:
+    """Families' needs and eligibility as if some persons were not in the data.
+
+    A person who opted out of the evaluation must not shape what it receives:
+    neither as a member (the dependent child, the adult count) nor through the
+    evidence of their records. The council's own assessment is unchanged.
+    """
+    return _families(framework, members[~members["person_id"].isin(persons)],
+                     evidence[~evidence["person_id"].isin(persons)])
 
 
 def _codes_joined(flags: pd.DataFrame) -> pd.Series:

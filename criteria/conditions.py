@@ -75,3 +75,19 @@ def descriptor_mask(table: pd.DataFrame, conditions: tuple[Condition, ...], peri
     for condition in conditions:
         mask &= condition_mask(table, condition)
     return mask
+
+
+def person_totals(table: pd.DataFrame, persons: pd.Series, fields: tuple[str, ...]) -> pd.DataFrame:
+    """One row per person over their records: numbers summed, flags true if any record's is.
+
+    A person none of whose records gives a value keeps it missing, so a
+    condition on it is not met, as for a single record.
+    """
+    columns = {}
+    for field in dict.fromkeys(fields):
+        values = table[field]
+        if pd.api.types.is_bool_dtype(values.dtype):
+            columns[field] = values.astype("Int8").groupby(persons).max().astype("boolean")
+        else:
+            columns[field] = values.astype("Float64").groupby(persons).sum(min_count=1)
+    return pd.DataFrame(columns)

@@ -46,7 +46,11 @@ def family_members(
     la_cases: pd.DataFrame, linked: pd.DataFrame, dates_of_birth: pd.Series, in_education: set[str],
     reference_date: date, rule: DependentChild,
 ) -> pd.DataFrame:
-    """One row per (family, person): age, role (child / adult / unknown) and whether a dependent child."""
+    """One row per (family, person): date of birth, age, role (child / adult / unknown), whether a dependent child.
+
+    The date of birth is kept so that everything downstream (the cohort file's
+    birth month and match key) uses the same one the role was decided on.
+    """
     records = la_cases[["record_id", "family_id"]].astype({"record_id": str})
     council = linked[linked["source"] == "la_cases"][["record_id", "person_id"]]
     members = records.merge(council, on="record_id")[["family_id", "person_id"]].drop_duplicates()
@@ -61,4 +65,4 @@ def family_members(
     members["dependent"] = (
         ((age >= 0) & (age <= rule.max_age)) | ((age > rule.max_age) & (age <= rule.in_education_max_age) & studying)
     ).fillna(False).astype(bool)
-    return members.drop(columns="dob").sort_values(["family_id", "person_id"], kind="stable").reset_index(drop=True)
+    return members.sort_values(["family_id", "person_id"], kind="stable").reset_index(drop=True)

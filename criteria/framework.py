@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from data.contract import Contract
+from data.documents import parse_yaml, read_document, validation_problems
 from data.errors import SfmatchError
 
 FRAMEWORKS_DIR = Path(__file__).parent / "frameworks"
@@ -103,12 +103,21 @@ class PeriodRule(_Strict):
 
 
 class Descriptor(_Strict):
+    """What evidences a need.
+
+    `aggregate: per_person` tests a person's records in the period together
+    (numbers summed, flags true if any record's is), for sources that split
+    one person's period over several rows: a pupil who moved school has a
+    census row per school, and their attendance is over all of them.
+    """
+
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     description: str
     source: str
     applies_to: Literal["child", "adult", "any"]
     period: PeriodRule
     conditions: tuple[Condition, ...] = Field(min_length=1)
+    aggregate: Literal["record", "per_person"] = "record"
 
 
 class Headline(_Strict):
@@ -221,6 +230,12 @@ def check_against_contracts(framework: Framework, contracts: dict[str, Contract]
                 problems.append(f"{where}, period: '{name}' is not a date field")
         for number, condition in enumerate(descriptor.conditions, start=1):
             problems.extend(_check_condition(f"{where}, condition {number}", condition, contract))
+            if descriptor.aggregate == "per_person":
+                problems.extend(
+                    f"{where}, condition {number}: per_person adds records up, so it needs numbers or flags, "
+                    f"but '{name}' is {contract.fields[name].type}"
+                    for name in condition.fields()
+                    if name in contract.fields and contract.fields[name].type not in ("integer", "flag"))
     return problems
 
 
@@ -235,24 +250,16 @@ def load_framework(name_or_path: str | Path, contracts: dict[str, Contract],
                    frameworks_dir: Path = FRAMEWORKS_DIR) -> LoadedFramework:
     """Read, validate and check a framework version by name (in `frameworks_dir`) or by path."""
     path = framework_path(name_or_path, frameworks_dir)
-    try:
-        raw = path.read_bytes()
-    except OSError:
+    if not path.is_file():
         available = ", ".join(sorted(p.stem for p in frameworks_dir.glob("*.yaml"))) if frameworks_dir.is_dir() else "none"
-        raise FrameworkError(f"framework '{name_or_path}': no file {path} (available: {available})") from None
-    try:
-        document = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise FrameworkError(f"framework {path.name}: not valid YAML{f' at line {mark.line + 1}' if mark else ''}") from None
+        raise FrameworkError(f"framework '{name_or_path}': no file {path} (available: {available})")
+    raw = read_document(path, "framework", FrameworkError)  # read once: the hash is of what was parsed
+    document = parse_yaml(raw, path, "framework", FrameworkError)
     try:
         framework = Framework.model_validate(document)
     except ValidationError as exc:
-        lines = [f"framework {path.name} is not valid:"]
-        for problem in exc.errors():
-            location = ".".join(str(part) for part in problem["loc"]) or "(top level)"
-            lines.append(f"  - {location}: {problem['msg']}")
-        raise FrameworkError("\n".join(lines)) from None
+        raise FrameworkError("\n".join([f"framework {path.name} is not valid:",
+                                        *(f"  - {p}" for p in validation_problems(exc))])) from None
     problems = check_against_contracts(framework, contracts)
     if problems:
         raise FrameworkError("\n".join([f"framework {path.name} does not fit the source contracts:",

@@ -13,9 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from data.documents import read_yaml, validation_problems
 from data.errors import ContractError
 
 CONTRACTS_DIR = Path(__file__).parent / "contracts"
@@ -117,30 +117,16 @@ class Contract(_Strict):
         return any(fnmatch.fnmatchcase(lowered, pattern.lower()) for pattern in self.file_patterns)
 
 
-def _format_validation_error(path: Path, error: ValidationError) -> str:
-    lines = [f"contract {path.name} is not valid:"]
-    for problem in error.errors():
-        location = ".".join(str(part) for part in problem["loc"]) or "(top level)"
-        lines.append(f"  - {location}: {problem['msg']}")
-    return "\n".join(lines)
-
-
 def load_contract(path: Path) -> Contract:
     """Read and validate one contract file, with an error that says what to fix."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ContractError(f"contract {path}: cannot be read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ContractError(f"contract {path.name}: not valid YAML{where}") from None
+    document = read_yaml(path, "contract", ContractError)
     if not isinstance(document, dict):
         raise ContractError(f"contract {path.name}: expected a mapping at the top level")
     try:
         contract = Contract.model_validate(document)
     except ValidationError as exc:
-        raise ContractError(_format_validation_error(path, exc)) from None
+        raise ContractError("\n".join([f"contract {path.name} is not valid:",
+                                       *(f"  - {p}" for p in validation_problems(exc))])) from None
     if contract.source != path.stem:
         raise ContractError(f"contract {path.name}: 'source' is '{contract.source}' but the file is named for '{path.stem}'")
     return contract

@@ -29,8 +29,10 @@ NINO_SHAPE = re.compile(r"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]")
 NINO_BLOCKED_PREFIXES = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ", "OO", "CR", "FY", "MW", "NC"})
 POSTCODE_PATTERN = re.compile(r"[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}")
 NHS_TEST_RANGE_PREFIX = "999"
+NHS_NUMBER_SHAPE = re.compile(r"\d{10}")
 # DfE check-letter table: A-Z without I, O and S.
 UPN_CHECK_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
+UPN_SHAPE = re.compile(rf"[{UPN_CHECK_LETTERS}]\d{{11}}[0-9{UPN_CHECK_LETTERS}]")
 
 _SEPARATORS = re.compile(r"[\s\-\./]+")
 
@@ -82,7 +84,7 @@ def nhs_check_digits(first_nine: np.ndarray) -> np.ndarray:
 def nhs_number_is_valid(values: pd.Series) -> np.ndarray:
     """True for a ten-digit NHS number whose check digit holds, outside the 999 test range."""
     values = values.astype(STRING)
-    valid = _fullmatch(values, re.compile(r"\d{10}"))
+    valid = _fullmatch(values, NHS_NUMBER_SHAPE)
     if valid.any():
         candidates = values[valid]
         digits = _digit_matrix(candidates, 10)
@@ -129,8 +131,7 @@ def upn_local_authority_numbers() -> frozenset[str]:
 def upn_is_valid(values: pd.Series) -> np.ndarray:
     """True for a full or temporary UPN with a known LA number and a correct check letter."""
     values = values.astype(STRING)
-    letters = f"[{UPN_CHECK_LETTERS}]"
-    valid = _fullmatch(values, re.compile(rf"{letters}\d{{11}}[0-9{UPN_CHECK_LETTERS}]"))
+    valid = _fullmatch(values, UPN_SHAPE)
     if valid.any():
         candidates = values[valid]
         known_la = candidates.str.slice(1, 4).isin(upn_local_authority_numbers()).to_numpy(dtype=bool)

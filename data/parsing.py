@@ -59,6 +59,9 @@ def parse_dates(values: pd.Series, formats: tuple[str, ...]) -> pd.Series:
     return parsed.dt.normalize()
 
 
+MAX_WHOLE_NUMBER = 2**53
+
+
 def _lookup(values: pd.Series, table: dict[str, object], dtype: str | pd.api.extensions.ExtensionDtype) -> pd.Series:
     return values.str.upper().map(table).astype(dtype)
 
@@ -75,9 +78,10 @@ def parse_field(values: pd.Series, spec: FieldSpec, date_formats: tuple[str, ...
         problem = f"not a date in an accepted format ({_describe_formats(date_formats)})"
     elif kind == "integer":
         numbers = pd.to_numeric(values.astype(object), errors="coerce")
-        whole = numbers.notna() & (numbers % 1 == 0) & (numbers >= 0)
+        # Beyond 2**53 a float no longer holds every whole number, and beyond 2**63 Int64 overflows.
+        whole = numbers.notna() & (numbers % 1 == 0) & (numbers >= 0) & (numbers <= MAX_WHOLE_NUMBER)
         parsed = numbers.where(whole).astype("Int64")
-        problem = "not a whole number of zero or more"
+        problem = f"not a whole number from 0 to {MAX_WHOLE_NUMBER:,}"
     elif kind == "flag":
         parsed = _lookup(values, FLAG_VALUES, "boolean")
         problem = "not a Y/N flag"

@@ -298,8 +298,10 @@ def _read_xlsx(path: Path, raw: bytes, contract: Contract) -> RawExtract:
         for name, i in columns.positions.items()
     }
     frame = pd.DataFrame(data, index=grid.index)
-    # Rows with nothing in the contract's columns are formatting Excel keeps beyond the data, not rows.
-    frame = frame[frame.notna().any(axis=1)]
+    # Rows with nothing in any cell are formatting Excel keeps beyond the data, not rows. A row with
+    # something only in columns the contract does not use is a row: it reaches quarantine as blank.
+    has_content = grid.map(_cell_text).notna().any(axis=1) if len(grid.columns) else frame.notna().any(axis=1)
+    frame = frame[has_content.to_numpy()]
     if frame.empty:
         raise ExtractError(path.name, "has a header but no data rows")
     typed = {name: frame[name].astype(STRING) for name in frame.columns}

@@ -12,15 +12,17 @@ from datetime import date, datetime
 from dateutil.relativedelta import relativedelta
 
 from data.contract import Contract
+from data.identifiers import NHS_NUMBER_SHAPE, NINO_BLOCKED_PREFIXES, NINO_SHAPE, POSTCODE_PATTERN, UPN_SHAPE
 from data.ingest import LINEAGE_COLUMNS
 from expectations.runner import expectation, gx_expectations
 from expectations.thresholds import SourceThresholds
 
+# The shapes the standardiser uses, so the gate and the linkage agree on what a well-formed value is.
 IDENTIFIER_FORMATS = {
-    "nino": r"^(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]$",
-    "nhs_number": r"^\d{10}$",
-    "upn": r"^[A-HJ-NP-RT-Z]\d{11}[0-9A-HJ-NP-RT-Z]$",
-    "postcode": r"^[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}$",
+    "nino": rf"^(?!{'|'.join(sorted(NINO_BLOCKED_PREFIXES))}){NINO_SHAPE.pattern}$",
+    "nhs_number": rf"^{NHS_NUMBER_SHAPE.pattern}$",
+    "upn": rf"^{UPN_SHAPE.pattern}$",
+    "postcode": rf"^{POSTCODE_PATTERN.pattern}$",
 }
 SEX_CODES = ["M", "F", "U", "X"]
 
@@ -61,11 +63,15 @@ def input_expectations(contract: Contract, thresholds: SourceThresholds, referen
                                       column=name, min_value=_day(t.dob_plausible.earliest), max_value=_day(reference_date),
                                       mostly=t.dob_plausible.mostly))
         elif spec.type == "date":
-            earliest = reference_date - relativedelta(years=t.event_dates_plausible.years_back)
-            checks.append(expectation(gxe.ExpectColumnValuesToBeBetween, "event_dates_plausible",
-                                      t.event_dates_plausible.severity, "event dates are not in the future nor too old",
-                                      column=name, min_value=_day(earliest), max_value=_day(reference_date),
-                                      mostly=t.event_dates_plausible.mostly))
+            checks.append(expectation(gxe.ExpectColumnValuesToBeBetween, "dates_not_future",
+                                      t.dates_not_future.severity, "dates are not after the reference date",
+                                      column=name, max_value=_day(reference_date), mostly=t.dates_not_future.mostly))
+    recent = t.event_dates_recent
+    for name in recent.fields:
+        earliest = reference_date - relativedelta(years=recent.years_back)
+        checks.append(expectation(gxe.ExpectColumnValuesToBeBetween, "event_dates_recent", recent.severity,
+                                  f"event dates are no older than {recent.years_back} years", column=name,
+                                  min_value=_day(earliest), mostly=recent.mostly))
     change = t.row_count_change
     low, high = (1, None) if previous_rows is None else (
         max(1, int(previous_rows * (1 - change.max_drop))), int(previous_rows * (1 + change.max_rise)) + 1)

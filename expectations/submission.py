@@ -11,14 +11,31 @@ looks at every other column.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pandas as pd
+
 from expectations.identifiers import identifier_expectation
 from expectations.runner import expectation, gx_expectations
 
 RUN_COLUMNS = ["la_code", "run_id", "reference_date", "framework_version"]
 PERSON_COLUMNS = ["family_pseudo_id", "person_pseudo_id", "role", "sex", "birth_year_month", "postcode_district"]
 MATCH_KEYS = ["mk_nino", "mk_nhs_number", "mk_name_dob"]
+PSEUDONYMS = ["family_pseudo_id", "person_pseudo_id"]
 HEX64 = r"^[0-9a-f]{64}$"
 BLOCKING = "blocking"
+
+
+def read_cohort(path: Path) -> pd.DataFrame:
+    """The staged cohort file as the recipient will read it: text throughout, except the need flags and counts,
+    and an empty pseudonym read as a missing one, so that the not-null check is the one that catches it."""
+    cohort = pd.read_csv(path, dtype=str, keep_default_na=False)
+    pseudonyms = [c for c in PSEUDONYMS if c in cohort]
+    cohort[pseudonyms] = cohort[pseudonyms].replace("", pd.NA)
+    for column in [c for c in cohort.columns if c.startswith("need_")] + ["needs_count", "eligible"]:
+        if column in cohort:
+            cohort[column] = pd.to_numeric(cohort[column], errors="coerce")
+    return cohort
 
 
 def cohort_columns(headline_codes: tuple[str, ...]) -> list[str]:
@@ -52,7 +69,7 @@ def cohort_expectations(headline_codes: tuple[str, ...], minimum_needs: int) -> 
         check(gxe.ExpectColumnValuesToBeInSet, "codes_in_range", "only eligible families are sent",
               column="eligible", value_set=[1]),
     ]
-    for column in ("family_pseudo_id", "person_pseudo_id"):
+    for column in PSEUDONYMS:
         checks.append(check(gxe.ExpectColumnValuesToNotBeNull, "pseudonyms_present", "every row has its pseudonyms",
                             column=column))
         checks.append(check(gxe.ExpectColumnValuesToMatchRegex, "pseudonym_format", "64 hex digits of HMAC-SHA-256",

@@ -7,9 +7,10 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from data.contract import Contract
+from data.documents import read_yaml, validation_problems
 from data.errors import SfmatchError
 
 DEFAULT_THRESHOLDS = Path(__file__).parent / "thresholds.yaml"
@@ -38,8 +39,13 @@ class DobPlausible(Check):
     mostly: float = Field(gt=0, le=1)
 
 
-class EventDatesPlausible(Check):
+class DatesNotFuture(Check):
+    mostly: float = Field(gt=0, le=1)
+
+
+class EventDatesRecent(Check):
     years_back: int = Field(ge=1)
+    fields: tuple[str, ...] = ()
     mostly: float = Field(gt=0, le=1)
 
 
@@ -61,7 +67,8 @@ class SourceThresholds(_Strict):
     codes_in_set: Check
     row_count_change: RowCountChange
     dob_plausible: DobPlausible
-    event_dates_plausible: EventDatesPlausible
+    dates_not_future: DatesNotFuture
+    event_dates_recent: EventDatesRecent
     identifier_format: IdentifierFormats
 
 
@@ -73,19 +80,18 @@ def _merge(base: dict, override: dict) -> dict:
 
 
 def _read(path: Path) -> dict:
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ThresholdsError(f"thresholds {path}: cannot be read ({exc.strerror})") from None
-    except yaml.YAMLError:
-        raise ThresholdsError(f"thresholds {path.name}: not valid YAML") from None
+    document = read_yaml(path, "thresholds", ThresholdsError) or {}
     if not isinstance(document, dict):
         raise ThresholdsError(f"thresholds {path.name}: expected a mapping")
     return document
 
 
-def load_thresholds(sources: list[str], council_file: Path | None = None) -> dict[str, SourceThresholds]:
-    """Each source's thresholds: shipped defaults, the shipped per-source values, then the council's file."""
+def load_thresholds(sources: list[str], council_file: Path | None = None,
+                    contracts: dict[str, Contract] | None = None) -> dict[str, SourceThresholds]:
+    """Each source's thresholds: shipped defaults, the shipped per-source values, then the council's file.
+
+    With `contracts`, the event date fields each source lists are checked to be date fields of it.
+    """
     document = _read(DEFAULT_THRESHOLDS)
     if council_file is not None:
         document = _merge(document, _read(council_file))
@@ -98,6 +104,13 @@ def load_thresholds(sources: list[str], council_file: Path | None = None) -> dic
         try:
             result[source] = SourceThresholds.model_validate(values)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+            problems = "; ".join(validation_problems(exc, limit=5))
             raise ThresholdsError(f"thresholds for {source} are not valid: {problems}") from None
+        contract = (contracts or {}).get(source)
+        if contract is not None:
+            wrong = [name for name in result[source].event_dates_recent.fields
+                     if name not in contract.fields or contract.fields[name].type != "date"]
+            if wrong:
+                raise ThresholdsError(f"thresholds for {source}: event_dates_recent lists {', '.join(wrong)}, "
+                                      f"which {'is' if len(wrong) == 1 else 'are'} not a date field of {source}")
     return result

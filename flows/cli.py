@@ -7,6 +7,7 @@ variables.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from datetime import date, datetime
@@ -226,7 +227,6 @@ def demo(
 
 def _open_submission(published: Path, private_key: Path) -> int:
     """What the recipient does: decrypt the published cohort file, and check it against the manifest's hash."""
-    import json
     import tempfile
 
     from data.readers import file_sha256
@@ -286,32 +286,37 @@ def keys_rotate(
     new: Annotated[Path, typer.Option(help="the new key file")],
     run: Annotated[Path, typer.Option(help="the run whose submission the mapping covers")],
     out: Annotated[Path, typer.Option(help="the mapping file to write (CSV: field, old, new)")],
-    la_code: Annotated[str, typer.Option(help="the council's code, as in the submission")] = "E99999999",
 ) -> None:
-    """The old-to-new pseudonym mapping for a key change, so the evaluation can follow people across it."""
+    """The old-to-new pseudonym mapping for a key change, so the evaluation can follow people across it.
+
+    The council code, sources and contracts are the ones the run used (from its manifest), and the match
+    keys are rebuilt exactly as the submission built them.
+    """
+    from data.contract import load_contracts
     from data.tables import read_parquet
+    from flows.tasks import cohort_people
     from matching.storage import load_records
     from pseudonymise.keys import read_key_file
     from pseudonymise.pseudonyms import Pseudonymiser
     from pseudonymise.rotation import council_key_mapping, evaluation_key_mapping
-    from pseudonymise.submission import person_attributes
 
     if kind not in ("council", "evaluation"):
         _fail("--kind must be 'council' or 'evaluation'")
     try:
+        used = json.loads((run / "manifest.json").read_text(encoding="utf-8"))["settings"]
         before, after = Pseudonymiser(read_key_file(old, kind)), Pseudonymiser(read_key_file(new, kind))
         crosswalk = read_parquet(run / "criteria" / "submission_crosswalk.parquet")
         if kind == "council":
-            mapping = council_key_mapping(crosswalk, la_code, before, after)
+            mapping = council_key_mapping(crosswalk, used["la_code"], before, after)
         else:
-            records = load_records(run / "linkage").frame
-            linked = read_parquet(run / "linked_records.parquet")
-            sexes = read_parquet(run / "ingested" / "la_cases.parquet", columns=["record_id", "sex"]).assign(source="la_cases")
-            people = person_attributes(records, linked, sexes)
+            sources = used["sources"]
+            people = cohort_people(run, load_contracts(Path(used["contracts_dir"]), sources), sources,
+                                   load_records(run / "linkage").frame, read_parquet(run / "linked_records.parquet"),
+                                   read_parquet(run / "criteria" / "family_members.parquet"))
             mapping = evaluation_key_mapping(people[people.index.isin(crosswalk["person_id"])], before, after)
     except SfmatchError as error:
         _fail(str(error))
-    except OSError:
+    except (OSError, KeyError, ValueError):
         _fail(f"{run} is not a run folder with a submission")
     mapping.to_csv(out, index=False)
     console.print(f"wrote {len(mapping):,} old-to-new pairs to {out} "

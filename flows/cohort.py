@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 
 from prefect import flow, get_run_logger
+from prefect.context import FlowRunContext
 from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -90,9 +91,9 @@ class Stages:
     def submit(self, task: Task, key: str, *args, **kwargs):
         return cached(task, self.root, key, self.refresh).submit(*args, **kwargs)
 
-    def note(self, futures: dict[str, object]) -> None:
+    def note(self, states: dict[str, State]) -> None:
         """Record which of some submitted tasks (by name) were served from the cache."""
-        self.hits.extend(name for name, future in futures.items() if future.state.name == "Cached")
+        self.hits.extend(name for name, state in states.items() if state.name == "Cached")
 
 
 def run_fingerprint(settings: Settings) -> str:
@@ -119,25 +120,39 @@ class RunSummary:
     published: Path | None = None
 
 
+def runs_in_process() -> bool:
+    """Whether submitted tasks stay in this process (threads) rather than going to a cluster."""
+    context = FlowRunContext.get()
+    return context is None or isinstance(context.task_runner, ThreadPoolTaskRunner)
+
+
 def ingest_all(prepared: PreparedRun, settings: Settings, times: StageTimes, stages: Stages | None = None,
                base: str = "") -> tuple[dict[str, IngestStats], list[str]]:
-    """Every extract ingested concurrently; the errors of all of them, not just the first."""
+    """Every extract ingested; the errors of all of them, not just the first.
+
+    On the flow's thread pool the extracts are read concurrently. On a cluster
+    runner (Dask) they are read here, one after another: raw extracts never
+    leave this machine, and only scoring is sent out.
+    """
     folder = prepared.folder
     with times.measure("ingest"):
-        futures = {}
-        for source, path in prepared.extracts.items():
-            if stages is None:
-                futures[source] = ingest_source.submit(source, path, settings, folder.root)
-            else:
-                key = fingerprint(base, "ingest", source, prepared.hashes[source])
-                futures[source] = stages.submit(ingest_source, key, source, path, settings, folder.root)
-        for future in futures.values():
-            future.wait()
+        tasks = {}
+        for source in prepared.extracts:
+            key = fingerprint(base, "ingest", source, prepared.hashes[source])
+            tasks[source] = ingest_source if stages is None else cached(ingest_source, folder.root, key, stages.refresh)
+        if runs_in_process():
+            futures = {source: tasks[source].submit(source, path, settings, folder.root)
+                       for source, path in prepared.extracts.items()}
+            for future in futures.values():
+                future.wait()
+            states = {source: future.state for source, future in futures.items()}
+        else:
+            states = {source: tasks[source](source, path, settings, folder.root, return_state=True)
+                      for source, path in prepared.extracts.items()}
         if stages is not None:
-            stages.note({f"ingest-{source}": future for source, future in futures.items()})
-    states = {source: future.state for source, future in futures.items()}
+            stages.note({f"ingest-{source}": state for source, state in states.items()})
     errors = [state.message for state in states.values() if state.is_failed()]
-    stats = {source: futures[source].result() for source, state in states.items() if not state.is_failed()}
+    stats = {source: state.result() for source, state in states.items() if not state.is_failed()}
     for result in stats.values():
         prepared.manifest.record_ingest(result)
     for source in stats:
@@ -195,13 +210,15 @@ def link_persons(prepared: PreparedRun, settings: Settings, times: StageTimes, s
     with times.measure("score"):
         key = fingerprint(key, "score", file_fingerprint(model_path))
         slices = partitions(candidate_count(root / "linkage" / "candidates.parquet"), settings.partition_pairs)
+        # Partitions may be scored on other machines (Dask): they are sent settings without key material.
+        shareable = settings.without_secrets()
         futures = [
             stages.submit(score_pairs, fingerprint(key, part, piece.start, piece.stop),
-                          root, model_path, settings, part, piece.start, piece.stop)
+                          root, model_path, shareable, part, piece.start, piece.stop)
             for part, piece in enumerate(slices)
         ]
         parts = [future.result() for future in futures]
-        stages.note({f"score-part-{part}": future for part, future in enumerate(futures)})
+        stages.note({f"score-part-{part}": future.state for part, future in enumerate(futures)})
     with times.measure("resolve"):
         previous = previous_output(settings.out_dir, folder.run_id, "person_index.parquet")
         key = fingerprint(key, "resolve", folder.run_id, file_fingerprint(previous),

@@ -18,11 +18,26 @@ from importlib import metadata
 from pathlib import Path
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("data", "matching", "criteria", "expectations", "pseudonymise", "flows")
+SOURCE_SUFFIXES = {".py", ".yaml", ".csv", ".j2"}
+
+
+def source_digest() -> str:
+    """A hash of the packages' code and shipped files, so an edit outside git (or an uncommitted one) still
+    counts as a code change for run ids and cached stages."""
+    digest = hashlib.sha256()
+    for package in PACKAGES:
+        for path in sorted((PACKAGE_ROOT / package).rglob("*")):
+            if path.suffix in SOURCE_SUFFIXES and "__pycache__" not in path.parts and path.is_file():
+                digest.update(path.relative_to(PACKAGE_ROOT).as_posix().encode() + b"\0")
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
 
 
 @cache
 def code_version() -> dict[str, object]:
-    """The package version and, in a git checkout, the commit and whether the tree had local changes."""
+    """The package version, a digest of its source and, in a git checkout, the commit and whether the tree
+    had local changes."""
     try:
         version = metadata.version("sfmatch")
     except metadata.PackageNotFoundError:
@@ -39,7 +54,7 @@ def code_version() -> dict[str, object]:
             dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
         except (OSError, subprocess.SubprocessError):
             commit, dirty = None, None
-    return {"version": version, "git_commit": commit, "git_dirty": dirty}
+    return {"version": version, "source_sha256": source_digest(), "git_commit": commit, "git_dirty": dirty}
 
 
 def run_id_for(reference_date: date, input_hashes: dict[str, str], settings: dict[str, object]) -> str:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from criteria.framework import FRAMEWORKS_DIR
 from data.contract import CONTRACTS_DIR
+from data.documents import read_yaml, validation_problems
 from data.errors import SfmatchError
 
 # Nothing in a council's run may call out to the network, and a 2-core machine
@@ -101,6 +102,10 @@ class Settings(BaseModel):
     def decisions_path(self) -> Path:
         return self.review_decisions or self.out_dir / "review" / "decisions.csv"
 
+    def without_secrets(self) -> "Settings":
+        """A copy with no key material, for tasks that may run on other machines (Dask workers)."""
+        return self.model_copy(update=dict.fromkeys(SECRET_FIELDS))
+
     def public_dump(self) -> dict[str, object]:
         """What the manifest records: everything but key material, which is only said to be set or not."""
         document = self.model_dump(mode="json", exclude=SECRET_FIELDS)
@@ -124,12 +129,7 @@ def load_settings(config_file: Path | None = None, **overrides: object) -> Setti
     origin = "defaults"
     if config_file is not None:
         origin = str(config_file)
-        try:
-            document = yaml.safe_load(Path(config_file).read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise SettingsError(f"config {config_file}: cannot be read ({exc.strerror})") from None
-        except yaml.YAMLError:
-            raise SettingsError(f"config {config_file}: not valid YAML") from None
+        document = read_yaml(Path(config_file), "config", SettingsError) or {}
         if not isinstance(document, dict):
             raise SettingsError(f"config {config_file}: expected a mapping of setting names to values")
         values.update(document)
@@ -144,8 +144,5 @@ def load_settings(config_file: Path | None = None, **overrides: object) -> Setti
     try:
         return Settings.model_validate(values)
     except ValidationError as exc:
-        lines = [f"settings from {origin} (and {ENV_PREFIX}* variables) are not valid:"]
-        for problem in exc.errors():
-            location = ".".join(str(p) for p in problem["loc"]) or "(top level)"
-            lines.append(f"  - {location}: {problem['msg']}")
-        raise SettingsError("\n".join(lines)) from None
+        raise SettingsError("\n".join([f"settings from {origin} (and {ENV_PREFIX}* variables) are not valid:",
+                                       *(f"  - {p}" for p in validation_problems(exc))])) from None

@@ -11,6 +11,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Sequence
 
 import pandas as pd
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
@@ -21,11 +22,11 @@ from prefect.runtime import task_run
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed, State
 
-from criteria.assess import COUNTED, assess
+from criteria.assess import COUNTED, assess, reassess_without
 from criteria.framework import load_framework
 from criteria.progress import update_history
 from criteria.report import CriteriaSummary, render_section, summarise
-from data.contract import load_contracts
+from data.contract import Contract, load_contracts
 from data.errors import SfmatchError
 from data.ingest import IngestStats, ingest_extract, write_ingest_outputs
 from data.readers import file_sha256, locate_extracts
@@ -33,7 +34,7 @@ from data.tables import read_parquet, write_parquet
 from expectations.inputs import input_expectations
 from expectations.report import failure_message, gate_markdown
 from expectations.runner import run_suites
-from expectations.submission import aggregate_expectations, cohort_expectations
+from expectations.submission import aggregate_expectations, cohort_expectations, read_cohort
 from expectations.thresholds import load_thresholds
 from flows.manifest import RunManifest, utc_now
 from flows.runs import RunFolder, code_version, run_id_for
@@ -98,7 +99,7 @@ def prepare_run(extracts_dir: Path, settings: Settings, run_id: str | None, kind
     contracts = load_contracts(settings.contracts_dir, list(settings.sources))
     extracts = locate_extracts(extracts_dir, contracts)
     load_framework(settings.framework, contracts, settings.frameworks_dir)  # a bad framework fails before the work
-    load_thresholds(list(settings.sources), settings.quality_thresholds)  # and bad thresholds
+    load_thresholds(list(settings.sources), settings.quality_thresholds, contracts)  # and bad thresholds
     if settings.submission and kind == "runs":
         submission_keys(settings)  # and so does a missing key (training publishes nothing, so needs none)
     hashes = {source: file_sha256(path) for source, path in extracts.items()}
@@ -169,6 +170,8 @@ def block_records(run_root: Path, cap: int) -> BlockSummary:
     records = load_records(run_root / "linkage")
     candidates = block(records, DEFAULT_RULES, cap)
     save_candidates(candidates, run_root / "linkage" / "candidates.parquet")
+    # Pairs scored from earlier candidates no longer mean anything.
+    shutil.rmtree(run_root / "linkage" / "scored", ignore_errors=True)
     logger = get_run_logger()
     logger.info("blocking: %d candidate pairs from %d rules", len(candidates), len(DEFAULT_RULES))
     for report in candidates.report:
@@ -222,8 +225,12 @@ def score_pairs(run_root: Path, model_path: Path, settings: Settings, part: int,
     candidates = load_candidates(run_root / "linkage" / "candidates.parquet", slice(start, stop))
     model = effective_model(model_path, settings)
     result = score_partition(records, candidates, model, TermFrequencies.from_records(records, DEFAULT_COMPARISONS))
-    write_parquet(result.pairs, run_root / "linkage" / "scored" / f"part-{part:04d}.parquet")
+    write_parquet(result.pairs, scored_part(run_root, part))
     return dataclasses.replace(result, pairs=pd.DataFrame())
+
+
+def scored_part(run_root: Path, part: int) -> Path:
+    return run_root / "linkage" / "scored" / f"part-{part:04d}.parquet"
 
 
 @dataclass(frozen=True)
@@ -242,9 +249,10 @@ def resolve_persons(
     logger = get_run_logger()
     records = load_records(run_root / "linkage")
     model = effective_model(model_path, settings)
-    scored_files = sorted((run_root / "linkage" / "scored").glob("part-*.parquet"))
     combined = PartitionResult.combine(parts)
-    combined.pairs = pd.concat([read_parquet(path) for path in scored_files], ignore_index=True)
+    # This run's partitions by number: a file left by a run cut into more partitions is never read.
+    combined.pairs = pd.concat([read_parquet(scored_part(run_root, part)) for part in range(len(parts))],
+                               ignore_index=True)
     decisions = decisions_for_run(read_decisions(settings.decisions_path), records.frame)
     previous = read_parquet(previous_index) if previous_index else None
     outcome = resolve(records, combined, decisions, previous, run_id, settings.ambiguity_bits)
@@ -267,6 +275,9 @@ def resolve_persons(
         logger.info("no previous person index: every person gets a new ID")
     if decisions.stale:
         logger.warning("%d stored review decisions are stale (record details changed) and were not applied", decisions.stale)
+    if stats.events_too_large:
+        logger.warning("%d events list too many records to keep their people apart; check the event references "
+                       "(events_too_large in the manifest)", stats.events_too_large)
     return ResolveSummary(stats, pick_examples(combined.pairs, records, model, tf), len(outcome.linked))
 
 
@@ -321,6 +332,21 @@ class SubmissionSummary:
     counts: dict[str, int]
 
 
+def cohort_people(run_root: Path, contracts: dict[str, Contract], sources: Sequence[str], records: pd.DataFrame,
+                  linked: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
+    """Each person's attributes as the cohort file takes them.
+
+    Key rotation rebuilds its match keys from this too, so its mapping covers
+    exactly the values that were sent.
+    """
+    sexes = pd.concat([
+        read_parquet(run_root / "ingested" / f"{source}.parquet", columns=["record_id", "sex"]).assign(source=source)
+        for source in sources if "sex" in contracts[source].fields
+    ], ignore_index=True)
+    member_dob = members.drop_duplicates("person_id").set_index("person_id")["dob"]
+    return person_attributes(records, linked, sexes, member_dob)
+
+
 @task(name="pseudonymise", cache_policy=NO_CACHE, timeout_seconds=30 * MINUTES)
 def pseudonymise_cohort(run_root: Path, settings: Settings, run_id: str, reference_date: date) -> SubmissionSummary:
     """The cohort file and the disclosure-controlled aggregates, staged in the run's submission folder."""
@@ -331,19 +357,23 @@ def pseudonymise_cohort(run_root: Path, settings: Settings, run_id: str, referen
     members = read_parquet(run_root / "criteria" / "family_members.parquet")
     linked = read_parquet(run_root / "linked_records.parquet")
     records = load_records(run_root / "linkage").frame
-    sexes = pd.concat([
-        read_parquet(run_root / "ingested" / f"{source}.parquet", columns=["record_id", "sex"]).assign(source=source)
-        for source in settings.sources if "sex" in contracts[source].fields
-    ], ignore_index=True)
     opted_out, opt_out_stats = set(), None
+    families_left_out = 0
     if settings.opt_outs is not None:
         opted_out, opt_out_stats = match_opt_outs(read_opt_outs(settings.opt_outs), records, linked)
+    if opted_out:
+        evidence = read_parquet(run_root / "evidence.parquet", columns=["family_id", "headline", "descriptor",
+                                                                       "person_id", "status"])
+        before = set(families.loc[families["eligible"].astype(bool), "family_id"])
+        families = reassess_without(loaded.framework, members, evidence, opted_out)
+        families_left_out = len(before - set(families.loc[families["eligible"].astype(bool), "family_id"]))
     context = RunContext(settings.la_code, run_id, reference_date.isoformat(), loaded.label)
-    people = person_attributes(records, linked, sexes)
+    people = cohort_people(run_root, contracts, settings.sources, records, linked, members)
     cohort, crosswalk, counts = build_submission(
         loaded.framework, families, members, people, opted_out, Pseudonymiser(council), Pseudonymiser(evaluation),
         context,
     )
+    counts["families_no_longer_eligible_without_opt_outs"] = families_left_out
     staging = run_root / "submission"
     staging.mkdir(parents=True, exist_ok=True)
     cohort.to_csv(staging / "cohort.csv", index=False, encoding="utf-8")
@@ -454,10 +484,7 @@ def gate_submission(run_root: Path, settings: Settings) -> GateSummary:
     contracts = load_contracts(settings.contracts_dir, list(settings.sources))
     framework = load_framework(settings.framework, contracts, settings.frameworks_dir).framework
     staging = run_root / "submission"
-    cohort = pd.read_csv(staging / "cohort.csv", dtype=str, keep_default_na=False)
-    for column in [c for c in cohort.columns if c.startswith("need_")] + ["needs_count", "eligible"]:
-        if column in cohort:
-            cohort[column] = pd.to_numeric(cohort[column], errors="coerce")
+    cohort = read_cohort(staging / "cohort.csv")
     batches = {
         "cohort": (cohort, cohort_expectations(framework.headline_codes, framework.eligibility.minimum)),
         "aggregates": (pd.read_csv(staging / "aggregates.csv", dtype=str, keep_default_na=False), aggregate_expectations()),

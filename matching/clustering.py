@@ -65,10 +65,19 @@ class Clusters:
     links_left_out: int
 
 
-def same_event_pairs(event_codes: np.ndarray, cap: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """Every pair of records listed in one event (one incident, one housing event): always two people."""
-    left, right, _ = pairs_within_blocks(event_codes.astype(np.int64), cap)
-    return left, right
+EVENT_SIZE_CAP = 2_000
+
+
+def same_event_pairs(event_codes: np.ndarray, cap: int = EVENT_SIZE_CAP) -> tuple[np.ndarray, np.ndarray, int]:
+    """Every pair of records listed in one event (one incident, one housing event): always two people.
+
+    An event listing more than `cap` records (a million pairs at the default)
+    is more likely a reused reference than one incident; it gives no pairs and
+    is counted, third in the result, so the run reports it.
+    """
+    codes = event_codes.astype(np.int64)
+    left, right, oversized = pairs_within_blocks(codes, cap)
+    return left, right, len(np.unique(codes[oversized]))
 
 
 def resolve_ambiguity(links: Links, cannot_link: tuple[np.ndarray, np.ndarray], n: int, ambiguity_bits: float

@@ -206,7 +206,7 @@ class IdentifierComparison(Comparison):
         near = np.zeros(len(pairs), dtype=bool)
         check = ~missing & ~exact
         if check.any():
-            strings = pairs.records.frame[self.column].astype(object).fillna("").to_numpy()
+            strings = pairs.records.strings(self.column)
             distance = pairs.similarity(
                 np.where(check, pairs.left_index, -1), np.where(check, pairs.right_index, -1), strings, OSA.distance
             )
@@ -261,7 +261,7 @@ class TextComparison(Comparison):
     def compute(self, pairs: PairView) -> np.ndarray:
         codes_l, codes_r = pairs.left(f"{self.column}_code"), pairs.right(f"{self.column}_code")
         missing = (codes_l < 0) | (codes_r < 0)
-        strings = pairs.records.frame[self.column].astype(object).fillna("").to_numpy()
+        strings = pairs.records.strings(self.column)
         similarity = np.nan_to_num(pairs.similarity(
             np.where(missing, -1, pairs.left_index), np.where(missing, -1, pairs.right_index), strings,
             JaroWinkler.normalized_similarity,

@@ -111,6 +111,8 @@ class LinkageStats:
     ids_kept: int = 0
     ids_new: int = 0
     ids_merged: int = 0
+    events_too_large: int = 0
+    """Events listing too many records to pair them all as different people (see same_event_pairs)."""
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,7 @@ def resolve(
     accepted.loc[accepted["origin"] == ANALYST, ["weight", "probability"]] = [np.inf, 1.0]
 
     contradicted = pairs[(pairs["contradiction"] != 0) & ~said_yes]
-    event_left, event_right = same_event_pairs(records.codes("event_code"))
+    event_left, event_right, events_too_large = same_event_pairs(records.codes("event_code"))
     extra_left, extra_right = extra_cannot_links or (np.array([], np.int64), np.array([], np.int64))
     cannot = (
         np.r_[contradicted["left"].to_numpy(np.int64), decisions.no_links[0], event_left, extra_left],
@@ -219,7 +221,7 @@ def resolve(
         analyst_no_links=len(decisions.no_links[0]), decisions_applied=decisions.applied,
         decisions_stale=decisions.stale, components_split=clusters.components_split,
         cluster_sizes={int(k): int(v) for k, v in sizes.items()},
-        ids_kept=ids.kept, ids_new=ids.new, ids_merged=ids.merged,
+        ids_kept=ids.kept, ids_new=ids.new, ids_merged=ids.merged, events_too_large=events_too_large,
     )
     links_out = kept.assign(
         left_source=frame["source"].astype(str).to_numpy()[kept["left"]],

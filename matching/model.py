@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from data.documents import validation_problems
 from data.errors import SfmatchError
 from matching.comparisons import Comparison
 
@@ -133,7 +134,7 @@ def load_model(path: Path) -> LinkageModel:
     try:
         model = LinkageModel.model_validate(document)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+        problems = "; ".join(validation_problems(exc, limit=5))
         raise ModelError(f"model {path.name}: not valid ({problems})") from None
     if stated_id is not None and stated_id != model.model_id:
         raise ModelError(f"model {path.name}: its parameters do not match its model_id; the file was edited")

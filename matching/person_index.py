@@ -96,7 +96,7 @@ def assign_person_ids(current: pd.DataFrame, previous: pd.DataFrame | None, run_
         seen["first_seen_run"] = first_seen.reindex(key).fillna(run_id).to_numpy()
         carried = previous[~previous.set_index(["source", "record_id"]).index.isin(key)].copy()
         merged_into = dict(zip(changes["previous_id"], changes["merged_into"]))
-        carried["person_id"] = carried["person_id"].map(lambda pid: merged_into.get(pid, pid))
+        carried["person_id"] = carried["person_id"].replace(merged_into)
         index = pd.concat([seen, carried], ignore_index=True)
     else:
         seen["first_seen_run"] = run_id

@@ -9,7 +9,7 @@ people carry, are kept for audit in the status columns but never used to link.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -49,8 +49,16 @@ class PersonRecords:
     def __len__(self) -> int:
         return len(self.frame)
 
+    _strings: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+
     def codes(self, column: str) -> np.ndarray:
         return self.frame[column].to_numpy()
+
+    def strings(self, column: str) -> np.ndarray:
+        """A text column as Python strings ('' for missing), made once: every partition compares from it."""
+        if column not in self._strings:
+            self._strings[column] = self.frame[column].astype(object).fillna("").to_numpy()
+        return self._strings[column]
 
 
 def _gather(tables: dict[str, pd.DataFrame], distinct_within: dict[str, str]) -> pd.DataFrame:
@@ -68,8 +76,8 @@ def _gather(tables: dict[str, pd.DataFrame], distinct_within: dict[str, str]) ->
             return table[name].astype(dtype) if name in table else pd.Series(pd.NA, index=table.index, dtype=dtype)
 
         part = {"source": pd.Series(source, index=table.index, dtype=STRING), "record_id": column("record_id", STRING)}
-        for field in PERSON_FIELDS:
-            part[field] = column(field, "datetime64[ns]" if field == "dob" else STRING)
+        for name in PERSON_FIELDS:
+            part[name] = column(name, "datetime64[ns]" if name == "dob" else STRING)
         part["family_id"] = column("family_id", STRING)
         event_column = distinct_within.get(source)
         events = column(event_column, STRING) if event_column else pd.Series(pd.NA, index=table.index, dtype=STRING)
@@ -84,6 +92,10 @@ def _gather(tables: dict[str, pd.DataFrame], distinct_within: dict[str, str]) ->
     return frame
 
 
+PLACEHOLDER_SURNAMES = 5
+PLACEHOLDER_GROUP_LIMIT = 100
+
+
 def _placeholder_ninos(frame: pd.DataFrame, valid: np.ndarray) -> set[str]:
     """NINOs that clearly different people carry within one extract: stand-ins, not identifiers.
 
@@ -91,11 +103,19 @@ def _placeholder_ninos(frame: pd.DataFrame, valid: np.ndarray) -> set[str]:
     (Jaro-Winkler below 0.8, and not the other's forename), their forenames are
     unlike, and their dates of birth (where both are known) are more than a year apart.
     """
-    carried = frame.loc[valid, ["source", "nino", "forename", "surname", "dob"]]
+    # Distinct name and birth date combinations only: a person with forty police incidents is one row here.
+    carried = frame.loc[valid, ["source", "nino", "forename", "surname", "dob"]].drop_duplicates()
     shared = carried[carried.duplicated(["source", "nino"], keep=False)]
     if shared.empty:
         return set()
-    pairs = shared.reset_index().merge(shared.reset_index(), on=["source", "nino"], suffixes=("_a", "_b"))
+    # A number carried under many surnames is a stand-in without comparing them pair by pair (a stand-in
+    # like AA000000A can sit on thousands of records); the rest are compared within bounded groups.
+    surnames = shared.groupby(["source", "nino"], observed=True)["surname"].nunique()
+    obvious = surnames[surnames >= PLACEHOLDER_SURNAMES].index
+    keys = pd.MultiIndex.from_frame(shared[["source", "nino"]])
+    rest = shared[~keys.isin(obvious)].groupby(["source", "nino"], observed=True).head(PLACEHOLDER_GROUP_LIMIT)
+    placeholders = set(obvious.get_level_values("nino"))
+    pairs = rest.reset_index().merge(rest.reset_index(), on=["source", "nino"], suffixes=("_a", "_b"))
     pairs = pairs[pairs["index_a"] < pairs["index_b"]]
 
     def unlike(a: pd.Series, b: pd.Series) -> np.ndarray:
@@ -111,7 +131,7 @@ def _placeholder_ninos(frame: pd.DataFrame, valid: np.ndarray) -> set[str]:
         & unlike(pairs["forename_a"], pairs["forename_b"])
         & (years_apart | dob_unknown)
     )
-    return set(pairs.loc[different, "nino"].unique())
+    return placeholders | set(pairs.loc[different, "nino"].unique())
 
 
 def _codes(values: pd.Series, vocabulary: pd.Index) -> np.ndarray:

@@ -76,9 +76,12 @@ def _log_likelihood(patterns: np.ndarray, params: list[np.ndarray], active: list
 
 def expectation_maximisation(
     levels: np.ndarray, u: list[np.ndarray], m_start: list[np.ndarray], active: list[bool],
-    match_share: float = 0.5, max_iterations: int = 200, tolerance: float = 1e-7,
+    match_share: float = 0.5, max_iterations: int = 200, tolerance: float = 1e-7, update_m: bool = True,
 ) -> EmResult:
-    """EM for m and the share of matches, with u fixed, over the active comparisons."""
+    """EM for m and the share of matches, with u fixed, over the active comparisons.
+
+    With `update_m` off only the share of matches moves: the share under the m the model will use.
+    """
     patterns, counts = _patterns(levels)
     m = [table.copy() for table in m_start]
     log_u = _log_likelihood(patterns, u, active)
@@ -91,7 +94,7 @@ def expectation_maximisation(
         weight = counts * posterior
         change = 0.0
         for i, use in enumerate(active):
-            if not use:
+            if not (use and update_m):
                 continue
             column = patterns[:, i]
             present = column >= 0
@@ -150,7 +153,7 @@ def estimate_prior(levels: ComparisonLevels, m: list[np.ndarray], u: list[np.nda
     many matches spread over all possible pairs is the prior.
     """
     active = [True] * len(m)
-    result = expectation_maximisation(levels.matrix, u, m, active, match_share=0.1)
+    result = expectation_maximisation(levels.matrix, u, m, active, match_share=0.1, update_m=False)
     expected_matches = result.match_share * len(levels.matrix)
     all_pairs = n_records * (n_records - 1) / 2
     return float(np.clip(expected_matches / all_pairs, 1e-12, 0.5))

@@ -111,13 +111,21 @@ def load_key(kind: KeyKind, file: Path | None, secret: str | None) -> SecretKey:
 # --- the recipient's key pair (X25519) -------------------------------------------------------
 
 def new_recipient_pair(private_path: Path, public_path: Path) -> str:
-    """Write a key pair for the recipient; the private half stays with them. Returns its fingerprint."""
+    """Write a key pair for the recipient; the private half stays with them. Returns its fingerprint.
+
+    Neither half replaces an existing file: a council's copy of the recipient's
+    public key, overwritten, would seal the next submission for the wrong key.
+    """
+    for path in (private_path, public_path):
+        if path.exists():
+            raise SecretKeyError(f"{path} already exists; keys are never overwritten (move the old one first)")
     private = X25519PrivateKey.generate()
     _write_private(private_path, private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     public_path.parent.mkdir(parents=True, exist_ok=True)
-    public_path.write_bytes(private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    with public_path.open("xb") as handle:
+        handle.write(private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     return public_fingerprint(private.public_key())
 
 

@@ -31,11 +31,14 @@ class RunContext:
     framework_version: str
 
 
-def person_attributes(records: pd.DataFrame, linked: pd.DataFrame, sexes: pd.DataFrame) -> pd.DataFrame:
+def person_attributes(records: pd.DataFrame, linked: pd.DataFrame, sexes: pd.DataFrame,
+                      dates_of_birth: pd.Series | None = None) -> pd.DataFrame:
     """One row per person: the council's record first, then other sources, field by field.
 
     `records` are the standardised linkage records (valid identifiers only);
-    `sexes` gives the recorded M/F/U/X sex by source and record_id.
+    `sexes` gives the recorded M/F/U/X sex by source and record_id;
+    `dates_of_birth` (by person_id), where given, are the ones the family
+    assessment decided roles on, so the birth month and match key agree with the role.
     """
     frame = records[["source", "record_id", "forename", "surname", "dob", "nino", "nhs_number", "postcode"]].copy()
     frame["source"] = frame["source"].astype(str)
@@ -45,7 +48,10 @@ def person_attributes(records: pd.DataFrame, linked: pd.DataFrame, sexes: pd.Dat
                         on=["source", "record_id"])
     frame["priority"] = frame["source"].map(SOURCE_PRIORITY).fillna(len(SOURCE_PRIORITY))
     frame = frame.sort_values(["person_id", "priority", "record_id"], kind="stable")
-    return frame.drop(columns=["source", "record_id", "priority"]).groupby("person_id").first()
+    people = frame.drop(columns=["source", "record_id", "priority"]).groupby("person_id").first()
+    if dates_of_birth is not None:
+        people["dob"] = dates_of_birth.reindex(people.index).combine_first(pd.to_datetime(people["dob"]))
+    return people
 
 
 def name_dob_keys(people: pd.DataFrame) -> pd.Series:
@@ -63,7 +69,7 @@ def build_submission(
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
     """The cohort rows, the internal crosswalk (person and family ids to pseudonyms) and counts."""
     eligible = families[families["eligible"].astype(bool)]
-    chosen = members.merge(eligible[["family_id", "needs_count"]], on="family_id")
+    chosen = members[["family_id", "person_id", "role"]].merge(eligible[["family_id", "needs_count"]], on="family_id")
     in_several = int(chosen["person_id"].duplicated(keep=False).groupby(chosen["person_id"]).any().sum())
     # One row per person: a person in two eligible families goes with the one with more needs.
     chosen = chosen.sort_values(["person_id", "needs_count", "family_id"], ascending=[True, False, True], kind="stable")

@@ -34,6 +34,8 @@ from pseudonymise.keys import public_fingerprint
 MAGIC = b"SFMENC1\n"
 VERSION = 1
 CHUNK_SIZE = 1 << 20
+# A header is read before it can be authenticated: its chunk size must not make the reader allocate at will.
+MAX_CHUNK_SIZE = 16 << 20
 TAG_BYTES = 16
 _HEADER = struct.Struct(">8sBI16s32s32s7s")
 _LENGTH = struct.Struct(">I")
@@ -74,6 +76,8 @@ def _nonce(prefix: bytes, index: int, final: bool) -> bytes:
 
 def encrypt_stream(source: BinaryIO, target: BinaryIO, recipient: X25519PublicKey, chunk_size: int = CHUNK_SIZE) -> int:
     """Encrypt everything readable from `source` into `target`; returns the number of chunks."""
+    if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
+        raise TransferError(f"chunk size {chunk_size:,} is outside 1 byte to {MAX_CHUNK_SIZE:,} bytes")
     ephemeral = X25519PrivateKey.generate()
     header = Header(chunk_size, public_fingerprint(recipient), _raw(ephemeral.public_key()), os.urandom(32), os.urandom(7))
     packed = header.pack()
@@ -107,6 +111,8 @@ def decrypt_stream(source: BinaryIO, target: BinaryIO, private: X25519PrivateKey
     magic, version, chunk_size, recipient, ephemeral, salt, prefix = _HEADER.unpack(raw_header)
     if version != VERSION:
         raise TransferError(f"{name}: format version {version} is not supported (expected {VERSION})")
+    if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
+        raise TransferError(f"{name}: the header is damaged (a chunk size of {chunk_size:,} bytes)")
     mine = public_fingerprint(private.public_key())
     if recipient.decode("ascii", "replace") != mine:
         raise TransferError(f"{name}: encrypted for recipient key {recipient.decode('ascii', 'replace')}, "
@@ -156,10 +162,12 @@ def encrypt_file(plain: Path, encrypted: Path, recipient: X25519PublicKey, chunk
 
 
 def decrypt_file(encrypted: Path, plain: Path, private: X25519PrivateKey) -> int:
-    """Decrypt to `plain`; nothing is left behind unless the whole file checked out."""
+    """Decrypt to `plain`, readable by its owner only; nothing is left behind unless the whole file checked out."""
     partial = plain.with_name(plain.name + ".partial")
     try:
-        with encrypted.open("rb") as source, partial.open("wb") as target:
+        partial.unlink(missing_ok=True)  # a file left by a crash may have looser permissions
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with encrypted.open("rb") as source, os.fdopen(descriptor, "wb") as target:
             chunks = decrypt_stream(source, target, private, encrypted.name)
     except OSError as exc:
         partial.unlink(missing_ok=True)

@@ -154,7 +154,12 @@ def make_upns(rng: np.random.Generator, count: int, birth_years: np.ndarray) -> 
 
 
 def _postcode_units(rng: np.random.Generator, districts: pd.DataFrame, count: int) -> pd.DataFrame:
-    """Unit postcodes within the districts, each with its own street and town."""
+    """Unit postcodes within the districts, each with its own street and town.
+
+    Districts hold only so many units (ten sectors of 400 unit-letter pairs); past about half of
+    that, a bigger population shares units more densely rather than waiting for unused ones.
+    """
+    count = min(count, len(districts) * 10 * len(POSTCODE_UNIT_LETTERS) ** 2 // 2)
     def draw(n: int) -> list[str]:
         district = districts["district"].to_numpy()[_weighted_choice(rng, districts["weight"].to_numpy(float), n)]
         sector = rng.integers(0, 10, n)

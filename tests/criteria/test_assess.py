@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from criteria.assess import COUNTED, PENDING, assess
-from criteria.framework import FRAMEWORKS_DIR, load_framework
+from criteria.assess import COUNTED, PENDING, assess, reassess_without
+from criteria.framework import FRAMEWORKS_DIR, FrameworkError, load_framework
 from data.contract import load_contracts
 
 CONTRACTS = load_contracts()
@@ -132,6 +132,16 @@ def test_a_need_resting_on_a_pair_in_review_is_flagged_not_counted(scenario):
     assert pending["link_probability"].iloc[0] == pytest.approx(0.91)
 
 
+def test_a_pair_in_review_brings_every_record_of_the_other_person(scenario):
+    tables, linked, review = scenario
+    # H2 (an eviction notice) belongs to the same housing person as H1; the pair names H1 only.
+    linked.loc[linked["record_id"] == "H2", "person_id"] = "H?"
+    result = families((tables, linked, review))
+    pending = result.evidence[result.evidence["status"] == PENDING]
+    assert sorted(pending.loc[pending["family_id"] == "F4", "record_id"]) == ["H1", "H2"]
+    assert pending["link_probability"].tolist() == pytest.approx([0.91] * len(pending))
+
+
 def test_a_family_one_pending_need_from_eligible_is_held_for_review(scenario):
     tables, linked, review = scenario
     tables["la_cases"].loc[tables["la_cases"]["family_id"] == "F4", "assessed_needs"] = "HLT;REL"
@@ -160,3 +170,44 @@ def test_a_local_version_counting_needs_in_all(scenario, tmp_path):
     # F4: HLT plus SAF twice (child in need and a protection plan): three needs under two headlines.
     assert (f.loc["F4", "headlines_met"], f.loc["F4", "descriptors_met"]) == (2, 3)
     assert bool(f.loc["F4", "eligible"])
+
+
+def test_without_persons_who_opted_out_their_evidence_and_membership_no_longer_count(scenario):
+    result = families(scenario)
+    loaded = load_framework("sf-2022", CONTRACTS)
+    before = result.families.set_index("family_id")
+    after = reassess_without(loaded.framework, result.members, result.evidence, {"D"}).set_index("family_id")
+    # D's police record was F1's only CRM evidence; F1 keeps its other needs and stays eligible.
+    assert "CRM" in before.loc["F1", "needs"].split(";") and "CRM" not in after.loc["F1", "needs"].split(";")
+    assert after.loc["F1", "members"] == before.loc["F1", "members"] - 1 and bool(after.loc["F1", "eligible"])
+    # Without both children F1 has no dependent child left, so it is not eligible for the evaluation.
+    childless = reassess_without(loaded.framework, result.members, result.evidence, {"S", "T"}).set_index("family_id")
+    assert childless.loc["F1", "dependent_children"] == 0 and not childless.loc["F1", "eligible"]
+    assert result.families.equals(families(scenario).families), "the council's own assessment is unchanged"
+
+
+def test_a_pupil_who_moved_school_is_assessed_over_all_their_schools(scenario):
+    tables, linked, review = scenario
+    # T (17, at school) has a second census row from another school: T's two rows together.
+    second = pd.DataFrame([dict(record_id="E3", sessions_possible=100, sessions_missed_authorised=0,
+                                sessions_missed_unauthorised=20, suspensions=2, permanent_exclusion=False,
+                                dob=D("2009-01-01"))]).astype(tables["education"].dtypes.to_dict())
+    tables["education"] = pd.concat([tables["education"], second], ignore_index=True)
+    tables["education"].loc[tables["education"]["record_id"] == "E2", "suspensions"] = 1
+    linked = pd.concat([linked, pd.DataFrame([{"source": "education", "record_id": "E3", "person_id": "T",
+                                               "match_probability": 0.99}])], ignore_index=True)
+    evidence = families((tables, linked, review)).evidence
+    t = evidence[(evidence["person_id"] == "T") & (evidence["family_id"] == "F1")]
+    # E3 alone misses 20% of sessions, but over both schools T missed 23 of 400 (5.75%): no attendance need.
+    assert "EDU-attendance" not in set(t["descriptor"])
+    # Two suspensions at one school and one at the other are three in the period.
+    assert sorted(t.loc[t["descriptor"] == "EDU-suspensions", "record_id"]) == ["E2", "E3"]
+
+
+def test_per_person_is_refused_on_a_field_that_cannot_be_added_up(tmp_path):
+    document = yaml.safe_load((FRAMEWORKS_DIR / "sf-2022.yaml").read_text())
+    document["headlines"][0]["descriptors"][0]["conditions"] = [{"field": "school_urn", "op": "present"}]
+    path = tmp_path / "local.yaml"
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(FrameworkError, match="EDU-attendance, condition 1: per_person adds records up.*'school_urn'"):
+        load_framework(path, CONTRACTS)

@@ -19,7 +19,7 @@ def test_sf_2022_has_ten_headlines_and_needs_three():
     assert framework.headline_codes == ("EDU", "EYD", "HLT", "SUB", "REL", "SAF", "CRM", "DAB", "HOU", "FIN")
     assert (framework.eligibility.rule, framework.eligibility.minimum) == ("distinct_headlines", 3)
     assert framework.eligibility.requires_dependent_child
-    assert len(loaded.sha256) == 64 and loaded.label == "sf-2022 v1"
+    assert len(loaded.sha256) == 64 and loaded.label == "sf-2022 v2"
 
 
 def test_tf_2015_needs_two_of_six():

@@ -146,7 +146,8 @@ def test_sex_codes_and_words(tmp_path, contracts):
 
 def test_integers_and_flags(tmp_path, contracts):
     header = "record_id,upn,forename,surname,dob,sex,postcode,school_urn,sessions_possible,sessions_missed_authorised,sessions_missed_unauthorised,suspensions,permanent_exclusion"
-    rows = ["E1,,A,B,,,,1,300.0,1,2,0,Y", "E2,,A,B,,,,1,12.5,-1,x,3,no", "E3,,A,B,,,,1,,,,,maybe"]
+    rows = ["E1,,A,B,,,,1,300.0,1,2,0,Y", "E2,,A,B,,,,1,12.5,-1,x,3,no", "E3,,A,B,,,,1,,,,,maybe",
+            "E4,,A,B,,,,1,,,,99999999999999999999999,"]  # too big for a whole number: an issue, not a crash
     path = tmp_path / "education.csv"
     path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
     result = ingest(path, contracts, "education")
@@ -155,8 +156,9 @@ def test_integers_and_flags(tmp_path, contracts):
     assert records["permanent_exclusion"].tolist()[:2] == [True, False]
     assert result.stats.field_issues == {
         "sessions_possible": 1, "sessions_missed_authorised": 1, "sessions_missed_unauthorised": 1,
-        "permanent_exclusion": 1,
+        "permanent_exclusion": 1, "suspensions": 1,
     }
+    assert pd.isna(records["suspensions"].iloc[3])
 
 
 def test_stray_whitespace_and_null_markers_are_empty(tmp_path, contracts):
@@ -282,6 +284,19 @@ def test_excel_cells_are_read_as_their_text_with_sheet_row_numbers(tmp_path, con
     assert result.records["claim_id"].tolist() == ["C1", "12345"]
     assert (result.records["dob"] == pd.Timestamp("1984-03-07")).all()
     assert result.records.loc[0, "forename"] == "Zoë"
+
+
+def test_a_workbook_row_with_values_only_in_unused_columns_is_quarantined_not_dropped(tmp_path, contracts):
+    path = write_workbook(tmp_path / "dwp_benefits.xlsx", [
+        ["D1", "C1", None, "Ann", "Lee", None, None, "UC", datetime(2024, 1, 5), None, None],
+        [None] * 10 + ["a note typed beside the data"],
+        ["D2", "C2", None, "Bo", "Ray", None, None, "UC", datetime(2024, 1, 5), None, None],
+    ], header=DWP_HEADER.split(",") + ["Notes"])
+    result = ingest(path, contracts)
+    assert result.records["source_row"].tolist() == [2, 4]
+    assert result.quarantine["source_row"].tolist() == [3]
+    assert result.quarantine["reason"].tolist() == ["blank row"]
+    assert result.stats.rows_read == 3 and result.stats.reconciles
 
 
 def test_a_truncated_workbook_stops_the_run(tmp_path, contracts):

@@ -69,5 +69,10 @@ def test_a_clearly_stronger_link_wins_an_ambiguity():
 
 
 def test_records_of_one_event_are_pairs_of_different_people():
-    left, right = same_event_pairs(np.array([5, 5, -1, 5, 9]))
-    assert set(zip(left.tolist(), right.tolist())) == {(0, 1), (0, 3), (1, 3)}
+    left, right, too_large = same_event_pairs(np.array([5, 5, -1, 5, 9]))
+    assert set(zip(left.tolist(), right.tolist())) == {(0, 1), (0, 3), (1, 3)} and too_large == 0
+
+
+def test_an_event_listing_too_many_records_is_counted_not_paired():
+    left, right, too_large = same_event_pairs(np.array([7] * 5 + [3, 3]), cap=4)
+    assert list(zip(left.tolist(), right.tolist())) == [(5, 6)] and too_large == 1

@@ -43,6 +43,17 @@ def test_placeholders_are_found_within_one_extract_and_excluded_everywhere():
     assert set(built["nino_status"].astype(str)) == {"placeholder"}
 
 
+def test_a_stand_in_number_on_thousands_of_records_is_found_without_comparing_every_pair():
+    surnames = ["Jones", "Hussain", "Smith", "Okafor", "Novak", "Evans", "Patel"]
+    rows = [{"forename": f"Name{i % 50}", "surname": surnames[i % len(surnames)], "dob": f"19{50 + i % 40}-01-01",
+             "nino": "AB123456C"} for i in range(6000)]
+    # The same person on forty police records is still one person.
+    rows += [{"forename": "Ann", "surname": "Smith", "dob": "1975-03-03", "nino": "CE111111A"}] * 40
+    built = records(police=table(*rows)).frame
+    assert set(built["nino_status"].astype(str)[:6000]) == {"placeholder"}
+    assert set(built["nino_status"].astype(str)[6000:]) == {"valid"}
+
+
 def test_implausible_dates_of_birth_are_not_used():
     built = records(a=table({"dob": "1850-01-01"}, {"dob": "2030-01-01"}, {"dob": "2001-02-03"})).frame
     assert built["dob"].isna().tolist() == [True, True, False]

@@ -42,6 +42,13 @@ def test_an_inactive_comparison_keeps_its_starting_m():
     assert np.array_equal(result.m[1], start[1])
 
 
+def test_with_m_held_the_share_of_matches_is_estimated_under_the_given_m():
+    levels = simulate(100_000, 0.2, missing=0.1, seed=3)
+    result = expectation_maximisation(levels, TRUE_U, TRUE_M, [True, True, True], match_share=0.5, update_m=False)
+    assert all(np.array_equal(held, true) for held, true in zip(result.m, TRUE_M))
+    assert result.match_share == pytest.approx(0.2, abs=0.01)
+
+
 def test_u_from_random_pairs_has_no_impossible_level(synth_records):
     u, sampled = estimate_u(synth_records, DEFAULT_COMPARISONS, 50_000, seed=0)
     assert sampled == 50_000

@@ -72,3 +72,12 @@ def test_a_recipient_pair_round_trips(tmp_path):
     assert len(fingerprint) == 16
     with pytest.raises(SecretKeyError, match="not a PEM public key"):
         load_public_key(tmp_path / "private.pem")
+
+
+def test_a_recipient_public_key_the_council_holds_is_never_replaced(tmp_path):
+    public = tmp_path / "recipient_public.pem"
+    public.write_bytes(b"the evaluation's key, as received")
+    with pytest.raises(SecretKeyError, match="already exists"):
+        new_recipient_pair(tmp_path / "private.pem", public)
+    assert public.read_bytes() == b"the evaluation's key, as received"
+    assert not (tmp_path / "private.pem").exists()

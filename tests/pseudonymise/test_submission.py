@@ -67,7 +67,7 @@ def test_the_file_has_the_spec_columns_and_formats(submitted):
     assert cohort["postcode_district"].str.fullmatch(r"([A-Z]{1,2}\d[A-Z\d]?)?").all()
     assert set(cohort["role"]) <= {"adult", "child", "unknown"} and set(cohort["sex"]) <= set("MFUX")
     assert (cohort["eligible"] == "1").all() and (cohort["needs_count"].astype(int) >= 3).all()
-    assert set(cohort["la_code"]) == {"E99999999"} and set(cohort["framework_version"]) == {"sf-2022 v1"}
+    assert set(cohort["la_code"]) == {"E99999999"} and set(cohort["framework_version"]) == {"sf-2022 v2"}
 
 
 def test_no_value_of_the_file_is_an_identifier_of_the_inputs(submitted):
@@ -97,6 +97,10 @@ def test_people_who_opted_out_are_left_out_and_counted_without_names(submitted, 
     assert not set(crosswalk["person_id"]) & their_persons
     manifest = json.loads((summary.run_dir / "submission" / "manifest.json").read_text())
     assert manifest["opt_outs"]["listed"] == len(opted) and manifest["opt_outs"]["matched"] == len(opted)
+    # Families are reassessed without them: every family sent still meets the rule on what is sent.
+    assert manifest["counts"]["families_no_longer_eligible_without_opt_outs"] >= 0
+    cohort = pd.read_csv(summary.run_dir / "submission" / "cohort.csv")
+    assert (cohort["needs_count"] >= 2).all() and (cohort["eligible"] == 1).all()
     assert leaks(json.dumps(manifest), input_identifiers(summary.run_dir)) == {}
 
 
@@ -131,6 +135,23 @@ def test_rotating_the_council_key_maps_every_pseudonym(submitted, tmp_path, subm
     assert not set(persons["new"]) & set(cohort["person_pseudo_id"])
     families = mapping[mapping["field"] == "family_pseudo_id"]
     assert set(families["old"]) == set(cohort["family_pseudo_id"])
+
+
+def test_rotating_the_evaluation_key_maps_every_match_key_that_was_sent(submitted, tmp_path, submission_config):
+    summary, _ = submitted
+    runner = CliRunner()
+    new_key = tmp_path / "evaluation-2027.key"
+    assert runner.invoke(app, ["keys", "new", "--kind", "evaluation", "--out", str(new_key)]).exit_code == 0
+    mapping_file = tmp_path / "rotation.csv"
+    result = runner.invoke(app, ["keys", "rotate", "--kind", "evaluation",
+                                 "--old", str(submission_config.parent / "evaluation.key"), "--new", str(new_key),
+                                 "--run", str(summary.run_dir), "--out", str(mapping_file)])
+    assert result.exit_code == 0, result.output
+    mapping = pd.read_csv(mapping_file, dtype=str)
+    cohort = pd.read_csv(summary.run_dir / "submission" / "cohort.csv", dtype=str, keep_default_na=False)
+    for field in ("mk_nino", "mk_nhs_number", "mk_name_dob"):
+        sent = set(cohort[field]) - {""}
+        assert sent and set(mapping.loc[mapping["field"] == field, "old"]) == sent, field
 
 
 def test_the_same_key_gives_the_same_pseudonyms_next_month(submitted, synth_small):

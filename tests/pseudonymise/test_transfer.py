@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import stat
 import struct
 
 import pytest
@@ -107,6 +108,13 @@ def test_an_impossible_chunk_length_is_refused():
         decrypt(bytes(blob))
 
 
+def test_a_header_asking_for_huge_chunks_is_refused_before_anything_is_read():
+    blob = bytearray(encrypt(b"u" * 10))
+    blob[9:13] = struct.pack(">I", 2**32 - 1)  # the chunk size, after the magic and version
+    with pytest.raises(TransferError, match="header is damaged"):
+        decrypt(bytes(blob))
+
+
 def test_files_round_trip_and_a_failed_decryption_leaves_nothing(tmp_path):
     plain, sealed, back = tmp_path / "cohort.csv", tmp_path / "cohort.csv.enc", tmp_path / "out.csv"
     plain.write_bytes(b"a,b\n1,2\n" * 50_000)
@@ -114,6 +122,7 @@ def test_files_round_trip_and_a_failed_decryption_leaves_nothing(tmp_path):
     assert chunks_written > 1
     assert decrypt_file(sealed, back, PRIVATE) == chunks_written
     assert back.read_bytes() == plain.read_bytes()
+    assert stat.S_IMODE(back.stat().st_mode) == 0o600, "the decrypted file is personal data"
     data = bytearray(sealed.read_bytes())
     data[-100] ^= 0xFF
     sealed.write_bytes(bytes(data))
