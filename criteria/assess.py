@@ -50,13 +50,14 @@ class Assessment:
     members: pd.DataFrame
 
 
-def _meets(table: pd.DataFrame, descriptor: Descriptor, start: date, end: date, linked: pd.DataFrame) -> np.ndarray:
-    """Which records evidence the descriptor: each on its own, or with the rest of its person's records."""
+def _meets(table: pd.DataFrame, descriptor: Descriptor, start: date, end: date, persons: pd.Series) -> np.ndarray:
+    """Which records evidence the descriptor: each on its own, or with the rest of its person's records.
+
+    `persons` gives each of the table's rows its person_id.
+    """
     if descriptor.aggregate == "record":
         return descriptor_mask(table, descriptor.conditions, descriptor.period, start, end)
     in_period = period_mask(table, descriptor.period, start, end)
-    of_source = linked.loc[linked["source"] == descriptor.source, ["record_id", "person_id"]]
-    persons = table["record_id"].astype(str).map(of_source.set_index("record_id")["person_id"])
     fields = tuple(name for condition in descriptor.conditions for name in condition.fields())
     totals = person_totals(table.loc[in_period], persons[in_period], fields)
     met = np.ones(len(totals), dtype=bool)
@@ -69,11 +70,15 @@ def _hits(framework: Framework, tables: dict[str, pd.DataFrame], start: date, en
           linked: pd.DataFrame) -> pd.DataFrame:
     """Every record that meets a descriptor, whoever it belongs to."""
     frames = []
+    persons: dict[str, pd.Series] = {}
     for headline, descriptor in framework.descriptors():
         table = tables.get(descriptor.source)
         if table is None or table.empty:
             continue
-        mask = _meets(table, descriptor, start, end, linked)
+        if descriptor.aggregate == "per_person" and descriptor.source not in persons:
+            of_source = linked.loc[linked["source"] == descriptor.source].set_index("record_id")["person_id"]
+            persons[descriptor.source] = table["record_id"].astype(str).map(of_source)
+        mask = _meets(table, descriptor, start, end, persons.get(descriptor.source))
         if not mask.any():
             continue
         chosen = table.loc[mask]
@@ -114,7 +119,7 @@ def assess(
     """
     start, end = period
     linked = linked.assign(record_id=linked["record_id"].astype(str), source=linked["source"].astype(str))
-    in_education = set(linked.loc[linked["source"] == "education", "person_id"])
+    in_education = pd.Index(linked.loc[linked["source"] == "education", "person_id"].unique())
     members = family_members(
         tables["la_cases"], linked, person_dates_of_birth(tables, linked), in_education, end, framework.dependent_child,
     )
@@ -139,7 +144,8 @@ def _pending(hits: pd.DataFrame, members: pd.DataFrame, linked: pd.DataFrame, re
     """
     if review.empty:
         return pd.DataFrame(columns=EVIDENCE_COLUMNS)
-    persons = linked[["source", "record_id", "person_id"]]
+    named = set(review["left_record_id"].astype(str)) | set(review["right_record_id"].astype(str))
+    persons = linked.loc[linked["record_id"].isin(named), ["source", "record_id", "person_id"]]
     sides = {}
     for side in ("left", "right"):
         records = pd.DataFrame({"source": review[f"{side}_source"].astype(str),
@@ -153,7 +159,8 @@ def _pending(hits: pd.DataFrame, members: pd.DataFrame, linked: pd.DataFrame, re
     pairs = pairs[pairs["anchor_person"] != pairs["other_person"]]
     pairs = pairs.sort_values("pair_probability", ascending=False, kind="stable").drop_duplicates(
         ["anchor_person", "other_person"])
-    candidate = hits.drop(columns="match_probability").rename(columns={"person_id": "other_person"}).merge(
+    reachable = hits[hits["person_id"].isin(pairs["other_person"])]
+    candidate = reachable.drop(columns="match_probability").rename(columns={"person_id": "other_person"}).merge(
         pairs, on="other_person").drop(columns="other_person").rename(columns={"anchor_person": "person_id"})
     joined = _for_members(candidate, members)
     counted_keys = counted[["family_id", "source", "record_id"]].drop_duplicates()
@@ -197,7 +204,13 @@ def _families(framework: Framework, members: pd.DataFrame, evidence: pd.DataFram
     waiting = evidence[evidence["status"] == PENDING]
 
     def by_headline(rows: pd.DataFrame) -> pd.DataFrame:
-        return pd.crosstab(rows["family_id"], rows["headline"]).reindex(index=summary.index, columns=codes, fill_value=0) > 0
+        """A True per family and headline with at least one of these rows."""
+        family = summary.index.get_indexer(rows["family_id"])
+        code = pd.Index(codes).get_indexer(rows["headline"])
+        known = (family >= 0) & (code >= 0)
+        flags = np.zeros((len(summary), len(codes)), dtype=bool)
+        flags[family[known], code[known]] = True
+        return pd.DataFrame(flags, index=summary.index, columns=codes)
 
     met = by_headline(counted)
     pending = by_headline(waiting) & ~met

@@ -43,7 +43,7 @@ def person_dates_of_birth(tables: dict[str, pd.DataFrame], linked: pd.DataFrame)
 
 
 def family_members(
-    la_cases: pd.DataFrame, linked: pd.DataFrame, dates_of_birth: pd.Series, in_education: set[str],
+    la_cases: pd.DataFrame, linked: pd.DataFrame, dates_of_birth: pd.Series, in_education: pd.Index,
     reference_date: date, rule: DependentChild,
 ) -> pd.DataFrame:
     """One row per (family, person): date of birth, age, role (child / adult / unknown), whether a dependent child.

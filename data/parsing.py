@@ -47,16 +47,25 @@ def _describe_formats(formats: tuple[str, ...]) -> str:
 
 
 def parse_dates(values: pd.Series, formats: tuple[str, ...]) -> pd.Series:
-    """Try each accepted format in turn on the values still unparsed; the first that reads a value wins."""
-    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
-    remaining = values.notna().to_numpy()
+    """Try each accepted format in turn on the values still unparsed; the first that reads a value wins.
+
+    Each distinct text is parsed once: a column of event dates holds a few hundred distinct days.
+    """
+    distinct = pd.Index(values.dropna().unique())
+    parsed = pd.Series(pd.NaT, index=distinct, dtype="datetime64[ns]")
+    remaining = np.ones(len(distinct), dtype=bool)
+    texts = distinct.to_numpy(dtype=object)
     for fmt in formats:
         if not remaining.any():
             break
-        attempt = pd.to_datetime(values[remaining].astype(object), format=fmt, errors="coerce")
-        parsed.loc[attempt.index] = attempt
+        attempt = pd.to_datetime(pd.Series(texts[remaining], dtype=object), format=fmt, errors="coerce")
+        parsed.iloc[np.flatnonzero(remaining)] = attempt.to_numpy()
         remaining &= parsed.isna().to_numpy()
-    return parsed.dt.normalize()
+    positions = distinct.get_indexer(values)
+    days = parsed.dt.normalize().to_numpy()
+    result = np.where(positions >= 0, days[np.maximum(positions, 0)] if len(days) else np.datetime64("NaT", "ns"),
+                      np.datetime64("NaT", "ns"))
+    return pd.Series(result, index=values.index, dtype="datetime64[ns]")
 
 
 MAX_WHOLE_NUMBER = 2**53

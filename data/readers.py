@@ -240,8 +240,7 @@ def _read_csv(path: Path, raw: bytes, contract: Contract) -> RawExtract:
     all_rows = pd.RangeIndex(2, last_row + 1)
     rows = pd.Series(all_rows[~all_rows.isin(invalid_rows)])
     data = {
-        name: table.column(names[position]).to_pandas(types_mapper=pd.ArrowDtype).astype(STRING)
-        for name, position in columns.positions.items()
+        name: _as_text(table.column(names[position])) for name, position in columns.positions.items()
     }
     malformed = pd.DataFrame(
         {
@@ -251,6 +250,13 @@ def _read_csv(path: Path, raw: bytes, contract: Contract) -> RawExtract:
         }
     )
     return _finish(data, rows, contract, columns, malformed, encoding, path, raw)
+
+
+def _as_text(column: pa.ChunkedArray) -> pd.Series:
+    """An Arrow text column as a pandas string column, without a copy through Python objects."""
+    if not pa.types.is_string(column.type):
+        column = column.cast(pa.string())
+    return pd.Series(pd.arrays.ArrowStringArray(column))
 
 
 def _cell_text(value: object) -> str | None:
@@ -300,7 +306,10 @@ def _read_xlsx(path: Path, raw: bytes, contract: Contract) -> RawExtract:
     frame = pd.DataFrame(data, index=grid.index)
     # Rows with nothing in any cell are formatting Excel keeps beyond the data, not rows. A row with
     # something only in columns the contract does not use is a row: it reaches quarantine as blank.
-    has_content = grid.map(_cell_text).notna().any(axis=1) if len(grid.columns) else frame.notna().any(axis=1)
+    unused = [i for i in grid.columns if i not in set(columns.positions.values())]
+    has_content = frame.notna().any(axis=1)
+    if unused:
+        has_content |= grid[unused].map(_cell_text).notna().any(axis=1)
     frame = frame[has_content.to_numpy()]
     if frame.empty:
         raise ExtractError(path.name, "has a header but no data rows")

@@ -312,8 +312,8 @@ def keys_rotate(
             sources = used["sources"]
             people = cohort_people(run, load_contracts(Path(used["contracts_dir"]), sources), sources,
                                    load_records(run / "linkage").frame, read_parquet(run / "linked_records.parquet"),
-                                   read_parquet(run / "criteria" / "family_members.parquet"))
-            mapping = evaluation_key_mapping(people[people.index.isin(crosswalk["person_id"])], before, after)
+                                   read_parquet(run / "criteria" / "family_members.parquet"), crosswalk["person_id"])
+            mapping = evaluation_key_mapping(people, before, after)
     except SfmatchError as error:
         _fail(str(error))
     except (OSError, KeyError, ValueError):

@@ -116,7 +116,9 @@ def prepare_run(extracts_dir: Path, settings: Settings, run_id: str | None, kind
     return PreparedRun(folder, extracts, manifest, hashes)
 
 
-@task(name="ingest", task_run_name="ingest-{source}", cache_policy=NO_CACHE, timeout_seconds=30 * MINUTES, **IO_RETRIES)
+# Ingest and scoring run on worker threads (or Dask workers), where Prefect cannot interrupt a task and
+# only warns that a timeout was set; the tasks run in the flow's own thread keep theirs.
+@task(name="ingest", task_run_name="ingest-{source}", cache_policy=NO_CACHE, **IO_RETRIES)
 def ingest_source(source: str, path: Path, settings: Settings, run_root: Path) -> IngestStats | State:
     """Read one extract by its contract; write its typed table, quarantine and field issues."""
     logger = get_run_logger()
@@ -218,7 +220,7 @@ def train_linkage_model(run_root: Path, model_path: Path, data_sha256: str) -> M
     return ModelSummary(model_path, model.model_id, True, model.training.trained_at)
 
 
-@task(name="score", task_run_name="score-part-{part}", cache_policy=NO_CACHE, timeout_seconds=60 * MINUTES)
+@task(name="score", task_run_name="score-part-{part}", cache_policy=NO_CACHE)
 def score_pairs(run_root: Path, model_path: Path, settings: Settings, part: int, start: int, stop: int) -> PartitionResult:
     """Compare and score one slice of the candidate pairs; the pairs worth keeping go to a file."""
     records = load_records(run_root / "linkage")
@@ -333,8 +335,8 @@ class SubmissionSummary:
 
 
 def cohort_people(run_root: Path, contracts: dict[str, Contract], sources: Sequence[str], records: pd.DataFrame,
-                  linked: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
-    """Each person's attributes as the cohort file takes them.
+                  linked: pd.DataFrame, members: pd.DataFrame, persons: pd.Series) -> pd.DataFrame:
+    """The attributes of some people (those sent), as the cohort file takes them.
 
     Key rotation rebuilds its match keys from this too, so its mapping covers
     exactly the values that were sent.
@@ -344,7 +346,7 @@ def cohort_people(run_root: Path, contracts: dict[str, Contract], sources: Seque
         for source in sources if "sex" in contracts[source].fields
     ], ignore_index=True)
     member_dob = members.drop_duplicates("person_id").set_index("person_id")["dob"]
-    return person_attributes(records, linked, sexes, member_dob)
+    return person_attributes(records, linked, sexes, member_dob, persons)
 
 
 @task(name="pseudonymise", cache_policy=NO_CACHE, timeout_seconds=30 * MINUTES)
@@ -368,7 +370,9 @@ def pseudonymise_cohort(run_root: Path, settings: Settings, run_id: str, referen
         families = reassess_without(loaded.framework, members, evidence, opted_out)
         families_left_out = len(before - set(families.loc[families["eligible"].astype(bool), "family_id"]))
     context = RunContext(settings.la_code, run_id, reference_date.isoformat(), loaded.label)
-    people = cohort_people(run_root, contracts, settings.sources, records, linked, members)
+    eligible = families.loc[families["eligible"].astype(bool), "family_id"]
+    people = cohort_people(run_root, contracts, settings.sources, records, linked, members,
+                           members.loc[members["family_id"].isin(eligible), "person_id"])
     cohort, crosswalk, counts = build_submission(
         loaded.framework, families, members, people, opted_out, Pseudonymiser(council), Pseudonymiser(evaluation),
         context,

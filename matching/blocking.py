@@ -8,7 +8,9 @@ without a Python loop.
 
 A block bigger than the cap (a common name in a common year) would cost more
 comparisons than it is worth: it is split by the rule's `split_by` columns,
-and what is still too big is skipped. The report says which.
+and what is still too big is skipped. The report says which. Rules on names
+alone split sooner: the number of namesakes grows with the population, so
+their blocks would otherwise grow with it and their pairs with its square.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import pandas as pd
 from matching.standardise import PersonRecords
 
 MISSING_VALUES = {"dob_int": 0, "birth_year": 0}  # integer columns use 0 for missing; codes use -1; strings ""
+# Names shared by more records than this are compared within a postcode district only.
+NAME_BLOCK_SPLIT = 40
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,12 @@ class BlockingRule:
     columns: tuple[str, ...]
     split_by: tuple[str, ...] = ()
     why: str = ""
+    split_above: int | None = None
+    """Split blocks bigger than this (default: the cap). A rule on names alone meets more namesakes
+    the bigger the population, so its blocks are split early to keep its cost linear."""
+    only_where_missing: str | None = None
+    """Keep only pairs where this column is missing on one side or both: a rule standing in for a
+    missing date of birth need not pair records that both have one (the rules on dates do)."""
 
 
 DEFAULT_RULES: tuple[BlockingRule, ...] = (
@@ -42,19 +52,21 @@ DEFAULT_RULES: tuple[BlockingRule, ...] = (
     BlockingRule("dob+postcode", ("dob_int", "postcode_code"), why="both names mistyped"),
     BlockingRule(
         "phonetic surname+birth year+initial", ("sn_phonetic", "birth_year", "initial"),
+        split_by=("postcode_district_code",), split_above=NAME_BLOCK_SPLIT // 2,
         why="surname misspelt and date of birth mistyped",
     ),
     BlockingRule("sorted names+birth year", ("name_pair", "birth_year"), why="forename and surname swapped"),
     BlockingRule(
-        "forename+surname", ("nick1", "sn"), split_by=("postcode_district_code",),
-        why="date of birth missing (police, housing)",
+        "forename+surname", ("nick1", "sn"), split_by=("postcode_district_code",), split_above=NAME_BLOCK_SPLIT,
+        only_where_missing="dob_int", why="date of birth missing (police, housing)",
     ),
     BlockingRule(
-        "sorted names", ("name_pair",), split_by=("postcode_district_code",),
-        why="names swapped and date of birth missing",
+        "sorted names", ("name_pair",), split_by=("postcode_district_code",), split_above=NAME_BLOCK_SPLIT,
+        only_where_missing="dob_int", why="names swapped and date of birth missing",
     ),
     BlockingRule(
         "forename+phonetic surname", ("nick1", "sn_phonetic"), split_by=("postcode_district_code",),
+        split_above=NAME_BLOCK_SPLIT, only_where_missing="dob_int",
         why="surname misspelt, date of birth and postcode missing",
     ),
     BlockingRule("forename+postcode", ("nick1", "postcode_code"), why="surname misspelt, date of birth missing"),
@@ -105,18 +117,32 @@ def with_blocking_columns(records: PersonRecords) -> pd.DataFrame:
     return frame.assign(name_pair=name_pair)
 
 
+def _distinct(block_ids: np.ndarray) -> int:
+    """How many blocks some records fall in; block numbers are small and dense, so counting beats sorting."""
+    return int(np.count_nonzero(np.bincount(block_ids))) if len(block_ids) else 0
+
+
+def _missing(frame: pd.DataFrame, column: str) -> np.ndarray:
+    values = frame[column]
+    if values.dtype.kind in "iu":
+        return values.to_numpy() == MISSING_VALUES.get(column, -1)
+    return ~(values.notna() & (values != "")).to_numpy(dtype=bool)
+
+
 def _block_ids(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
     """A block number per record, -1 where any column is missing."""
     present = np.ones(len(frame), dtype=bool)
     for column in columns:
-        values = frame[column]
-        if values.dtype.kind in "iu":
-            present &= values.to_numpy() != MISSING_VALUES.get(column, -1)
-        else:
-            present &= (values.notna() & (values != "")).to_numpy(dtype=bool)
+        present &= ~_missing(frame, column)
     ids = np.full(len(frame), -1, dtype=np.int64)
     if present.any():
-        ids[present] = frame.loc[present, list(columns)].groupby(list(columns), sort=False, observed=True).ngroup().to_numpy()
+        # One column at a time, re-numbered after each, so the combined number stays small (a hash
+        # factorisation per column costs less than grouping on several columns at once).
+        key = np.zeros(int(present.sum()), dtype=np.int64)
+        for column in columns:
+            codes, uniques = pd.factorize(frame[column].to_numpy()[present])
+            key, _ = pd.factorize(key * len(uniques) + codes)
+        ids[present] = key
     return ids
 
 
@@ -152,21 +178,27 @@ def block(records: PersonRecords, rules: tuple[BlockingRule, ...] = DEFAULT_RULE
     tagged, counts = [], []
     for bit, rule in enumerate(rules):
         ids = _block_ids(frame, rule.columns)
-        left, right, oversized = pairs_within_blocks(ids, cap)
-        oversized_blocks = len(np.unique(ids[oversized]))
+        limit = min(rule.split_above or cap, cap) if rule.split_by else cap
+        left, right, oversized = pairs_within_blocks(ids, limit)
+        oversized_blocks = _distinct(ids[oversized])
         split_blocks = skipped_blocks = skipped_records = 0
         if len(oversized) and rule.split_by:
             sub_ids = np.full(len(frame), -1, dtype=np.int64)
-            sub_ids[oversized] = _block_ids(frame.iloc[oversized], rule.columns + rule.split_by)
+            columns = list(dict.fromkeys(rule.columns + rule.split_by))
+            sub_ids[oversized] = _block_ids(frame[columns].iloc[oversized], rule.columns + rule.split_by)
             sub_left, sub_right, still = pairs_within_blocks(sub_ids, cap)
             left, right = np.r_[left, sub_left], np.r_[right, sub_right]
             split_blocks = oversized_blocks
-            skipped_blocks, skipped_records = len(np.unique(sub_ids[still])), len(still)
+            skipped_blocks, skipped_records = _distinct(sub_ids[still]), len(still)
         elif len(oversized):
             skipped_blocks, skipped_records = oversized_blocks, len(oversized)
+        if rule.only_where_missing is not None:
+            missing = _missing(frame, rule.only_where_missing)
+            wanted = missing[left] | missing[right]
+            left, right = left[wanted], right[wanted]
         # Blocks partition the records, so a rule never yields the same pair twice.
         tagged.append((left.astype(np.int64) * n + right) * 64 + bit)
-        counts.append((rule.name, int(len(np.unique(ids[ids >= 0]))), len(left), oversized_blocks,
+        counts.append((rule.name, int(ids.max()) + 1 if len(ids) else 0, len(left), oversized_blocks,
                        split_blocks, skipped_blocks, skipped_records))
     values = np.sort(np.concatenate(tagged)) if tagged else np.array([], dtype=np.int64)
     keys, bits = values // 64, np.left_shift(np.int64(1), values % 64)

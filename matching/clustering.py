@@ -91,6 +91,11 @@ def resolve_ambiguity(links: Links, cannot_link: tuple[np.ndarray, np.ndarray], 
         "record": np.r_[links.left, links.right], "other": np.r_[links.right, links.left],
         "weight": np.r_[links.weight, links.weight], "link": np.r_[np.arange(len(links)), np.arange(len(links))],
     })
+    # Only links reaching a record under a cannot-link, from a record with another such link, can clash.
+    constrained = np.zeros(n, dtype=bool)
+    constrained[cannot_link[0]] = constrained[cannot_link[1]] = True
+    both = both[constrained[both["other"].to_numpy()]]
+    both = both[both["record"].duplicated(keep=False)]
     pairs = both.merge(both, on="record", suffixes=("_a", "_b"))
     pairs = pairs[pairs["other_a"] < pairs["other_b"]]
     forbidden = pair_keys(cannot_link[0], cannot_link[1], n)

@@ -139,7 +139,7 @@ def _codes(values: pd.Series, vocabulary: pd.Index) -> np.ndarray:
 
 
 def _factorise(values: pd.Series) -> np.ndarray:
-    codes, _ = pd.factorize(values.astype(object).where(values.notna(), None), use_na_sentinel=True)
+    codes, _ = pd.factorize(values, use_na_sentinel=True)
     return codes.astype(np.int32)
 
 

@@ -32,25 +32,29 @@ class RunContext:
 
 
 def person_attributes(records: pd.DataFrame, linked: pd.DataFrame, sexes: pd.DataFrame,
-                      dates_of_birth: pd.Series | None = None) -> pd.DataFrame:
+                      dates_of_birth: pd.Series | None = None, persons: pd.Series | None = None) -> pd.DataFrame:
     """One row per person: the council's record first, then other sources, field by field.
 
     `records` are the standardised linkage records (valid identifiers only);
     `sexes` gives the recorded M/F/U/X sex by source and record_id;
     `dates_of_birth` (by person_id), where given, are the ones the family
-    assessment decided roles on, so the birth month and match key agree with the role.
+    assessment decided roles on, so the birth month and match key agree with the role;
+    `persons`, where given, are the only people wanted (those in the cohort).
     """
-    frame = records[["source", "record_id", "forename", "surname", "dob", "nino", "nhs_number", "postcode"]].copy()
-    frame["source"] = frame["source"].astype(str)
-    frame["record_id"] = frame["record_id"].astype(str)
+    link = linked[["source", "record_id", "person_id"]]
+    if persons is not None:
+        link = link[link["person_id"].isin(persons)]
+    link = link.astype({"source": str, "record_id": str})
+    frame = records[["source", "record_id", "forename", "surname", "dob", "nino", "nhs_number", "postcode"]]
+    frame = frame[frame["record_id"].isin(link["record_id"])].astype({"source": str, "record_id": str})
+    frame = frame.merge(link, on=["source", "record_id"])
     frame = frame.merge(sexes.astype({"source": str, "record_id": str}), on=["source", "record_id"], how="left")
-    frame = frame.merge(linked[["source", "record_id", "person_id"]].astype({"source": str, "record_id": str}),
-                        on=["source", "record_id"])
     frame["priority"] = frame["source"].map(SOURCE_PRIORITY).fillna(len(SOURCE_PRIORITY))
     frame = frame.sort_values(["person_id", "priority", "record_id"], kind="stable")
     people = frame.drop(columns=["source", "record_id", "priority"]).groupby("person_id").first()
     if dates_of_birth is not None:
-        people["dob"] = dates_of_birth.reindex(people.index).combine_first(pd.to_datetime(people["dob"]))
+        chosen = pd.to_datetime(dates_of_birth.reindex(people.index))
+        people["dob"] = chosen.where(chosen.notna(), pd.to_datetime(people["dob"]))
     return people
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from data import reference
+from data.reference import ORIGIN_GROUPS
 from data.identifiers import (
     NINO_BLOCKED_PREFIXES,
     UPN_CHECK_LETTERS,
@@ -24,16 +25,6 @@ from data.identifiers import (
     upn_local_authority_numbers,
 )
 
-# Broad groups, so that a household's names come mostly from one tradition.
-ORIGIN_GROUPS = {
-    "english": "british_irish", "welsh": "british_irish", "scottish": "british_irish", "irish": "british_irish",
-    "caribbean": "british_irish",
-    "south_asian": "south_asian", "muslim_arabic": "south_asian",
-    "polish": "east_european", "romanian": "east_european", "lithuanian": "east_european",
-    "other_european": "east_european", "portuguese": "east_european",
-    "west_african": "african", "east_african": "african",
-    "chinese": "chinese", "turkish": "turkish",
-}
 GROUP_WEIGHTS = {
     "british_irish": 0.74, "south_asian": 0.12, "east_european": 0.07, "african": 0.04, "chinese": 0.015,
     "turkish": 0.015,
@@ -56,6 +47,7 @@ NINO_FIRST = np.array(list("ABCEGHJKLMNOPRSTWXYZ"))
 NINO_SECOND = np.array(list("ABCEGHJKLMNPRSTWXYZ"))
 POSTCODE_UNIT_LETTERS = np.array(list("ABDEFGHJLNPQRSTUWXYZ"))  # Royal Mail leaves out C I K M O V
 HOUSEHOLDS_PER_POSTCODE = 14
+HOUSEHOLDS_PER_DISTRICT = 10_000
 
 
 @dataclass(frozen=True)
@@ -89,6 +81,35 @@ def _names_for_groups(
             pool = np.arange(len(values))
         out[rows] = values[pool[_weighted_choice(rng, weights[pool], len(rows))]]
     return out
+
+
+# The share of each group's people whose surname is outside the reference list. Surnames of
+# British and Irish origin spread thinly (the list's few hundred cover roughly half of people,
+# with Smith at about 1.2%); Chinese and South Asian surnames are far more concentrated.
+SURNAME_TAIL_SHARE = {"british_irish": 0.45, "east_european": 0.5, "african": 0.4, "turkish": 0.3,
+                      "south_asian": 0.2, "chinese": 0.1}
+
+
+def _surname_pool() -> pd.DataFrame:
+    """The reference surnames and the made-up tail, weighted so that each group's tail holds its share.
+
+    Within the tail, weights fall gently with rank (rank^-0.6, in a fixed shuffled order), so that
+    some rare names are rarer than others, as in a real population.
+    """
+    head = reference.surnames().assign(weight=lambda t: t["weight"].astype(float))
+    tail = reference.surname_tail()
+    head_group = head["origin"].map(ORIGIN_GROUPS).fillna("british_irish")
+    tail_group = tail["origin"].map(ORIGIN_GROUPS).fillna("british_irish")
+    order = np.random.default_rng(0).permutation(len(tail))
+    shape = np.empty(len(tail))
+    shape[order] = (np.arange(len(tail)) + 1.0) ** -0.6
+    weights = np.zeros(len(tail))
+    for group, share in SURNAME_TAIL_SHARE.items():
+        in_tail = (tail_group == group).to_numpy()
+        head_weight = head.loc[(head_group == group).to_numpy(), "weight"].sum()
+        if in_tail.any() and head_weight > 0:
+            weights[in_tail] = shape[in_tail] / shape[in_tail].sum() * head_weight * share / (1 - share)
+    return pd.concat([head, tail.assign(weight=weights)], ignore_index=True)
 
 
 def _unique_draws(rng: np.random.Generator, make, count: int) -> np.ndarray:
@@ -180,6 +201,30 @@ def _postcode_units(rng: np.random.Generator, districts: pd.DataFrame, count: in
     })
 
 
+def _home_districts(districts: pd.DataFrame, households: int) -> pd.DataFrame:
+    """The council's own postcode districts, widened for a population too big for them.
+
+    A district holds about ten thousand households; a population larger than the listed home
+    districts can hold spreads into further districts (LS30, LS31, ..., then the neighbouring
+    areas' unused numbers), as a bigger council's area would, rather than packing more people
+    into each postcode.
+    """
+    home = districts[districts["home"]]
+    needed = -(-households // HOUSEHOLDS_PER_DISTRICT) - len(home)
+    if needed <= 0:
+        return home
+    parts = districts["district"].str.extract(r"^([A-Z]+)\d+$")[0]
+    towns = districts.groupby(parts, sort=False)["town"].first()
+    areas = list(dict.fromkeys([*parts[districts["home"]], *parts]))  # the council's own area first
+    taken = set(districts["district"])
+    weight = int(home["weight"].median())
+    extra = [{"district": f"{area}{number}", "town": towns[area], "weight": weight, "home": True}
+             for area in areas for number in range(1, 100) if f"{area}{number}" not in taken][:needed]
+    if len(extra) < needed:
+        raise ValueError(f"{households:,} households need more postcode districts than the areas hold")
+    return pd.concat([home, pd.DataFrame(extra)], ignore_index=True)
+
+
 def _addresses(rng: np.random.Generator, units: pd.DataFrame, unit_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     numbers = rng.integers(1, 220, len(unit_index))
     street = units["street"].to_numpy()[unit_index]
@@ -199,7 +244,7 @@ def build_population(households: int, seed: int, reference_date: date) -> Popula
     """Households and their people with true, clean values."""
     rng = np.random.default_rng(seed)
     districts = reference.districts()
-    home_districts = districts[districts["home"]]
+    home_districts = _home_districts(districts, households)
     n_units = max(households // HOUSEHOLDS_PER_POSTCODE, 1)
     units = _postcode_units(rng, home_districts, n_units)
     away_units = _postcode_units(rng, districts[~districts["home"]], max(n_units // 10, 1))
@@ -273,7 +318,7 @@ def build_population(households: int, seed: int, reference_date: date) -> Popula
                 pool = fore[fore["sex"] == person_sex].reset_index(drop=True)
                 forename[rows] = _names_for_groups(rng, group_of[rows], pool, column)
 
-    sur = reference.surnames()
+    sur = _surname_pool()
     family_surname = _names_for_groups(rng, groups, sur, "weight")
     partner_surname = _names_for_groups(rng, groups, sur, "weight")
     surname = family_surname[person_household].copy()
