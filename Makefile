@@ -1,5 +1,6 @@
 # Two commands on a fresh machine: `make demo` and `make test`.
 # Each creates the virtualenv from the pinned versions in requirements.lock first.
+# `make bench` measures speed, memory and accuracy (BENCHMARKS.md); it is not part of the tests.
 
 PYTHON ?= python3
 VENV := .venv
@@ -7,8 +8,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOUSEHOLDS ?= 2000
 OUT ?= demo-out
+BENCH_SCALES ?= 2000 20000 200000
+BENCH_OUT ?= bench-out
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: install demo test lock clean
+.PHONY: install demo test bench lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -24,15 +28,23 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+# `make bench BENCH_SCALES=2000000` adds the 2M scale to the results already in $(BENCH_OUT).
+bench: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/run.py --households $(BENCH_SCALES) --out $(BENCH_OUT) --febrl --report
+
 # Re-resolve the dependency tree from pyproject.toml and pin it again.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet --upgrade "pip>=24"
-	.lock-venv/bin/pip install --quiet -e '.[test]'
+	.lock-venv/bin/pip install --quiet -e '.[test,bench]'
 	{ echo "# Exact versions for every install of sfmatch (used as pip constraints by the Makefile)."; \
 	  echo "# Regenerate with 'make lock' after changing dependencies in pyproject.toml."; \
 	  .lock-venv/bin/pip freeze --exclude-editable | grep -v '^sfmatch'; } > requirements.lock
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache
+	rm -rf $(VENV) demo-out bench-out .pytest_cache

@@ -22,11 +22,12 @@ import pandas as pd
 from criteria.conditions import condition_mask, descriptor_mask, period_mask, person_totals
 from criteria.families import family_members, person_dates_of_birth
 from criteria.framework import Descriptor, Framework
+from criteria.persons import RecordPersons
 from data.tables import STRING
 
 HIT_TYPES = {
     "headline": STRING, "descriptor": STRING, "applies_to": STRING, "source": STRING, "record_id": STRING,
-    "evidence_date": "datetime64[ns]", "record_family": STRING,
+    "evidence_date": "datetime64[ns]", "record_family": STRING, "person_id": object, "match_probability": float,
 }
 COUNTED = "counted"
 PENDING = "pending review"
@@ -67,29 +68,31 @@ def _meets(table: pd.DataFrame, descriptor: Descriptor, start: date, end: date, 
 
 
 def _hits(framework: Framework, tables: dict[str, pd.DataFrame], start: date, end: date,
-          linked: pd.DataFrame) -> pd.DataFrame:
-    """Every record that meets a descriptor, whoever it belongs to."""
+          persons: RecordPersons) -> pd.DataFrame:
+    """Every linked record that meets a descriptor, with its person and link probability."""
     frames = []
-    persons: dict[str, pd.Series] = {}
+    of_rows: dict[str, pd.Series] = {}
     for headline, descriptor in framework.descriptors():
         table = tables.get(descriptor.source)
         if table is None or table.empty:
             continue
-        if descriptor.aggregate == "per_person" and descriptor.source not in persons:
-            of_source = linked.loc[linked["source"] == descriptor.source].set_index("record_id")["person_id"]
-            persons[descriptor.source] = table["record_id"].astype(str).map(of_source)
-        mask = _meets(table, descriptor, start, end, persons.get(descriptor.source))
+        if descriptor.source not in of_rows:
+            of_rows[descriptor.source] = pd.Series(persons.persons(descriptor.source, table["record_id"]),
+                                                   index=table.index)
+        mask = _meets(table, descriptor, start, end, of_rows[descriptor.source]) & of_rows[descriptor.source].notna().to_numpy()
         if not mask.any():
             continue
         chosen = table.loc[mask]
         date_field = descriptor.period.date or descriptor.period.start
         frames.append(pd.DataFrame({
             "headline": headline.code, "descriptor": descriptor.id, "applies_to": descriptor.applies_to,
-            "source": descriptor.source, "record_id": chosen["record_id"].astype(str).to_numpy(),
+            "source": descriptor.source, "record_id": chosen["record_id"].astype(STRING).to_numpy(),
             "evidence_date": (pd.to_datetime(chosen[date_field]) if date_field
                               else pd.Series(pd.NaT, index=chosen.index, dtype="datetime64[ns]")).to_numpy(),
             "record_family": (chosen["family_id"] if "family_id" in chosen
                               else pd.Series(pd.NA, index=chosen.index)).astype(STRING).to_numpy(),
+            "person_id": of_rows[descriptor.source][mask].to_numpy(),
+            "match_probability": persons.probabilities(descriptor.source, chosen["record_id"]),
         }))
     return _stack(frames, HIT_TYPES)
 
@@ -118,15 +121,14 @@ def assess(
     source and record_id, probability).
     """
     start, end = period
-    linked = linked.assign(record_id=linked["record_id"].astype(str), source=linked["source"].astype(str))
-    in_education = pd.Index(linked.loc[linked["source"] == "education", "person_id"].unique())
+    persons = RecordPersons(linked)
+    in_education = pd.Index(persons.persons_of("education"))
     members = family_members(
-        tables["la_cases"], linked, person_dates_of_birth(tables, linked), in_education, end, framework.dependent_child,
+        tables["la_cases"], persons, person_dates_of_birth(tables, persons), in_education, end, framework.dependent_child,
     )
-    hits = _hits(framework, tables, start, end, linked)
-    hits = hits.merge(linked[["source", "record_id", "person_id", "match_probability"]], on=["source", "record_id"])
+    hits = _hits(framework, tables, start, end, persons)
     counted = _for_members(hits, members).assign(status=COUNTED).rename(columns={"match_probability": "link_probability"})
-    pending = _pending(hits, members, linked, review, counted)
+    pending = _pending(hits, members, persons, review, counted)
     evidence = pd.concat([part[EVIDENCE_COLUMNS] for part in (counted, pending) if not part.empty]
                          or [counted[EVIDENCE_COLUMNS]], ignore_index=True)
     evidence = evidence.sort_values(["family_id", "headline", "descriptor", "status", "source", "record_id"],
@@ -135,7 +137,7 @@ def assess(
     return Assessment(families, evidence, members)
 
 
-def _pending(hits: pd.DataFrame, members: pd.DataFrame, linked: pd.DataFrame, review: pd.DataFrame,
+def _pending(hits: pd.DataFrame, members: pd.DataFrame, persons: RecordPersons, review: pd.DataFrame,
              counted: pd.DataFrame) -> pd.DataFrame:
     """Hits that would reach a family member if a pair waiting in the review queue were confirmed.
 
@@ -144,13 +146,14 @@ def _pending(hits: pd.DataFrame, members: pd.DataFrame, linked: pd.DataFrame, re
     """
     if review.empty:
         return pd.DataFrame(columns=EVIDENCE_COLUMNS)
-    named = set(review["left_record_id"].astype(str)) | set(review["right_record_id"].astype(str))
-    persons = linked.loc[linked["record_id"].isin(named), ["source", "record_id", "person_id"]]
     sides = {}
     for side in ("left", "right"):
-        records = pd.DataFrame({"source": review[f"{side}_source"].astype(str),
-                                "record_id": review[f"{side}_record_id"].astype(str)})
-        sides[side] = records.merge(persons, on=["source", "record_id"], how="left")["person_id"].to_numpy()
+        found = np.full(len(review), None, dtype=object)
+        sources = review[f"{side}_source"].astype(str)
+        for source in sources.unique():
+            rows = (sources == source).to_numpy()
+            found[rows] = persons.persons(source, review.loc[rows, f"{side}_record_id"])
+        sides[side] = found
     probability = review["probability"].astype(float).to_numpy()
     pairs = pd.concat([
         pd.DataFrame({"anchor_person": sides["left"], "other_person": sides["right"], "pair_probability": probability}),

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from criteria.framework import DependentChild
+from criteria.persons import RecordPersons
 
 ADULT_AGE = 18
 
@@ -26,24 +27,23 @@ def age_at(born: pd.Series, on: date) -> pd.Series:
     return (years - before_birthday.astype("Int64")).astype("Int64")
 
 
-def person_dates_of_birth(tables: dict[str, pd.DataFrame], linked: pd.DataFrame) -> pd.Series:
+def person_dates_of_birth(tables: dict[str, pd.DataFrame], persons: RecordPersons) -> pd.Series:
     """Each person's date of birth: the council record's if it has one, else the commonest of their others."""
     frames = []
     for source, table in tables.items():
         if "dob" in table:
             frames.append(pd.DataFrame({
-                "source": source, "record_id": table["record_id"].astype(str), "dob": pd.to_datetime(table["dob"]),
-            }).dropna(subset=["dob"]))
+                "person_id": persons.persons(source, table["record_id"]), "council": source == "la_cases",
+                "dob": pd.to_datetime(table["dob"]).to_numpy(),
+            }).dropna(subset=["person_id", "dob"]))
     dobs = pd.concat([f for f in frames if not f.empty] or frames, ignore_index=True)
-    dobs = dobs.merge(linked[["source", "record_id", "person_id"]], on=["source", "record_id"])
-    dobs["council"] = dobs["source"] == "la_cases"
     counts = dobs.groupby(["person_id", "council", "dob"]).size().rename("n").reset_index()
     counts = counts.sort_values(["person_id", "council", "n", "dob"], ascending=[True, False, False, True], kind="stable")
     return counts.drop_duplicates("person_id").set_index("person_id")["dob"]
 
 
 def family_members(
-    la_cases: pd.DataFrame, linked: pd.DataFrame, dates_of_birth: pd.Series, in_education: pd.Index,
+    la_cases: pd.DataFrame, persons: RecordPersons, dates_of_birth: pd.Series, in_education: pd.Index,
     reference_date: date, rule: DependentChild,
 ) -> pd.DataFrame:
     """One row per (family, person): date of birth, age, role (child / adult / unknown), whether a dependent child.
@@ -51,9 +51,9 @@ def family_members(
     The date of birth is kept so that everything downstream (the cohort file's
     birth month and match key) uses the same one the role was decided on.
     """
-    records = la_cases[["record_id", "family_id"]].astype({"record_id": str})
-    council = linked[linked["source"] == "la_cases"][["record_id", "person_id"]]
-    members = records.merge(council, on="record_id")[["family_id", "person_id"]].drop_duplicates()
+    members = pd.DataFrame({"family_id": la_cases["family_id"].to_numpy(),
+                            "person_id": persons.persons("la_cases", la_cases["record_id"])})
+    members = members.dropna(subset=["person_id"]).drop_duplicates()
     members["dob"] = members["person_id"].map(dates_of_birth)
     members["age"] = age_at(members["dob"], reference_date)
     members["role"] = np.select(

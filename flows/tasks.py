@@ -226,7 +226,7 @@ def score_pairs(run_root: Path, model_path: Path, settings: Settings, part: int,
     records = load_records(run_root / "linkage")
     candidates = load_candidates(run_root / "linkage" / "candidates.parquet", slice(start, stop))
     model = effective_model(model_path, settings)
-    result = score_partition(records, candidates, model, TermFrequencies.from_records(records, DEFAULT_COMPARISONS))
+    result = score_partition(records, candidates, model, TermFrequencies.of(records, DEFAULT_COMPARISONS))
     write_parquet(result.pairs, scored_part(run_root, part))
     return dataclasses.replace(result, pairs=pd.DataFrame())
 
@@ -263,7 +263,7 @@ def resolve_persons(
     write_parquet(outcome.ids.index, run_root / "person_index.parquet")
     outcome.ids.changes.to_csv(run_root / "linkage" / "person_id_changes.csv", index=False)
     write_parquet(outcome.links, run_root / "linkage" / "links.parquet")
-    tf = TermFrequencies.from_records(records, DEFAULT_COMPARISONS)
+    tf = TermFrequencies.of(records, DEFAULT_COMPARISONS)
     review = outcome.review
     weights = weight_matrix(levels_of(review), model, tf, review["left"].to_numpy(), review["right"].to_numpy(), records)
     labels = {c.name: tuple(c.levels) for c in DEFAULT_COMPARISONS}

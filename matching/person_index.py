@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from data.tables import STRING
 
@@ -38,7 +40,8 @@ class IdAssignment:
 
 
 def format_ids(numbers: np.ndarray) -> np.ndarray:
-    return np.array([f"{ID_PREFIX}{n:0{ID_DIGITS}d}" for n in numbers], dtype=object)
+    digits = pc.utf8_lpad(pa.array(np.asarray(numbers, dtype=np.int64)).cast(pa.string()), ID_DIGITS, "0")
+    return pc.binary_join_element_wise(ID_PREFIX, digits, "").to_numpy(zero_copy_only=False)
 
 
 def _highest_number(index: pd.DataFrame | None) -> int:
@@ -101,6 +104,8 @@ def assign_person_ids(current: pd.DataFrame, previous: pd.DataFrame | None, run_
     else:
         seen["first_seen_run"] = run_id
         index = seen
-    index = index[INDEX_COLUMNS].astype({c: STRING for c in INDEX_COLUMNS}).sort_values(
-        ["person_id", "source", "record_id"], kind="stable").reset_index(drop=True)
+    index = index[INDEX_COLUMNS].astype({c: STRING for c in INDEX_COLUMNS})
+    # IDs are fixed-width, so their numbers sort as they do; within a person, records keep the run's order.
+    number = index["person_id"].str.slice(len(ID_PREFIX)).astype(np.int64).to_numpy()
+    index = index.iloc[np.argsort(number, kind="stable")].reset_index(drop=True)
     return IdAssignment(person_ids, index, changes.reset_index(drop=True), kept, len(fresh), len(changes))

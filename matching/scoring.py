@@ -46,6 +46,11 @@ class TermFrequencies:
     name_frequency: np.ndarray
 
     @classmethod
+    def of(cls, records: PersonRecords, comparisons: tuple[Comparison, ...]) -> TermFrequencies:
+        """The records' frequencies, counted once for every partition scored from the same records."""
+        return records.derived(("term frequencies", comparisons), lambda: cls.from_records(records, comparisons))
+
+    @classmethod
     def from_records(cls, records: PersonRecords, comparisons: tuple[Comparison, ...]) -> TermFrequencies:
         tables = {}
         for comparison in comparisons:

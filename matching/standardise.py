@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Callable, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,8 @@ EARLIEST_BIRTH = date(1900, 1, 1)
 NICKNAME_WIDTH = 3
 MISSING = -1
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class PersonRecords:
@@ -45,20 +48,26 @@ class PersonRecords:
     frame: pd.DataFrame
     vocabulary: np.ndarray
     """The strings behind the name codes (forename, surname, parts, nickname forms)."""
+    _derived: dict[object, object] = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.frame)
 
-    _strings: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
-
     def codes(self, column: str) -> np.ndarray:
         return self.frame[column].to_numpy()
 
+    def derived(self, key: object, make: Callable[[], T]) -> T:
+        """Something computed from the records alone, made once however many partitions ask for it.
+
+        Records never change after standardisation, so what is derived from them never goes stale.
+        """
+        if key not in self._derived:
+            self._derived[key] = make()
+        return self._derived[key]  # type: ignore[return-value]
+
     def strings(self, column: str) -> np.ndarray:
-        """A text column as Python strings ('' for missing), made once: every partition compares from it."""
-        if column not in self._strings:
-            self._strings[column] = self.frame[column].astype(object).fillna("").to_numpy()
-        return self._strings[column]
+        """A text column as Python strings ('' for missing)."""
+        return self.derived(("strings", column), lambda: self.frame[column].astype(object).fillna("").to_numpy())
 
 
 def _gather(tables: dict[str, pd.DataFrame], distinct_within: dict[str, str]) -> pd.DataFrame:

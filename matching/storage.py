@@ -60,17 +60,31 @@ def save_candidates(candidates: CandidatePairs, path: Path) -> Path:
         b"report": json.dumps([dataclasses.asdict(r) for r in candidates.report]).encode(),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table.replace_schema_metadata(metadata), path)
+    pq.write_table(table.replace_schema_metadata(metadata), path, row_group_size=CANDIDATE_ROW_GROUP)
     return path
 
 
+# Candidates are read a partition at a time: each reads only the row groups its slice touches.
+CANDIDATE_ROW_GROUP = 1 << 18
+
+
 def load_candidates(path: Path, rows: slice | None = None) -> CandidatePairs:
-    table = pq.read_table(path)
-    metadata = table.schema.metadata or {}
+    file = pq.ParquetFile(path)
+    metadata = file.schema_arrow.metadata or {}
     names = tuple(metadata[b"rule_names"].decode().split("\x1f")) if metadata.get(b"rule_names") else ()
     reports = tuple(RuleReport(**row) for row in json.loads(metadata[b"report"])) if metadata.get(b"report") else ()
-    if rows is not None:
-        table = table.slice(rows.start, rows.stop - rows.start)
+    if rows is None:
+        table = file.read()
+    else:
+        groups, first, offset = [], None, 0
+        for group in range(file.num_row_groups):
+            size = file.metadata.row_group(group).num_rows
+            if offset < rows.stop and offset + size > rows.start:
+                groups.append(group)
+                first = offset if first is None else first
+            offset += size
+        table = file.read_row_groups(groups) if groups else file.schema_arrow.empty_table()
+        table = table.slice(rows.start - (first or 0), rows.stop - rows.start)
     return CandidatePairs(
         table.column("left").to_numpy(), table.column("right").to_numpy(), table.column("rules").to_numpy(), names, reports,
     )

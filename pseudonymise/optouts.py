@@ -72,11 +72,16 @@ def read_opt_outs(path: Path) -> pd.DataFrame:
 
 def match_opt_outs(opt_outs: pd.DataFrame, records: pd.DataFrame, linked: pd.DataFrame) -> tuple[set[str], OptOutStats]:
     """The persons the list names. `records` are the standardised linkage records; `linked` maps them to persons."""
-    persons = records[["source", "record_id", "forename", "surname", "dob", "nino", "nhs_number"]].assign(
-        source=records["source"].astype(str), record_id=records["record_id"].astype(str),
-    ).merge(linked[["source", "record_id", "person_id"]].astype({"source": str, "record_id": str}),
-            on=["source", "record_id"])
     listed = opt_outs.reset_index(drop=True).assign(row=lambda t: t.index)
+    # Only records sharing an identifier or a surname and birth date with the list can match: find those
+    # first, so the join with the linkage is a few hundred rows rather than every record.
+    could = (records["nino"].isin(listed["nino"].dropna()) | records["nhs_number"].isin(listed["nhs_number"].dropna())
+             | (records["surname"].isin(listed["surname"].dropna()) & records["dob"].isin(listed["dob"].dropna())))
+    candidates = records.loc[could.fillna(False).to_numpy(dtype=bool),
+                             ["source", "record_id", "forename", "surname", "dob", "nino", "nhs_number"]]
+    candidates = candidates.astype({"source": str, "record_id": str})
+    links = linked.loc[linked["record_id"].isin(candidates["record_id"]), ["source", "record_id", "person_id"]]
+    persons = candidates.merge(links.astype({"source": str, "record_id": str}), on=["source", "record_id"])
     found = []
     for keys in (["nino"], ["nhs_number"], ["forename", "surname", "dob"]):
         usable = listed.dropna(subset=keys)
