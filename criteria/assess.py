@@ -51,35 +51,36 @@ class Assessment:
     members: pd.DataFrame
 
 
-def _meets(table: pd.DataFrame, descriptor: Descriptor, start: date, end: date, persons: pd.Series) -> np.ndarray:
-    """Which records evidence the descriptor: each on its own, or with the rest of its person's records.
+def _meets(table: pd.DataFrame, descriptor: Descriptor, start: date, end: date, codes: np.ndarray) -> np.ndarray:
+    """Which linked records evidence the descriptor: each on its own, or with the rest of its person's records.
 
-    `persons` gives each of the table's rows its person_id.
+    `codes` gives each of the table's rows its person code (-1 where not linked).
     """
+    linked = codes >= 0
     if descriptor.aggregate == "record":
-        return descriptor_mask(table, descriptor.conditions, descriptor.period, start, end)
-    in_period = period_mask(table, descriptor.period, start, end)
+        return descriptor_mask(table, descriptor.conditions, descriptor.period, start, end) & linked
+    in_period = period_mask(table, descriptor.period, start, end) & linked
     fields = tuple(name for condition in descriptor.conditions for name in condition.fields())
-    totals = person_totals(table.loc[in_period], persons[in_period], fields)
+    totals = person_totals(table.loc[in_period], pd.Series(codes[in_period], index=table.index[in_period]), fields)
     met = np.ones(len(totals), dtype=bool)
     for condition in descriptor.conditions:
         met &= condition_mask(totals, condition)
-    return in_period & persons.isin(totals.index[met]).to_numpy()
+    return in_period & np.isin(codes, totals.index.to_numpy()[met])
 
 
 def _hits(framework: Framework, tables: dict[str, pd.DataFrame], start: date, end: date,
           persons: RecordPersons) -> pd.DataFrame:
     """Every linked record that meets a descriptor, with its person and link probability."""
     frames = []
-    of_rows: dict[str, pd.Series] = {}
+    of_rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for headline, descriptor in framework.descriptors():
         table = tables.get(descriptor.source)
         if table is None or table.empty:
             continue
         if descriptor.source not in of_rows:
-            of_rows[descriptor.source] = pd.Series(persons.persons(descriptor.source, table["record_id"]),
-                                                   index=table.index)
-        mask = _meets(table, descriptor, start, end, of_rows[descriptor.source]) & of_rows[descriptor.source].notna().to_numpy()
+            of_rows[descriptor.source] = persons.lookup(descriptor.source, table["record_id"])
+        codes, probabilities = of_rows[descriptor.source]
+        mask = _meets(table, descriptor, start, end, codes)
         if not mask.any():
             continue
         chosen = table.loc[mask]
@@ -91,8 +92,8 @@ def _hits(framework: Framework, tables: dict[str, pd.DataFrame], start: date, en
                               else pd.Series(pd.NaT, index=chosen.index, dtype="datetime64[ns]")).to_numpy(),
             "record_family": (chosen["family_id"] if "family_id" in chosen
                               else pd.Series(pd.NA, index=chosen.index)).astype(STRING).to_numpy(),
-            "person_id": of_rows[descriptor.source][mask].to_numpy(),
-            "match_probability": persons.probabilities(descriptor.source, chosen["record_id"]),
+            "person_id": persons.names[codes[mask]],
+            "match_probability": probabilities[mask],
         }))
     return _stack(frames, HIT_TYPES)
 

@@ -27,34 +27,53 @@ def age_at(born: pd.Series, on: date) -> pd.Series:
     return (years - before_birthday.astype("Int64")).astype("Int64")
 
 
-def person_dates_of_birth(tables: dict[str, pd.DataFrame], persons: RecordPersons) -> pd.Series:
-    """Each person's date of birth: the council record's if it has one, else the commonest of their others."""
-    frames = []
+def person_dates_of_birth(tables: dict[str, pd.DataFrame], persons: RecordPersons) -> np.ndarray:
+    """Each person's date of birth, by person code: the council record's if it has one, else the commonest of their others.
+
+    Ties go to the earliest date; NaT for a person no record gives one. The
+    counting runs on integer codes for the persons and the dates: grouping
+    millions of person_id strings costs several times as much.
+    """
+    person_parts, council_parts, dob_parts = [], [], []
     for source, table in tables.items():
         if "dob" in table:
-            frames.append(pd.DataFrame({
-                "person_id": persons.persons(source, table["record_id"]), "council": source == "la_cases",
-                "dob": pd.to_datetime(table["dob"]).to_numpy(),
-            }).dropna(subset=["person_id", "dob"]))
-    dobs = pd.concat([f for f in frames if not f.empty] or frames, ignore_index=True)
-    counts = dobs.groupby(["person_id", "council", "dob"]).size().rename("n").reset_index()
-    counts = counts.sort_values(["person_id", "council", "n", "dob"], ascending=[True, False, False, True], kind="stable")
-    return counts.drop_duplicates("person_id").set_index("person_id")["dob"]
+            person_parts.append(persons.codes(source, table["record_id"]))
+            dob_parts.append(pd.to_datetime(table["dob"]).to_numpy())
+            council_parts.append(np.full(len(table), source == "la_cases"))
+    by_person = np.full(len(persons.names), np.datetime64("NaT"), dtype="datetime64[ns]")
+    if not person_parts:
+        return by_person
+    person_code = np.concatenate(person_parts)
+    dob = np.concatenate(dob_parts)
+    known = (person_code >= 0) & ~np.isnat(dob)
+    dob_code, dob_values = pd.factorize(dob[known], sort=True)
+    counts = pd.DataFrame({"person": person_code[known], "council": np.concatenate(council_parts)[known],
+                           "dob": dob_code}).value_counts(sort=False)
+    person, is_council, dob_index = (counts.index.get_level_values(level).to_numpy() for level in range(3))
+    # the last key sorts first: person, then council records first, then the commonest, then the earliest date
+    order = np.lexsort((dob_index, -counts.to_numpy(), ~is_council, person))
+    chosen = order[np.unique(person[order], return_index=True)[1]]
+    by_person = by_person.astype(dob_values.dtype)
+    by_person[person[chosen]] = dob_values[dob_index[chosen]]
+    return by_person
 
 
 def family_members(
-    la_cases: pd.DataFrame, persons: RecordPersons, dates_of_birth: pd.Series, in_education: pd.Index,
+    la_cases: pd.DataFrame, persons: RecordPersons, dates_of_birth: np.ndarray, in_education: pd.Index,
     reference_date: date, rule: DependentChild,
 ) -> pd.DataFrame:
-    """One row per (family, person): date of birth, age, role (child / adult / unknown), whether a dependent child.
+    """One row per (family, person), in that order: date of birth, age, role (child / adult / unknown), whether a dependent child.
 
     The date of birth is kept so that everything downstream (the cohort file's
     birth month and match key) uses the same one the role was decided on.
+    `dates_of_birth` is by person code (`person_dates_of_birth`).
     """
-    members = pd.DataFrame({"family_id": la_cases["family_id"].to_numpy(),
-                            "person_id": persons.persons("la_cases", la_cases["record_id"])})
-    members = members.dropna(subset=["person_id"]).drop_duplicates()
-    members["dob"] = members["person_id"].map(dates_of_birth)
+    codes = persons.codes("la_cases", la_cases["record_id"])
+    linked = (codes >= 0) & la_cases["family_id"].notna().to_numpy()
+    family_code, family_names = pd.factorize(la_cases["family_id"].astype(object).to_numpy()[linked], sort=True)
+    pairs = np.unique(np.stack([family_code, codes[linked]], axis=1), axis=0)  # sorted by family, then person
+    members = pd.DataFrame({"family_id": family_names[pairs[:, 0]], "person_id": persons.names[pairs[:, 1]]})
+    members["dob"] = dates_of_birth[pairs[:, 1]]
     members["age"] = age_at(members["dob"], reference_date)
     members["role"] = np.select(
         [members["age"].isna().to_numpy(), (members["age"] < ADULT_AGE).fillna(False).to_numpy()],
@@ -65,4 +84,4 @@ def family_members(
     members["dependent"] = (
         ((age >= 0) & (age <= rule.max_age)) | ((age > rule.max_age) & (age <= rule.in_education_max_age) & studying)
     ).fillna(False).astype(bool)
-    return members.sort_values(["family_id", "person_id"], kind="stable").reset_index(drop=True)
+    return members
