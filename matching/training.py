@@ -8,7 +8,12 @@ fixed, run in sessions: each session takes the pairs one blocking rule found
 and leaves out the comparisons that rule forced to agree (pairs found on
 surname and date of birth say nothing about how often a person's surname is
 recorded right). Each comparison's m is the mean over the sessions that
-estimated it. Holding u fixed is what keeps EM from drifting: letting u float
+estimated it. A session estimates a comparison only if EM saw enough matches
+agreeing on it at its top level: where no true match ever carries the field on
+both sides (NHS numbers held by one source with no duplicate people), the
+only pairs with evidence are different people, such as twins, and EM would
+learn that the same person's NHS numbers usually differ. Such a comparison
+keeps its neutral starting m. Holding u fixed is what keeps EM from drifting: letting u float
 over blocked pairs is how plain EM collapses on data like this.
 
 EM runs over distinct patterns of levels, weighted by how often each occurs,
@@ -28,6 +33,8 @@ from matching.model import ComparisonParameters, LevelParameters, LinkageModel, 
 from matching.standardise import PersonRecords
 
 M_FLOOR = 1e-6
+MIN_AGREEING_MATCHES = 20.0
+"""Expected matches agreeing at a comparison's top level a session needs before its m is trusted."""
 PSEUDO_COUNT = 1.0
 """One imagined pair per level in each M step: with few pairs, a level nobody reached gets a small m
 rather than none, and a single odd pair cannot swing a weight by twenty bits."""
@@ -55,6 +62,8 @@ class EmResult:
     match_share: float
     iterations: int
     converged: bool
+    agreeing_matches: tuple[float, ...] = ()
+    """Per comparison, the expected number of matches at its top level (under the last E step)."""
 
 
 def _patterns(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -109,7 +118,8 @@ def expectation_maximisation(
         if change < tolerance:
             converged = True
             break
-    return EmResult(m, match_share, iteration, converged)
+    agreeing = tuple(float(weight[patterns[:, i] == 0].sum()) for i in range(len(m)))
+    return EmResult(m, match_share, iteration, converged, agreeing)
 
 
 def estimate_u(records: PersonRecords, comparisons: tuple[Comparison, ...], pairs: int, seed: int) -> tuple[list[np.ndarray], int]:
@@ -129,8 +139,8 @@ def estimate_u(records: PersonRecords, comparisons: tuple[Comparison, ...], pair
     return u, total
 
 
-def _starting_m(comparison: Comparison) -> np.ndarray:
-    """A neutral start: most weight on the strongest level, falling away."""
+def neutral_m(comparison: Comparison) -> np.ndarray:
+    """EM's start, and the m of a comparison no session could estimate: most weight on the top level, falling away."""
     start = 0.5 ** np.arange(len(comparison.levels), dtype=np.float64)
     start[0] *= 4
     return start / start.sum()
@@ -179,21 +189,25 @@ def train(
             continue
         active = [name not in session.fixed for name in names]
         result = expectation_maximisation(
-            levels.matrix[chosen], u, [_starting_m(c) for c in comparisons], active, match_share=0.5,
+            levels.matrix[chosen], u, [neutral_m(c) for c in comparisons], active, match_share=0.5,
         )
-        for name, use, table in zip(names, active, result.m):
-            # A comparison with no evidence in this session (never present on both sides) learns nothing here.
-            present = (levels.matrix[chosen, names.index(name)] >= 0).sum()
-            if use and present >= 20:
+        without_evidence = []
+        for name, use, table, agreeing in zip(names, active, result.m, result.agreeing_matches):
+            if not use:
+                continue
+            if agreeing >= MIN_AGREEING_MATCHES:
                 estimates[name].append(table)
+            else:
+                without_evidence.append(name)
         session_log.append({
             "rule": session.rule, "pairs": int(len(chosen)), "match_share": round(result.match_share, 6),
             "iterations": result.iterations, "converged": result.converged,
+            "not_estimated": without_evidence,
         })
     m = []
     for comparison in comparisons:
         found = estimates[comparison.name]
-        m.append(np.mean(found, axis=0) if found else _starting_m(comparison))
+        m.append(np.mean(found, axis=0) if found else neutral_m(comparison))
     prior = estimate_prior(levels, m, u, len(records))
     parameters = tuple(
         ComparisonParameters(

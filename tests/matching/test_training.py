@@ -7,7 +7,7 @@ import pytest
 
 from matching.blocking import block
 from matching.comparisons import DEFAULT_COMPARISONS, compare
-from matching.training import estimate_u, expectation_maximisation, train
+from matching.training import estimate_u, expectation_maximisation, neutral_m, train
 
 TRUE_M = [np.array([0.85, 0.10, 0.05]), np.array([0.90, 0.07, 0.03]), np.array([0.70, 0.20, 0.08, 0.02])]
 TRUE_U = [np.array([0.02, 0.08, 0.90]), np.array([0.001, 0.01, 0.989]), np.array([0.05, 0.15, 0.30, 0.50])]
@@ -70,3 +70,25 @@ def test_training_on_synthetic_extracts_gives_sensible_weights(synth_records):
         assert all(abs(level.weight) < 25 for level in params.levels), params.name
     assert 0 < model.prior < 0.01
     assert {s["rule"] for s in model.training.sessions} >= {"nino", "surname+dob"}
+
+
+def test_em_counts_the_matches_agreeing_at_each_top_level():
+    share, missing, n = 0.3, 0.1, 200_000
+    levels = simulate(n, share, missing=missing, seed=4)
+    result = expectation_maximisation(levels, TRUE_U, TRUE_M, [True, True, True], match_share=0.5)
+    for agreeing, m in zip(result.agreeing_matches, TRUE_M):
+        assert agreeing == pytest.approx(n * share * (1 - missing) * m[0], rel=0.05)
+
+
+def test_a_field_no_true_match_carries_on_both_sides_keeps_its_neutral_m(synth_records):
+    """NHS numbers come from la_cases alone, which holds no duplicate people: the pairs with two NHS numbers
+    are different people (twins), and must not teach the model that a person's NHS numbers differ."""
+    candidates = block(synth_records)
+    levels = compare(synth_records, candidates.left, candidates.right)
+    model = train(synth_records, candidates, levels, DEFAULT_COMPARISONS, data_sha256="test", code_version={},
+                  trained_at="now", random_pairs=200_000)
+    nhs = next(params for params in model.comparisons if params.name == "nhs_number")
+    neutral = neutral_m(next(c for c in DEFAULT_COMPARISONS if c.name == "nhs_number"))
+    assert [level.m for level in nhs.levels] == pytest.approx(list(neutral))
+    assert nhs.levels[0].weight > 10
+    assert all("nhs_number" in s["not_estimated"] for s in model.training.sessions if "not_estimated" in s)
