@@ -229,9 +229,8 @@ def _families(framework: Framework, members: pd.DataFrame, evidence: pd.DataFram
     has_dependent = summary["dependent_children"] > 0
     child_ok = has_dependent if rule.requires_dependent_child else pd.Series(True, index=summary.index)
     eligible = child_ok & (count >= rule.minimum)
-    no_child = np.where(has_dependent, "", "no dependent child")
-    age_unknown = np.where(summary["members_age_unknown"] > 0, "age unknown", "")
-    flags = pd.Series(no_child, index=summary.index) + np.where((no_child != "") & (age_unknown != ""), ";", "") + age_unknown
+    flags = _codes_joined(pd.DataFrame({"no dependent child": ~has_dependent,
+                                        "age unknown": summary["members_age_unknown"] > 0}))
 
     families = summary.assign(
         needs=_codes_joined(met), needs_count=count.astype(int), headlines_met=headlines_met.astype(int),

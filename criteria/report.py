@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from criteria.assess import COUNTED, PENDING, Assessment
 from criteria.framework import LoadedFramework
+from criteria.progress import sustained
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -58,7 +59,7 @@ def summarise(loaded: LoadedFramework, assessment: Assessment, period: tuple[str
         headline_names={h.code: h.name for h in framework.headlines},
         evidence_counted=int((assessment.evidence["status"] == COUNTED).sum()), evidence_pending=len(pending),
         changes={str(k): int(v) for k, v in counts.items()},
-        clear_six_months=int(((changes["cleared_on"].notna()) & (changes["months_clear"] >= 6)).sum()),
+        clear_six_months=len(sustained(changes)),
     )
 
 

@@ -17,10 +17,10 @@ import pandas as pd
 
 from expectations.identifiers import identifier_expectation
 from expectations.runner import expectation, gx_expectations
+from pseudonymise.submission import MATCH_KEYS
 
 RUN_COLUMNS = ["la_code", "run_id", "reference_date", "framework_version"]
 PERSON_COLUMNS = ["family_pseudo_id", "person_pseudo_id", "role", "sex", "birth_year_month", "postcode_district"]
-MATCH_KEYS = ["mk_nino", "mk_nhs_number", "mk_name_dob"]
 PSEUDONYMS = ["family_pseudo_id", "person_pseudo_id"]
 HEX64 = r"^[0-9a-f]{64}$"
 BLOCKING = "blocking"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -23,7 +24,18 @@ import flows  # noqa: F401  (sets Prefect's environment before Prefect is import
 from data.errors import SfmatchError
 from data.synth import DEFAULT_REFERENCE_DATE, SOURCES, SynthSummary, generate
 
+class _ReportingGroup(TyperGroup):
+    """Every command's expected failures (SfmatchError) become one message on stderr and exit status 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except SfmatchError as error:
+            _fail(str(error))
+
+
 app = typer.Typer(
+    cls=_ReportingGroup,
     name="sfmatch",
     help="Supporting Families data matching: ingest, link, assess and publish the monthly cohort.",
     no_args_is_help=True,
@@ -176,11 +188,8 @@ def run(
 ) -> None:
     """Run the monthly cohort flow on a folder of extracts."""
     started = time.perf_counter()
-    try:
-        summary = _run_flow(extracts, out, config, run_id, reference_date.date() if reference_date else None,
-                            refresh, dask_address)
-    except SfmatchError as error:
-        _fail(str(error))
+    summary = _run_flow(extracts, out, config, run_id, reference_date.date() if reference_date else None,
+                        refresh, dask_address)
     _print_run(summary, time.perf_counter() - started)
 
 
@@ -256,11 +265,8 @@ def keys_new(
 
     if kind not in ("council", "evaluation"):
         _fail("--kind must be 'council' or 'evaluation'")
-    try:
-        key = new_key(kind)
-        write_key_file(key, out)
-    except SfmatchError as error:
-        _fail(str(error))
+    key = new_key(kind)
+    write_key_file(key, out)
     console.print(f"wrote the {kind} key to {out} (fingerprint {key.fingerprint})")
 
 
@@ -272,10 +278,7 @@ def keys_recipient(
     """Make an X25519 key pair for the recipient of the cohort file."""
     from pseudonymise.keys import new_recipient_pair
 
-    try:
-        fingerprint = new_recipient_pair(private, public)
-    except SfmatchError as error:
-        _fail(str(error))
+    fingerprint = new_recipient_pair(private, public)
     console.print(f"wrote {private} (private, 0600) and {public} (public); fingerprint {fingerprint}")
 
 
@@ -314,8 +317,6 @@ def keys_rotate(
                                    load_records(run / "linkage").frame, read_parquet(run / "linked_records.parquet"),
                                    read_parquet(run / "criteria" / "family_members.parquet"), crosswalk["person_id"])
             mapping = evaluation_key_mapping(people, before, after)
-    except SfmatchError as error:
-        _fail(str(error))
     except (OSError, KeyError, ValueError):
         _fail(f"{run} is not a run folder with a submission")
     mapping.to_csv(out, index=False)
@@ -334,10 +335,7 @@ def decrypt(
     from pseudonymise.transfer import decrypt_file
 
     target = out or (file.with_suffix("") if file.suffix == ".enc" else file.with_name(file.name + ".plain"))
-    try:
-        chunks = decrypt_file(file, target, load_private_key(key))
-    except SfmatchError as error:
-        _fail(str(error))
+    chunks = decrypt_file(file, target, load_private_key(key))
     console.print(f"decrypted {file.name} ({chunks} chunk{'s' if chunks != 1 else ''}) to {target}")
 
 
@@ -353,13 +351,10 @@ def train(
     from flows.train import train_flow
 
     started = time.perf_counter()
-    try:
-        state = train_flow(
-            extracts_dir=extracts, out_dir=out, config_file=config, model_file=model,
-            reference_date=reference_date.date() if reference_date else None, return_state=True,
-        )
-    except SfmatchError as error:
-        _fail(str(error))
+    state = train_flow(
+        extracts_dir=extracts, out_dir=out, config_file=config, model_file=model,
+        reference_date=reference_date.date() if reference_date else None, return_state=True,
+    )
     if not state.is_completed():
         _fail(state.message or "training failed; see the log above")
     summary = state.result()
@@ -432,12 +427,9 @@ def review_apply(
     from flows.settings import load_settings
     from matching.review import apply_review_file
 
-    try:
-        settings = load_settings(config, out_dir=out)
-        with shared_lock(settings.decisions_path):  # two analysts applying at once must not lose a decision
-            stats = apply_review_file(file, settings.decisions_path)
-    except SfmatchError as error:
-        _fail(str(error))
+    settings = load_settings(config, out_dir=out)
+    with shared_lock(settings.decisions_path):  # two analysts applying at once must not lose a decision
+        stats = apply_review_file(file, settings.decisions_path)
     console.print(
         f"{stats.decided:,} decisions stored ({stats.links:,} link, {stats.no_links:,} no link); "
         f"{stats.undecided:,} rows left undecided\n{stats.store_total:,} decisions in {settings.decisions_path}"
@@ -468,8 +460,4 @@ def housekeeping_command(
 
 
 def main() -> None:
-    try:
-        app()
-    except SfmatchError as error:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-        raise SystemExit(1) from None
+    app()

@@ -35,7 +35,7 @@ from expectations.thresholds import DEFAULT_THRESHOLDS
 from flows.caching import base_fingerprint, cached, file_fingerprint, fingerprint
 from flows.locks import run_lock, shared_lock
 from flows.manifest import RunManifest, StageTimes
-from flows.runs import RunFolder, previous_output
+from flows.runs import RunFolder
 from flows.settings import Settings, load_settings
 from flows.tasks import (
     BlockSummary,
@@ -220,7 +220,7 @@ def link_persons(prepared: PreparedRun, settings: Settings, times: StageTimes, s
         parts = [future.result() for future in futures]
         stages.note({f"score-part-{part}": future.state for part, future in enumerate(futures)})
     with times.measure("resolve"):
-        previous = previous_output(settings.out_dir, folder.run_id, "person_index.parquet")
+        previous = prepared.previous_output("person_index.parquet")
         key = fingerprint(key, "resolve", folder.run_id, file_fingerprint(previous),
                           file_fingerprint(settings.decisions_path))
         resolved = stages.run(resolve_persons, key, root, model_path, settings, parts, folder.run_id, previous)
@@ -249,7 +249,7 @@ def assess(prepared: PreparedRun, settings: Settings, times: StageTimes, stages:
     folder, manifest = prepared.folder, prepared.manifest
     with times.measure("criteria"):
         period = (date.fromisoformat(manifest.period_start), date.fromisoformat(manifest.period_end))
-        history = previous_output(settings.out_dir, folder.run_id, "needs_history.parquet")
+        history = prepared.previous_output("needs_history.parquet")
         key = fingerprint(linked, "criteria", file_fingerprint(history))
         criteria = stages.run(assess_families, key, folder.root, settings, period, history)
     manifest.criteria = {
@@ -336,7 +336,7 @@ def _run_stages(prepared: PreparedRun, settings: Settings, times: StageTimes, re
     ingested = fingerprint(base, "ingested", prepared.hashes)
     try:
         with times.measure("gate inputs"):
-            previous_manifest = previous_output(settings.out_dir, folder.run_id, "manifest.json")
+            previous_manifest = prepared.previous_output("manifest.json")
             gate = stages.run(gate_inputs, fingerprint(ingested, "gate", file_fingerprint(previous_manifest)),
                               folder.root, settings, date.fromisoformat(manifest.reference_date), previous_manifest)
         _require(gate, manifest)

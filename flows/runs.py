@@ -106,12 +106,6 @@ def previous_run(out_dir: Path, run_id: str) -> Path | None:
     return latest[1] if latest else None
 
 
-def previous_output(out_dir: Path, run_id: str, name: str) -> Path | None:
-    """A file of the latest completed run (the person index, the needs history), if it has one."""
-    folder = previous_run(out_dir, run_id)
-    return folder / name if folder is not None and (folder / name).exists() else None
-
-
 def finished_at(folder: Path) -> datetime:
     """When a run finished, from its manifest; its folder's last change when the manifest says nothing."""
     try:

@@ -37,7 +37,7 @@ from expectations.runner import run_suites
 from expectations.submission import aggregate_expectations, cohort_expectations, read_cohort
 from expectations.thresholds import load_thresholds
 from flows.manifest import RunManifest, utc_now
-from flows.runs import RunFolder, code_version, run_id_for
+from flows.runs import RunFolder, code_version, previous_run, run_id_for
 from flows.settings import Settings
 from matching.blocking import DEFAULT_RULES, RuleReport, block
 from matching.comparisons import DEFAULT_COMPARISONS
@@ -86,6 +86,12 @@ class PreparedRun:
     extracts: dict[str, Path]
     manifest: RunManifest
     hashes: dict[str, str]
+    previous: Path | None = None
+    """The latest completed run before this one, chosen once so that every stage reads the same run."""
+
+    def previous_output(self, name: str) -> Path | None:
+        """A file of the previous run (its person index, needs history, manifest), if it has one."""
+        return self.previous / name if self.previous is not None and (self.previous / name).exists() else None
 
 
 def reporting_period(reference_date: date, months: int) -> tuple[date, date]:
@@ -113,7 +119,7 @@ def prepare_run(extracts_dir: Path, settings: Settings, run_id: str | None, kind
     )
     folder.create()
     get_run_logger().info("run %s: %d extracts found", folder.run_id, len(extracts))
-    return PreparedRun(folder, extracts, manifest, hashes)
+    return PreparedRun(folder, extracts, manifest, hashes, previous_run(settings.out_dir, folder.run_id))
 
 
 # Ingest and scoring run on worker threads (or Dask workers), where Prefect cannot interrupt a task and

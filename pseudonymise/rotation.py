@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from pseudonymise.pseudonyms import Pseudonymiser
-from pseudonymise.submission import name_dob_keys
+from pseudonymise.submission import match_key_inputs
 
 
 def council_key_mapping(crosswalk: pd.DataFrame, la_code: str, old: Pseudonymiser, new: Pseudonymiser) -> pd.DataFrame:
@@ -22,11 +22,7 @@ def council_key_mapping(crosswalk: pd.DataFrame, la_code: str, old: Pseudonymise
 def evaluation_key_mapping(people: pd.DataFrame, old: Pseudonymiser, new: Pseudonymiser) -> pd.DataFrame:
     """Match keys under the old and the new evaluation key, for the people of one run."""
     parts = []
-    for field, label, values in (
-        ("mk_nino", "nino", people["nino"]),
-        ("mk_nhs_number", "nhs_number", people["nhs_number"]),
-        ("mk_name_dob", "surname_initial_dob_sex", name_dob_keys(people)),
-    ):
+    for field, (label, values) in match_key_inputs(people).items():
         values = values.dropna().drop_duplicates()
         parts.append(pd.DataFrame({"field": field, "old": old.column(label, values), "new": new.column(label, values)}))
     return pd.concat(parts, ignore_index=True)

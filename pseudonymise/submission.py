@@ -58,6 +58,14 @@ def person_attributes(records: pd.DataFrame, linked: pd.DataFrame, sexes: pd.Dat
     return people
 
 
+def match_key_inputs(people: pd.DataFrame) -> dict[str, tuple[str, pd.Series]]:
+    """Each match-key column (MATCH_KEYS), with the field label its key is made under and the values it is
+    made from. The submission and key rotation both take them from here, so a rotation maps exactly the
+    keys that were sent."""
+    return dict(zip(MATCH_KEYS, (("nino", people["nino"]), ("nhs_number", people["nhs_number"]),
+                                 ("surname_initial_dob_sex", name_dob_keys(people)))))
+
+
 def name_dob_keys(people: pd.DataFrame) -> pd.Series:
     """SURNAME|I|YYYYMMDD|S for the evaluation's own linkage; empty without a surname, forename or birth date."""
     dob = pd.to_datetime(people["dob"]).dt.strftime("%Y%m%d")
@@ -97,11 +105,8 @@ def build_submission(
         cohort[f"need_{code}"] = rows[f"need_{code}"].astype(np.int8).to_numpy()
     cohort["needs_count"] = rows["needs_count"].astype(int).to_numpy()
     cohort["eligible"] = rows["eligible"].astype(np.int8).to_numpy()
-    cohort["mk_nino"] = evaluation.column("nino", rows["nino"]).to_numpy()
-    cohort["mk_nhs_number"] = evaluation.column("nhs_number", rows["nhs_number"]).to_numpy()
-    cohort["mk_name_dob"] = evaluation.column("surname_initial_dob_sex", name_dob_keys(rows)).to_numpy()
-    for column in MATCH_KEYS:
-        cohort[column] = cohort[column].astype(STRING).fillna("")
+    for column, (label, values) in match_key_inputs(rows).items():
+        cohort[column] = pd.Series(evaluation.column(label, values).to_numpy()).astype(STRING).fillna("")
     cohort = cohort.sort_values(["family_pseudo_id", "person_pseudo_id"], kind="stable").reset_index(drop=True)
 
     crosswalk = pd.DataFrame({
