@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from data.documents import validation_problems
+from data.documents import read_document, validation_problems
 from data.errors import SfmatchError
 from matching.comparisons import Comparison
 
@@ -120,10 +120,9 @@ def save_model(model: LinkageModel, path: Path) -> Path:
 
 def load_model(path: Path) -> LinkageModel:
     """Read and validate a model file; an error names what is wrong with it."""
+    raw = read_document(path, "model", ModelError)
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ModelError(f"model {path}: cannot be read ({exc.strerror})") from None
+        document = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ModelError(f"model {path.name}: not valid JSON (line {exc.lineno})") from None
     if not isinstance(document, dict) or document.get("format") != MODEL_FORMAT:

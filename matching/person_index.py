@@ -99,7 +99,8 @@ def assign_person_ids(current: pd.DataFrame, previous: pd.DataFrame | None, run_
         seen["first_seen_run"] = first_seen.reindex(key).fillna(run_id).to_numpy()
         carried = previous[~previous.set_index(["source", "record_id"]).index.isin(key)].copy()
         merged_into = dict(zip(changes["previous_id"], changes["merged_into"]))
-        carried["person_id"] = carried["person_id"].replace(merged_into)
+        ids = carried["person_id"]
+        carried["person_id"] = ids.map(merged_into).fillna(ids).astype(ids.dtype)  # one pass, however many merges
         index = pd.concat([seen, carried], ignore_index=True)
     else:
         seen["first_seen_run"] = run_id

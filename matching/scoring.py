@@ -64,8 +64,8 @@ class TermFrequencies:
 
 
 def _whole_name_key(records: PersonRecords, positions: np.ndarray) -> np.ndarray:
-    fn = records.codes("fn").astype(np.int64)[positions]
-    sn = records.codes("sn").astype(np.int64)[positions]
+    fn = records.codes("fn")[positions].astype(np.int64)
+    sn = records.codes("sn")[positions].astype(np.int64)
     return np.where((fn >= 0) & (sn >= 0), fn * (len(records.vocabulary) + 1) + sn, -1)
 
 

@@ -9,6 +9,7 @@ people carry, are kept for audit in the status columns but never used to link.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable, TypeVar
@@ -39,6 +40,8 @@ NICKNAME_WIDTH = 3
 MISSING = -1
 
 T = TypeVar("T")
+_DERIVING = threading.RLock()
+"""Scoring partitions run on two threads: the first to ask makes a derived value, the other waits for it."""
 
 
 @dataclass(frozen=True)
@@ -61,9 +64,10 @@ class PersonRecords:
 
         Records never change after standardisation, so what is derived from them never goes stale.
         """
-        if key not in self._derived:
-            self._derived[key] = make()
-        return self._derived[key]  # type: ignore[return-value]
+        with _DERIVING:
+            if key not in self._derived:
+                self._derived[key] = make()
+            return self._derived[key]  # type: ignore[return-value]
 
     def strings(self, column: str) -> np.ndarray:
         """A text column as Python strings ('' for missing)."""

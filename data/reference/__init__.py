@@ -25,6 +25,11 @@ ORIGIN_GROUPS = {
 }
 
 
+def origin_group(origins: pd.Series) -> pd.Series:
+    """Each name origin's broad group; an origin the table does not know counts as British and Irish."""
+    return origins.map(ORIGIN_GROUPS).fillna("british_irish")
+
+
 @cache
 def load_table(name: str) -> pd.DataFrame:
     """One reference CSV, read once per process."""
@@ -57,7 +62,7 @@ def surname_tail() -> pd.DataFrame:
     do, and blocks on names grow with the square of the population.
     """
     head = surnames()
-    head["group"] = head["origin"].map(ORIGIN_GROUPS).fillna("british_irish")
+    head["group"] = origin_group(head["origin"])
     known = set(head["name"].str.upper())
     rows = []
     for group, names in head.groupby("group", sort=True):

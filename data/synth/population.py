@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from data import reference
-from data.reference import ORIGIN_GROUPS
+from data.reference import origin_group
 from data.identifiers import (
     NINO_BLOCKED_PREFIXES,
     UPN_CHECK_LETTERS,
@@ -66,7 +66,7 @@ def _names_for_groups(
     rng: np.random.Generator, groups: np.ndarray, names: pd.DataFrame, weight_column: str
 ) -> np.ndarray:
     """Draw a name per row from that row's origin group, or from anywhere at the mixing rate."""
-    name_groups = names["origin"].map(ORIGIN_GROUPS).fillna("british_irish").to_numpy()
+    name_groups = origin_group(names["origin"]).to_numpy()
     weights = names[weight_column].to_numpy(dtype=float)
     values = names["name"].to_numpy()
     out = np.empty(len(groups), dtype=object)
@@ -98,8 +98,8 @@ def _surname_pool() -> pd.DataFrame:
     """
     head = reference.surnames().assign(weight=lambda t: t["weight"].astype(float))
     tail = reference.surname_tail()
-    head_group = head["origin"].map(ORIGIN_GROUPS).fillna("british_irish")
-    tail_group = tail["origin"].map(ORIGIN_GROUPS).fillna("british_irish")
+    head_group = origin_group(head["origin"])
+    tail_group = origin_group(tail["origin"])
     order = np.random.default_rng(0).permutation(len(tail))
     shape = np.empty(len(tail))
     shape[order] = (np.arange(len(tail)) + 1.0) ** -0.6
