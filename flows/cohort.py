@@ -96,9 +96,13 @@ class Stages:
         self.hits.extend(name for name, state in states.items() if state.name == "Cached")
 
 
-def run_fingerprint(settings: Settings) -> str:
-    """What every stage depends on: settings, contracts, framework, thresholds and code."""
-    return base_fingerprint(settings.public_dump(), [
+def run_fingerprint(settings: Settings, reference_date: str) -> str:
+    """What every stage depends on: settings, the run's reference date, contracts, framework, thresholds and code.
+
+    The date is the resolved one: with no date in the settings a run takes today's, and a rerun of the
+    same run id on a later day must not reuse stages done for another period.
+    """
+    return base_fingerprint({**settings.public_dump(), "reference_date": reference_date}, [
         settings.contracts_dir, framework_path(settings.framework, settings.frameworks_dir), DEFAULT_THRESHOLDS,
         settings.quality_thresholds,
     ])
@@ -328,7 +332,7 @@ def _run_stages(prepared: PreparedRun, settings: Settings, times: StageTimes, re
     logger = get_run_logger()
     folder, manifest = prepared.folder, prepared.manifest
     stages = Stages(folder.root, refresh)
-    base = run_fingerprint(settings)
+    base = run_fingerprint(settings, manifest.reference_date)
     warm_up()  # the gates' library loads while the extracts are read
     ingest, errors = ingest_all(prepared, settings, times, stages, base)
     if errors:

@@ -15,6 +15,7 @@ from filelock import FileLock
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
+import flows.settings
 import flows.tasks
 from data.synth import DEFAULT_REFERENCE_DATE
 from data.tables import read_parquet
@@ -77,6 +78,20 @@ def test_a_changed_extract_recomputes_what_depends_on_it_and_nothing_else(prefec
     hits = set(json.loads(again.manifest.read_text())["cache_hits"])
     assert {"ingest-la_cases", "ingest-dwp_benefits", "ingest-housing", "ingest-education"} <= hits
     assert "ingest-police" not in hits and "standardise" not in hits and "pseudonymise" not in hits
+
+
+def test_a_rerun_of_the_same_run_id_on_a_later_day_reuses_no_assessment(prefect_harness, synth_small, submission_config,
+                                                                        tmp_path, monkeypatch):
+    """With no reference date set, a run takes today's; the next day's rerun covers another period."""
+    def on(day):
+        monkeypatch.setattr(flows.settings.Settings, "resolved_reference_date", lambda self: day)
+        return cohort_run(extracts_dir=synth_small / "extracts", out_dir=tmp_path, config_file=submission_config,
+                          run_id="month", return_state=True).result()
+
+    first = json.loads(on(DEFAULT_REFERENCE_DATE).manifest.read_text())
+    later = json.loads(on(DEFAULT_REFERENCE_DATE + timedelta(days=31)).manifest.read_text())
+    assert later["period_end"] != first["period_end"]
+    assert not {"gate inputs", "standardise", "assess families", "pseudonymise"} & set(later["cache_hits"])
 
 
 def test_a_transient_read_error_is_retried(prefect_harness, synth_small, submission_config, tmp_path, monkeypatch):
