@@ -219,13 +219,14 @@ def _families(framework: Framework, members: pd.DataFrame, evidence: pd.DataFram
     met = by_headline(counted)
     pending = by_headline(waiting) & ~met
     descriptors_met = counted.groupby("family_id")["descriptor"].nunique().reindex(summary.index, fill_value=0)
-    descriptors_waiting = waiting.groupby("family_id")["descriptor"].nunique().reindex(summary.index, fill_value=0)
     headlines_met = met.sum(axis=1)
     rule = framework.eligibility
     if rule.rule == "distinct_headlines":
         count, if_confirmed = headlines_met, headlines_met + pending.sum(axis=1)
     else:
-        count, if_confirmed = descriptors_met, descriptors_met + descriptors_waiting
+        # A pending record of a descriptor the family already meets adds nothing if confirmed.
+        if_confirmed = evidence.groupby("family_id")["descriptor"].nunique().reindex(summary.index, fill_value=0)
+        count = descriptors_met
     has_dependent = summary["dependent_children"] > 0
     child_ok = has_dependent if rule.requires_dependent_child else pd.Series(True, index=summary.index)
     eligible = child_ok & (count >= rule.minimum)

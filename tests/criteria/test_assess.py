@@ -211,3 +211,23 @@ def test_per_person_is_refused_on_a_field_that_cannot_be_added_up(tmp_path):
     path.write_text(yaml.safe_dump(document))
     with pytest.raises(FrameworkError, match="EDU-attendance, condition 1: per_person adds records up.*'school_urn'"):
         load_framework(path, CONTRACTS)
+
+
+def test_under_the_needs_rule_a_pending_record_of_a_need_already_met_holds_nothing_back(tmp_path):
+    document = yaml.safe_load((FRAMEWORKS_DIR / "sf-2022.yaml").read_text())
+    document.update(framework="sf-2022-needs", eligibility={"rule": "needs", "minimum": 3, "requires_dependent_child": True})
+    path = tmp_path / "sf-2022-needs.yaml"
+    path.write_text(yaml.safe_dump(document))
+    framework = load_framework(path, CONTRACTS).framework
+    members = pd.DataFrame({"family_id": ["F", "F"], "person_id": ["A", "C"], "role": ["adult", "child"],
+                            "dependent": [False, True]})
+    rows = [("HLT", "HLT-assessed", "L1", COUNTED), ("HOU", "HOU-eviction", "H1", COUNTED),
+            ("HOU", "HOU-eviction", "H2", PENDING)]  # a second record of a need the family already has
+    evidence = pd.DataFrame({
+        "family_id": "F", "headline": [r[0] for r in rows], "descriptor": [r[1] for r in rows], "source": "x",
+        "record_id": [r[2] for r in rows], "person_id": "A", "link_probability": 0.9, "evidence_date": pd.NaT,
+        "status": [r[3] for r in rows],
+    })
+    f = reassess_without(framework, members, evidence, set()).set_index("family_id")
+    assert f.loc["F", "needs_count"] == 2 and not f.loc["F", "eligible"]
+    assert not f.loc["F", "held_for_review"], "confirming the pair adds no need: two stays two"
