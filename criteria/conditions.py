@@ -8,7 +8,14 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from dateutil.relativedelta import relativedelta
+
 from criteria.framework import Condition, PeriodRule
+
+
+def reporting_period(reference_date: date, months: int) -> tuple[date, date]:
+    """The period a record must fall in to count: the `months` up to and including the reference date."""
+    return reference_date - relativedelta(months=months) + relativedelta(days=1), reference_date
 
 
 def _values(table: pd.DataFrame, condition: Condition) -> pd.Series:

@@ -94,11 +94,6 @@ def nhs_number_is_valid(values: pd.Series) -> np.ndarray:
     return valid
 
 
-def nhs_is_test_number(values: pd.Series) -> np.ndarray:
-    """True inside the 999 range that is never issued to a person."""
-    return _fullmatch(values, re.compile(NHS_TEST_RANGE_PREFIX + r"\d{7}"))
-
-
 def _upn_char_values(chars: np.ndarray) -> np.ndarray:
     """Digits count as themselves; a letter counts as its place in the check-letter table."""
     is_digit = (chars >= ord("0")) & (chars <= ord("9"))

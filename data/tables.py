@@ -1,14 +1,68 @@
-"""How every stage stores its tables: pyarrow-backed strings in memory, Parquet on disk."""
+"""How every stage stores its tables: pyarrow-backed strings in memory, Parquet on disk.
+
+A table passed from one stage to another is declared once as a `TableSchema`
+(an Arrow schema with a name), and checked against it where it is written: a
+missing column, a wrong type, a value that does not fit or a null where the
+schema forbids one stops the run with the table's name, never a value.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from data.errors import SfmatchError
+
 STRING = pd.StringDtype("pyarrow")
+
+
+class TableSchemaError(SfmatchError):
+    """A table that does not match its declared schema: a fault in the code, reported without values."""
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    name: str
+    schema: pa.Schema
+    extra_columns: bool = False
+    """Whether columns beyond the declared ones may ride along (a linkage spec's own comparison columns)."""
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.schema.names)
+
+    def conform(self, frame: pd.DataFrame) -> pa.Table:
+        """The frame as an Arrow table of this schema, or an error naming the table and the column."""
+        missing = [name for name in self.schema.names if name not in frame.columns]
+        extra = [name for name in frame.columns if name not in self.schema.names]
+        if missing:
+            raise TableSchemaError(f"{self.name}: missing column(s) {', '.join(missing)}")
+        if extra and not self.extra_columns:
+            raise TableSchemaError(f"{self.name}: undeclared column(s) {', '.join(map(str, extra))}")
+        schema = self.schema
+        if extra:
+            rest = pa.Table.from_pandas(frame[extra], preserve_index=False).schema
+            schema = pa.schema(list(self.schema) + [rest.field(name) for name in extra])
+        ordered = frame[self.schema.names + extra]
+        for field in self.schema:
+            if not field.nullable and ordered[field.name].isna().any():
+                raise TableSchemaError(f"{self.name}: column {field.name} has missing values, which it may not")
+        try:
+            return pa.Table.from_pandas(ordered, schema=schema, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, ValueError, TypeError):
+            kinds = ", ".join(f"{name} {ordered[name].dtype}" for name in ordered.columns)
+            raise TableSchemaError(f"{self.name}: columns do not fit the declared types ({kinds})") from None
+
+    def write(self, frame: pd.DataFrame, path: Path, **options) -> Path:
+        """Check the frame against the schema, then write it as Parquet."""
+        table = self.conform(frame)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, path, **options)
+        return path
 
 
 def write_parquet(frame: pd.DataFrame, path: Path, schema: pa.Schema | None = None) -> Path:

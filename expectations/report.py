@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from expectations.runner import GateResult
 
 
@@ -26,3 +29,13 @@ def failure_message(results: dict[str, GateResult]) -> str:
     """One line per blocking failure, for the run's error."""
     return "; ".join(f"{name}: {outcome.describe()}" for name, result in results.items()
                      for outcome in result.blocking_failures)
+
+
+def write_gate_report(folder: Path, gate: str, markdown: str, results: dict[str, GateResult]) -> Path:
+    """`quality/<gate>.md` (for people) and `quality/<gate>.json` (counts per suite); returns the Markdown's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    report = folder / f"{gate}.md"
+    report.write_text(markdown, encoding="utf-8")
+    suites = {name: result.summary() for name, result in results.items()}
+    (folder / f"{gate}.json").write_text(json.dumps(suites, indent=2) + "\n", encoding="utf-8")
+    return report

@@ -94,7 +94,7 @@ def _run_flow(extracts: Path, out: Path | None, config: Path | None, run_id: str
 
     server = os.environ.get("PREFECT_API_URL")
     flow = cohort_run
-    address = dask_address or load_settings(config, out_dir=out).dask_address
+    address = dask_address or load_settings(config, out_dir=out).orchestration.dask_address
     if address:
         if not server:
             _fail("running on Dask needs a Prefect server (with the embedded one, every Dask worker starts its "
@@ -224,9 +224,11 @@ def demo(
     _print_synth(summary, time.perf_counter() - started)
     keys = _demo_keys(out / "keys")
     config = out / "sfmatch-demo.yaml"
-    settings = {name: str(path) for name, path in keys.items() if name != "recipient_private_key"}
-    settings.update(opt_outs=str(out / "synthetic" / "opt_outs.csv"), la_code="E99999999")
-    config.write_text("# Written by sfmatch demo: the demo's own keys and opt-out list.\n" + yaml.safe_dump(settings))
+    submission = {name: str(path) for name, path in keys.items() if name != "recipient_private_key"}
+    submission["opt_outs"] = str(out / "synthetic" / "opt_outs.csv")
+    settings = {"la_code": "E99999999", "submission": submission}
+    config.write_text("# Written by sfmatch demo: the demo's own keys and opt-out list.\n"
+                      + yaml.safe_dump(settings, sort_keys=False))
     result = _run_flow(Path(summary.extracts_dir), out, config, None, DEFAULT_REFERENCE_DATE)
     _print_run(result, time.perf_counter() - started)
     opened = _open_submission(result.published, keys["recipient_private_key"])
@@ -297,8 +299,8 @@ def keys_rotate(
     """
     from data.contract import load_contracts
     from data.tables import read_parquet
-    from flows.tasks import cohort_people
     from matching.storage import load_records
+    from pseudonymise.cohort import cohort_people, recorded_sexes
     from pseudonymise.keys import read_key_file
     from pseudonymise.pseudonyms import Pseudonymiser
     from pseudonymise.rotation import council_key_mapping, evaluation_key_mapping
@@ -313,9 +315,10 @@ def keys_rotate(
             mapping = council_key_mapping(crosswalk, used["la_code"], before, after)
         else:
             sources = used["sources"]
-            people = cohort_people(run, load_contracts(Path(used["contracts_dir"]), sources), sources,
-                                   load_records(run / "linkage").frame, read_parquet(run / "linked_records.parquet"),
-                                   read_parquet(run / "criteria" / "family_members.parquet"), crosswalk["person_id"])
+            sexes = recorded_sexes(run / "ingested", load_contracts(Path(used["contracts_dir"]), sources), sources)
+            people = cohort_people(load_records(run / "linkage").frame, read_parquet(run / "linked_records.parquet"),
+                                   sexes, read_parquet(run / "criteria" / "family_members.parquet"),
+                                   crosswalk["person_id"])
             mapping = evaluation_key_mapping(people, before, after)
     except (OSError, KeyError, ValueError):
         _fail(f"{run} is not a run folder with a submission")
@@ -380,7 +383,6 @@ def evaluate(
     out: Annotated[Path, typer.Option(help="output folder holding runs/")] = Path("sfmatch-out"),
 ) -> None:
     """Score a synthetic run's linkage against the generator's truth."""
-    import pandas as pd
 
     from data.tables import read_parquet
     from matching.evaluate import evaluate as score_linkage

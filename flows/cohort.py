@@ -26,48 +26,38 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect import Task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from criteria.framework import framework_path
 from criteria.report import CriteriaSummary
 from data.errors import SfmatchError
 from data.ingest import IngestStats
 from expectations.runner import warm_up
 from expectations.thresholds import DEFAULT_THRESHOLDS
 from flows.caching import base_fingerprint, cached, file_fingerprint, fingerprint
+from flows.configuration import RunConfiguration, load_run_configuration
 from flows.locks import run_lock, shared_lock
 from flows.manifest import RunManifest, StageTimes
 from flows.runs import RunFolder
-from flows.settings import Settings, load_settings
-from flows.tasks import (
+from flows.settings import load_settings
+from flows.linkage_tasks import (
     BlockSummary,
-    GateSummary,
     ModelSummary,
-    PreparedRun,
     ResolveSummary,
     StandardiseSummary,
-    SubmissionSummary,
-    assess_families,
     block_records,
-    effective_model,
-    encrypt_cohort,
-    gate_inputs,
-    gate_submission,
-    ingest_source,
+    linkage_model,
     match_report,
-    prepare_run,
-    pseudonymise_cohort,
-    publish_submission,
-    reporting_period,
     resolve_persons,
     score_pairs,
     standardise_records,
-    submission_keys,
     train_linkage_model,
 )
-from matching.linker import LinkageStats, PartitionResult, partitions
+from flows.submission_tasks import SubmissionSummary, encrypt_cohort, publish_submission, pseudonymise_cohort
+from flows.tasks import GateSummary, PreparedRun, assess_families, gate_inputs, gate_submission, ingest_source, prepare_run
+from matching.linker import LinkageStats
+from matching.model import LinkageModel
+from matching.partition import PartitionResult, partitions
 from matching.storage import candidate_count
-from pseudonymise.keys import public_fingerprint
 
-__all__ = ["RunSummary", "cohort_run", "reporting_period"]
+__all__ = ["RunSummary", "cohort_run"]
 
 
 class GateFailed(SfmatchError):
@@ -96,15 +86,15 @@ class Stages:
         self.hits.extend(name for name, state in states.items() if state.name == "Cached")
 
 
-def run_fingerprint(settings: Settings, reference_date: str) -> str:
+def run_fingerprint(config: RunConfiguration, reference_date: str) -> str:
     """What every stage depends on: settings, the run's reference date, contracts, framework, thresholds and code.
 
     The date is the resolved one: with no date in the settings a run takes today's, and a rerun of the
     same run id on a later day must not reuse stages done for another period.
     """
+    settings = config.settings
     return base_fingerprint({**settings.public_dump(), "reference_date": reference_date}, [
-        settings.contracts_dir, framework_path(settings.framework, settings.frameworks_dir), DEFAULT_THRESHOLDS,
-        settings.quality_thresholds,
+        settings.contracts_dir, config.framework.path, DEFAULT_THRESHOLDS, settings.quality.thresholds,
     ])
 
 
@@ -130,7 +120,7 @@ def runs_in_process() -> bool:
     return context is None or isinstance(context.task_runner, ThreadPoolTaskRunner)
 
 
-def ingest_all(prepared: PreparedRun, settings: Settings, times: StageTimes, stages: Stages | None = None,
+def ingest_all(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, stages: Stages | None = None,
                base: str = "") -> tuple[dict[str, IngestStats], list[str]]:
     """Every extract ingested; the errors of all of them, not just the first.
 
@@ -145,13 +135,13 @@ def ingest_all(prepared: PreparedRun, settings: Settings, times: StageTimes, sta
             key = fingerprint(base, "ingest", source, prepared.hashes[source])
             tasks[source] = ingest_source if stages is None else cached(ingest_source, folder.root, key, stages.refresh)
         if runs_in_process():
-            futures = {source: tasks[source].submit(source, path, settings, folder.root)
+            futures = {source: tasks[source].submit(source, path, config, folder.root)
                        for source, path in prepared.extracts.items()}
             for future in futures.values():
                 future.wait()
             states = {source: future.state for source, future in futures.items()}
         else:
-            states = {source: tasks[source](source, path, settings, folder.root, return_state=True)
+            states = {source: tasks[source](source, path, config, folder.root, return_state=True)
                       for source, path in prepared.extracts.items()}
         if stages is not None:
             stages.note({f"ingest-{source}": state for source, state in states.items()})
@@ -185,24 +175,25 @@ class Linkage:
     blocking: BlockSummary
     parts: list[PartitionResult]
     resolved: ResolveSummary
+    linkage_model: LinkageModel
 
 
-def link_persons(prepared: PreparedRun, settings: Settings, times: StageTimes, stages: Stages, ingested: str
+def link_persons(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, stages: Stages, ingested: str
                  ) -> tuple[Linkage, str]:
     """Standardise, block, score per partition, and resolve persons with stable IDs."""
     logger = get_run_logger()
+    settings = config.settings
     folder, manifest = prepared.folder, prepared.manifest
     root = folder.root
     with times.measure("standardise"):
         key = fingerprint(ingested, "standardise")
-        standardised = stages.run(standardise_records, key, root, tuple(settings.sources),
-                                  date.fromisoformat(manifest.reference_date))
+        standardised = stages.run(standardise_records, key, root, config, date.fromisoformat(manifest.reference_date))
     with times.measure("block"):
         key = fingerprint(key, "block")
-        blocking = stages.run(block_records, key, root, settings.block_size_cap)
+        blocking = stages.run(block_records, key, root, config)
     model_path = settings.model_path
     if model_path.exists():
-        model = effective_model(model_path, settings)
+        model = linkage_model(config)
         summary = ModelSummary(model_path, model.model_id, False, model.training.trained_at)
     else:
         logger.warning("no linkage model at %s: training one on this run's data (sfmatch train does this on its own)",
@@ -210,15 +201,16 @@ def link_persons(prepared: PreparedRun, settings: Settings, times: StageTimes, s
         with times.measure("train"):
             data_hash = "".join(sorted(entry["sha256"] for entry in manifest.inputs.values()))
             with shared_lock(model_path):
-                summary = train_linkage_model(root, model_path, data_hash)
+                summary = train_linkage_model(root, config, data_hash)
+        model = linkage_model(config)
     with times.measure("score"):
-        key = fingerprint(key, "score", file_fingerprint(model_path))
-        slices = partitions(candidate_count(root / "linkage" / "candidates.parquet"), settings.partition_pairs)
-        # Partitions may be scored on other machines (Dask): they are sent settings without key material.
-        shareable = settings.without_secrets()
+        key = fingerprint(key, "score", file_fingerprint(model_path), model.thresholds.model_dump())
+        slices = partitions(candidate_count(root / "linkage" / "candidates.parquet"), settings.linkage.partition_pairs)
+        # Partitions may be scored on other machines (Dask): they are sent the configuration without key material.
+        shareable = config.without_secrets()
         futures = [
             stages.submit(score_pairs, fingerprint(key, part, piece.start, piece.stop),
-                          root, model_path, shareable, part, piece.start, piece.stop)
+                          root, shareable, model, part, piece.start, piece.stop)
             for part, piece in enumerate(slices)
         ]
         parts = [future.result() for future in futures]
@@ -227,7 +219,7 @@ def link_persons(prepared: PreparedRun, settings: Settings, times: StageTimes, s
         previous = prepared.previous_output("person_index.parquet")
         key = fingerprint(key, "resolve", folder.run_id, file_fingerprint(previous),
                           file_fingerprint(settings.decisions_path))
-        resolved = stages.run(resolve_persons, key, root, model_path, settings, parts, folder.run_id, previous)
+        resolved = stages.run(resolve_persons, key, root, config, model, parts, folder.run_id, previous)
     stats = resolved.stats
     manifest.linkage = {
         "model": {"path": str(summary.path), "model_id": summary.model_id, "trained_in_run": summary.trained_in_run,
@@ -243,19 +235,19 @@ def link_persons(prepared: PreparedRun, settings: Settings, times: StageTimes, s
     }
     manifest.outputs.update({
         "linked_records": "linked_records.parquet", "person_index": "person_index.parquet",
-        "review_queue": "review_queue.csv",
+        "review_queue": "review_queue.csv", "pending_pairs": "linkage/pending_pairs.parquet",
     })
-    return Linkage(summary, standardised, blocking, parts, resolved), key
+    return Linkage(summary, standardised, blocking, parts, resolved, model), key
 
 
-def assess(prepared: PreparedRun, settings: Settings, times: StageTimes, stages: Stages, linked: str
+def assess(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, stages: Stages, linked: str
            ) -> tuple[CriteriaSummary, str]:
     folder, manifest = prepared.folder, prepared.manifest
     with times.measure("criteria"):
         period = (date.fromisoformat(manifest.period_start), date.fromisoformat(manifest.period_end))
         history = prepared.previous_output("needs_history.parquet")
         key = fingerprint(linked, "criteria", file_fingerprint(history))
-        criteria = stages.run(assess_families, key, folder.root, settings, period, history)
+        criteria = stages.run(assess_families, key, folder.root, config, period, history)
     manifest.criteria = {
         **{k: v for k, v in dataclasses.asdict(criteria).items() if k != "headline_names"},
         "previous_needs_history": str(history) if history else None,
@@ -267,26 +259,27 @@ def assess(prepared: PreparedRun, settings: Settings, times: StageTimes, stages:
     return criteria, key
 
 
-def submit(prepared: PreparedRun, settings: Settings, times: StageTimes, criteria: CriteriaSummary, stages: Stages,
-           assessed: str) -> tuple[SubmissionSummary, Path]:
+def submit(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, criteria: CriteriaSummary,
+           stages: Stages, assessed: str) -> tuple[SubmissionSummary, Path]:
     """Write (stage), audit (the submission gate), then encrypt and publish."""
+    settings = config.settings
     folder, manifest = prepared.folder, prepared.manifest
     root = folder.root
-    council, evaluation, recipient = submission_keys(settings)
+    keys = config.submission_keys()
     with times.measure("pseudonymise"):
-        key = fingerprint(assessed, "pseudonymise", council.fingerprint, evaluation.fingerprint,
-                          file_fingerprint(settings.opt_outs))
-        submission = stages.run(pseudonymise_cohort, key, root, settings, folder.run_id,
+        key = fingerprint(assessed, "pseudonymise", keys.council.fingerprint, keys.evaluation.fingerprint,
+                          file_fingerprint(settings.submission.opt_outs))
+        submission = stages.run(pseudonymise_cohort, key, root, config, folder.run_id,
                                 date.fromisoformat(manifest.reference_date))
     with times.measure("gate submission"):
-        gate = stages.run(gate_submission, fingerprint(key, "gate"), root, settings)
+        gate = stages.run(gate_submission, fingerprint(key, "gate"), root, config)
     _require(gate, manifest)
     with times.measure("encrypt"):
         context = {"la_code": settings.la_code, "run_id": folder.run_id, "reference_date": manifest.reference_date,
                    "framework_version": f"{criteria.framework} v{criteria.version}"}
         # Cached with the rest: a rerun keeps the files already encrypted, so its outputs stay byte-identical.
-        submission_manifest = stages.run(encrypt_cohort, fingerprint(key, "encrypt", public_fingerprint(recipient)),
-                                         root, settings, submission, context, gate)
+        submission_manifest = stages.run(encrypt_cohort, fingerprint(key, "encrypt", keys.fingerprints["recipient"]),
+                                         root, config, submission, context, gate)
     with times.measure("publish"):
         with shared_lock(settings.out_dir / "published" / "latest.json"):
             published = publish_submission(root, settings.out_dir, folder.run_id)
@@ -313,28 +306,29 @@ def cohort_run(
     logger = get_run_logger()
     times = StageTimes()
     try:
-        settings = load_settings(config_file, out_dir=out_dir, reference_date=reference_date)
+        config = load_run_configuration(load_settings(config_file, out_dir=out_dir, reference_date=reference_date))
         with times.measure("prepare"):
-            prepared = prepare_run(Path(extracts_dir), settings, run_id)
+            prepared = prepare_run(Path(extracts_dir), config, run_id)
     except SfmatchError as error:
         logger.error("%s", error)
         return Failed(message=str(error))
 
     try:
         with run_lock(prepared.folder.root):
-            return _run_stages(prepared, settings, times, refresh)
+            return _run_stages(prepared, config, times, refresh)
     except SfmatchError as error:
         logger.error("%s", error)
         return Failed(message=str(error))
 
 
-def _run_stages(prepared: PreparedRun, settings: Settings, times: StageTimes, refresh: bool) -> RunSummary | State:
+def _run_stages(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, refresh: bool
+                ) -> RunSummary | State:
     logger = get_run_logger()
     folder, manifest = prepared.folder, prepared.manifest
     stages = Stages(folder.root, refresh)
-    base = run_fingerprint(settings, manifest.reference_date)
+    base = run_fingerprint(config, manifest.reference_date)
     warm_up()  # the gates' library loads while the extracts are read
-    ingest, errors = ingest_all(prepared, settings, times, stages, base)
+    ingest, errors = ingest_all(prepared, config, times, stages, base)
     if errors:
         return fail_run(folder, manifest, times, errors)
     ingested = fingerprint(base, "ingested", prepared.hashes)
@@ -342,17 +336,17 @@ def _run_stages(prepared: PreparedRun, settings: Settings, times: StageTimes, re
         with times.measure("gate inputs"):
             previous_manifest = prepared.previous_output("manifest.json")
             gate = stages.run(gate_inputs, fingerprint(ingested, "gate", file_fingerprint(previous_manifest)),
-                              folder.root, settings, date.fromisoformat(manifest.reference_date), previous_manifest)
+                              folder.root, config, date.fromisoformat(manifest.reference_date), previous_manifest)
         _require(gate, manifest)
-        linkage, linked = link_persons(prepared, settings, times, stages, ingested)
-        criteria, assessed = assess(prepared, settings, times, stages, linked)
+        linkage, linked = link_persons(prepared, config, times, stages, ingested)
+        criteria, assessed = assess(prepared, config, times, stages, linked)
         with times.measure("report"):
-            stages.run(match_report, fingerprint(assessed, "report"), folder.root, folder.run_id, settings.model_path,
-                       settings, linkage.model.trained_in_run, linkage.standardised, linkage.blocking, linkage.parts,
-                       linkage.resolved, criteria)
+            stages.run(match_report, fingerprint(assessed, "report"), folder.root, folder.run_id,
+                       linkage.linkage_model, linkage.model.trained_in_run, linkage.standardised, linkage.blocking,
+                       linkage.parts, linkage.resolved, criteria)
         manifest.outputs["match_report"] = "match_report.html"
-        submission, published = (submit(prepared, settings, times, criteria, stages, assessed)
-                                 if settings.submission else (None, None))
+        submission, published = (submit(prepared, config, times, criteria, stages, assessed)
+                                 if config.settings.submission.enabled else (None, None))
     except SfmatchError as error:
         logger.error("%s", error)
         manifest.cache_hits = stages.hits

@@ -79,4 +79,4 @@ def housekeeping(
     except SfmatchError as error:
         get_run_logger().error("%s", error)
         return Failed(message=str(error))
-    return purge_run_folders(settings.out_dir, settings.retention_days, dry_run)
+    return purge_run_folders(settings.out_dir, settings.orchestration.retention_days, dry_run)

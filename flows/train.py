@@ -16,10 +16,12 @@ from prefect.states import Failed, State
 
 from data.errors import SfmatchError
 from flows.cohort import fail_run, ingest_all
+from flows.configuration import load_run_configuration
 from flows.locks import shared_lock
 from flows.manifest import StageTimes
 from flows.settings import load_settings
-from flows.tasks import ModelSummary, block_records, prepare_run, standardise_records, train_linkage_model
+from flows.linkage_tasks import ModelSummary, block_records, standardise_records, train_linkage_model
+from flows.tasks import prepare_run
 
 
 @dataclass(frozen=True)
@@ -43,24 +45,25 @@ def train_flow(
     logger = get_run_logger()
     times = StageTimes()
     try:
-        settings = load_settings(config_file, out_dir=out_dir, reference_date=reference_date, model_file=model_file)
+        config = load_run_configuration(load_settings(config_file, out_dir=out_dir, reference_date=reference_date,
+                                                      model_file=model_file))
         with times.measure("prepare"):
-            prepared = prepare_run(Path(extracts_dir), settings, None, kind="training")
+            prepared = prepare_run(Path(extracts_dir), config, None, kind="training")
     except SfmatchError as error:
         logger.error("%s", error)
         return Failed(message=str(error))
     folder, manifest = prepared.folder, prepared.manifest
-    _, errors = ingest_all(prepared, settings, times)
+    _, errors = ingest_all(prepared, config, times)
     if errors:
         return fail_run(folder, manifest, times, errors)
     with times.measure("standardise"):
-        standardised = standardise_records(folder.root, tuple(settings.sources), date.fromisoformat(manifest.reference_date))
+        standardised = standardise_records(folder.root, config, date.fromisoformat(manifest.reference_date))
     with times.measure("block"):
-        blocking = block_records(folder.root, settings.block_size_cap)
+        blocking = block_records(folder.root, config)
     with times.measure("train"):
         data_hash = "".join(sorted(entry["sha256"] for entry in manifest.inputs.values()))
-        with shared_lock(settings.model_path):
-            model = train_linkage_model(folder.root, settings.model_path, data_hash)
+        with shared_lock(config.settings.model_path):
+            model = train_linkage_model(folder.root, config, data_hash)
     manifest.linkage = {"model": {"path": str(model.path), "model_id": model.model_id, "trained_in_run": True,
                                   "trained_at": model.trained_at}, "candidate_pairs": blocking.pairs}
     manifest.finish("completed", times)

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from matching.pairs import code_pair_keys, pack, unpack
 from matching.standardise import PersonRecords
 
-MISSING_VALUES = {"dob_int": 0, "birth_year": 0}  # integer columns use 0 for missing; codes use -1; strings ""
 # Names shared by more records than this are compared within a postcode district only.
 NAME_BLOCK_SPLIT = 40
 
@@ -41,41 +41,6 @@ class BlockingRule:
     only_where_missing: str | None = None
     """Keep only pairs where this column is missing on one side or both: a rule standing in for a
     missing date of birth need not pair records that both have one (the rules on dates do)."""
-
-
-DEFAULT_RULES: tuple[BlockingRule, ...] = (
-    BlockingRule("nino", ("nino_code",), why="the strongest identifier, where valid"),
-    BlockingRule("nhs_number", ("nhs_number_code",), why="health and council records"),
-    BlockingRule("upn", ("upn_code",), why="pupils across council and school records"),
-    BlockingRule("surname+dob", ("sn", "dob_int"), why="identifier missing or mistyped"),
-    BlockingRule("forename+dob", ("nick1", "dob_int"), why="surname changed or mistyped; nicknames meet their full name"),
-    BlockingRule("dob+postcode", ("dob_int", "postcode_code"), why="both names mistyped"),
-    BlockingRule(
-        "phonetic surname+birth year+initial", ("sn_phonetic", "birth_year", "initial"),
-        split_by=("postcode_district_code",), split_above=NAME_BLOCK_SPLIT // 2,
-        why="surname misspelt and date of birth mistyped",
-    ),
-    BlockingRule("sorted names+birth year", ("name_pair", "birth_year"), why="forename and surname swapped"),
-    BlockingRule(
-        "forename+surname", ("nick1", "sn"), split_by=("postcode_district_code",), split_above=NAME_BLOCK_SPLIT,
-        only_where_missing="dob_int", why="date of birth missing (police, housing)",
-    ),
-    BlockingRule(
-        "sorted names", ("name_pair",), split_by=("postcode_district_code",), split_above=NAME_BLOCK_SPLIT,
-        only_where_missing="dob_int", why="names swapped and date of birth missing",
-    ),
-    BlockingRule(
-        "forename+phonetic surname", ("nick1", "sn_phonetic"), split_by=("postcode_district_code",),
-        split_above=NAME_BLOCK_SPLIT, only_where_missing="dob_int",
-        why="surname misspelt, date of birth and postcode missing",
-    ),
-    BlockingRule("forename+postcode", ("nick1", "postcode_code"), why="surname misspelt, date of birth missing"),
-    BlockingRule("surname+postcode", ("sn", "postcode_code"), why="forename misspelt, date of birth missing"),
-    BlockingRule(
-        "phonetic surname+initial+sector", ("sn_phonetic", "initial", "postcode_sector_code"),
-        why="surname misspelt and date of birth missing",
-    ),
-)
 
 
 @dataclass(frozen=True)
@@ -111,10 +76,7 @@ class CandidatePairs:
 def with_blocking_columns(records: PersonRecords) -> pd.DataFrame:
     """Columns that rules block on but that standardisation does not keep: the sorted name pair."""
     frame = records.frame
-    fn, sn = frame["fn"].to_numpy(np.int64), frame["sn"].to_numpy(np.int64)
-    low, high = np.minimum(fn, sn), np.maximum(fn, sn)
-    name_pair = np.where((fn >= 0) & (sn >= 0), low * (len(records.vocabulary) + 1) + high, -1)
-    return frame.assign(name_pair=name_pair)
+    return frame.assign(name_pair=code_pair_keys(frame["fn"].to_numpy(), frame["sn"].to_numpy(), len(records.vocabulary)))
 
 
 def _distinct(block_ids: np.ndarray) -> int:
@@ -123,10 +85,11 @@ def _distinct(block_ids: np.ndarray) -> int:
 
 
 def _missing(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Missing by the records' one rule: -1 in an integer column, null in a text column."""
     values = frame[column]
     if values.dtype.kind in "iu":
-        return values.to_numpy() == MISSING_VALUES.get(column, -1)
-    return ~(values.notna() & (values != "")).to_numpy(dtype=bool)
+        return values.to_numpy() == -1
+    return values.isna().to_numpy(dtype=bool)
 
 
 def _block_ids(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
@@ -169,7 +132,7 @@ def pairs_within_blocks(block_ids: np.ndarray, cap: int) -> tuple[np.ndarray, np
     return np.minimum(a, b), np.maximum(a, b), oversized_records
 
 
-def block(records: PersonRecords, rules: tuple[BlockingRule, ...] = DEFAULT_RULES, cap: int = 250) -> CandidatePairs:
+def block(records: PersonRecords, rules: tuple[BlockingRule, ...], cap: int) -> CandidatePairs:
     """The union of every rule's pairs, each pair once, with which rules produced it."""
     if len(rules) > 63:
         raise ValueError("at most 63 blocking rules")
@@ -197,11 +160,12 @@ def block(records: PersonRecords, rules: tuple[BlockingRule, ...] = DEFAULT_RULE
             wanted = missing[left] | missing[right]
             left, right = left[wanted], right[wanted]
         # Blocks partition the records, so a rule never yields the same pair twice.
-        tagged.append((left.astype(np.int64) * n + right) * 64 + bit)
+        tagged.append(pack(pack(left, right, n), np.full(len(left), bit), 64))
         counts.append((rule.name, int(ids.max()) + 1 if len(ids) else 0, len(left), oversized_blocks,
                        split_blocks, skipped_blocks, skipped_records))
     values = np.sort(np.concatenate(tagged)) if tagged else np.array([], dtype=np.int64)
-    keys, bits = values // 64, np.left_shift(np.int64(1), values % 64)
+    keys, rule_bit = unpack(values, 64)
+    bits = np.left_shift(np.int64(1), rule_bit)
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.array([], dtype=np.int64)
     unique_keys = keys[starts]
     rule_bits = np.bitwise_or.reduceat(bits, starts) if len(starts) else bits
@@ -211,7 +175,8 @@ def block(records: PersonRecords, rules: tuple[BlockingRule, ...] = DEFAULT_RULE
         RuleReport(name, blocks, pairs, int(new_per_rule[i]), oversized_blocks, split, skipped, skipped_records)
         for i, (name, blocks, pairs, oversized_blocks, split, skipped, skipped_records) in enumerate(counts)
     ]
+    left, right = unpack(unique_keys, n)
     return CandidatePairs(
-        left=(unique_keys // n).astype(np.int32), right=(unique_keys % n).astype(np.int32),
+        left=left.astype(np.int32), right=right.astype(np.int32),
         rules=rule_bits, rule_names=tuple(r.name for r in rules), report=tuple(reports),
     )

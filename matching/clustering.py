@@ -49,9 +49,6 @@ class Links:
     def __len__(self) -> int:
         return len(self.left)
 
-    def take(self, index: np.ndarray) -> Links:
-        return Links(self.left[index], self.right[index], self.weight[index], self.probability[index])
-
 
 @dataclass(frozen=True)
 class Clusters:

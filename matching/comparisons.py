@@ -1,22 +1,33 @@
 """What to compare: each comparison turns a pair of records into one level, for every pair at once.
 
-A comparison is a small definition (a name, its levels in order of strength)
-plus a vectorised function over a `PairView`. Level -1 means a value is
-missing on one side: it is no evidence either way and carries no weight.
-String similarities are computed with rapidfuzz `cpdist` once per distinct
-pair of values, not once per pair of records.
+A comparison is a small definition: a name and its levels in order of
+strength. Each level is an object that carries the key code refers to it by
+(`ForenameComparison.DIFFERENT`), the label people read in the model file,
+the report and the review queue (generated from its threshold, so the two
+cannot disagree), the condition a pair must meet to reach it, and, for name
+levels, the column whose value frequency adjusts its weight. A pair takes the
+first level whose condition holds; the last level has none and catches the
+rest. Level -1 means a value is missing on one side: no evidence either way.
+
+Conditions are vectorised over a `PairView`. String similarities are computed
+with rapidfuzz `cpdist` once per distinct pair of values, not once per pair of
+records, and what several levels share (a similarity, the swap test) is worked
+out once per view.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 from rapidfuzz.distance import OSA, JaroWinkler
 from rapidfuzz.process import cpdist
 
+from matching.pairs import pack_unordered, unpack
 from matching.standardise import NICKNAME_WIDTH, PersonRecords
 
 NO_EVIDENCE = -1
@@ -47,6 +58,12 @@ class PairView:
             self._cache[key] = self.records.frame[column].to_numpy()[index]
         return self._cache[key]
 
+    def shared(self, key: tuple[object, ...], make: Callable[[], np.ndarray]) -> np.ndarray:
+        """Something several levels of a view use, made once for the view."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
     @cached_property
     def name_lengths(self) -> np.ndarray:
         """Length of each vocabulary word, with a trailing 0 that code -1 (missing) picks."""
@@ -58,11 +75,9 @@ class PairView:
         present = (left_codes >= 0) & (right_codes >= 0)
         if not present.any():
             return result
-        a, b = left_codes[present].astype(np.int64), right_codes[present].astype(np.int64)
-        low, high = np.minimum(a, b), np.maximum(a, b)
-        keys, distinct = pd.factorize(low * (len(strings) + 1) + high)
-        first = np.asarray(distinct) // (len(strings) + 1)
-        second = np.asarray(distinct) % (len(strings) + 1)
+        base = len(strings) + 1
+        keys, distinct = pd.factorize(pack_unordered(left_codes[present], right_codes[present], base))
+        first, second = unpack(np.asarray(distinct), base)
         scores = cpdist(strings[first], strings[second], scorer=scorer, workers=-1)
         result[present] = np.asarray(scores, dtype=float)[keys]
         return result
@@ -71,84 +86,90 @@ class PairView:
         return self.similarity(left_codes, right_codes, self.records.vocabulary, JaroWinkler.normalized_similarity)
 
 
+Condition = Callable[[PairView], np.ndarray]
+
+
+@dataclass(frozen=True)
+class TermFrequency:
+    """At this level, the weight uses how often the left record's `value` occurs among the records'
+    `frequency` column, instead of the level's average u: a rare name agreeing says more than a common one."""
+
+    value: str
+    frequency: str
+
+
+@dataclass(frozen=True)
+class Level:
+    """One outcome of a comparison: the key code uses, the label people read, and when a pair reaches it."""
+
+    key: str
+    label: str
+    when: Condition | None = field(default=None, compare=False, repr=False)
+    """None for the last level, which every pair that meets no earlier level reaches."""
+    term_frequency: TermFrequency | None = None
+
+
 @dataclass(frozen=True)
 class Comparison:
-    """A named comparison with ordered levels; subclasses say how a pair gets its level."""
+    """A named comparison with ordered levels; subclasses say what the levels are and when a value is missing."""
+
+    EXACT: ClassVar[str] = "exact"
+    DIFFERENT: ClassVar[str] = "different"
 
     name: str
-    levels: tuple[str, ...]
-    tf_levels: tuple[tuple[str, str, str], ...] = ()
-    """(level, value column, frequency column): at that level, the weight uses how often the left
-    record's value (value column) occurs in the frequency column, instead of the level's average u."""
 
-    def compute(self, pairs: PairView) -> np.ndarray:
+    @property
+    def levels(self) -> tuple[Level, ...]:
         raise NotImplementedError
 
-    def _select(self, missing: np.ndarray, conditions: list[np.ndarray]) -> np.ndarray:
-        """The first level whose condition holds; the last level when none does."""
-        assert len(conditions) == len(self.levels) - 1
-        level = np.select(conditions, np.arange(len(conditions)), default=len(self.levels) - 1).astype(np.int8)
-        level[missing] = NO_EVIDENCE
+    @property
+    def agreement_columns(self) -> tuple[str, ...]:
+        """Record columns that, agreeing, make this comparison agree at its top levels: a blocking rule on any
+        of them finds pairs that cannot tell how often the same person's values agree."""
+        raise NotImplementedError
+
+    def missing(self, pairs: PairView) -> np.ndarray:
+        raise NotImplementedError
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(level.label for level in self.levels)
+
+    def index(self, key: str) -> int:
+        """The position of a level by its key (ForenameComparison.DIFFERENT, ...)."""
+        for position, level in enumerate(self.levels):
+            if level.key == key:
+                return position
+        raise KeyError(f"comparison '{self.name}' has no level '{key}'")
+
+    def compute(self, pairs: PairView) -> np.ndarray:
+        """The level of every pair: the first whose condition holds, the last if none does, -1 if missing."""
+        levels = self.levels
+        conditions = [level.when(pairs) for level in levels[:-1]]
+        level = np.select(conditions, np.arange(len(conditions)), default=len(levels) - 1).astype(np.int8)
+        level[self.missing(pairs)] = NO_EVIDENCE
         return level
 
 
-@dataclass(frozen=True)
-class ForenameComparison(Comparison):
-    name: str = "forename"
-    levels: tuple[str, ...] = (
-        "exact", "nickname", "jaro-winkler >= 0.92", "jaro-winkler >= 0.80", "initial", "swapped with surname",
-        "different",
-    )
-    # A swap is only telling when the names are rare as each other's field: THOMAS JAMES and JAMES THOMAS
-    # are usually two people.
-    tf_levels: tuple[tuple[str, str, str], ...] = (
-        ("exact", "fn", "fn"), ("nickname", "nick1", "nick1"), ("swapped with surname", "fn", "sn"),
-    )
-    strong: float = 0.92
-    weak: float = 0.80
-
-    def compute(self, pairs: PairView) -> np.ndarray:
-        fl, fr = pairs.left("fn"), pairs.right("fn")
-        missing = (fl < 0) | (fr < 0)
-        exact = fl == fr
-        nickname = np.zeros(len(pairs), dtype=bool)
-        for i in range(1, NICKNAME_WIDTH + 1):
-            for j in range(1, NICKNAME_WIDTH + 1):
-                a, b = pairs.left(f"nick{i}"), pairs.right(f"nick{j}")
-                nickname |= (a >= 0) & (a == b)
-        lengths = pairs.name_lengths
-        single = (lengths[fl] == 1) | (lengths[fr] == 1)
-        initial = single & (pairs.left("initial") == pairs.right("initial"))
-        similarity = np.nan_to_num(pairs.jaro_winkler(fl, fr))
-        swap = _swapped(pairs, self.strong)
-        return self._select(missing, [
-            exact, nickname, ~single & (similarity >= self.strong), ~single & (similarity >= self.weak), initial, swap,
-        ])
+def _similarity_label(threshold: float) -> str:
+    return f"jaro-winkler >= {threshold:.2f}"
 
 
 @dataclass(frozen=True)
-class SurnameComparison(Comparison):
-    name: str = "surname"
-    levels: tuple[str, ...] = (
-        "exact", "part of a double-barrelled name", "jaro-winkler >= 0.92", "jaro-winkler >= 0.80",
-        "swapped with forename", "different",
-    )
-    tf_levels: tuple[tuple[str, str, str], ...] = (("exact", "sn", "sn"), ("swapped with forename", "sn", "fn"))
-    strong: float = 0.92
-    weak: float = 0.80
+class SpellingComparison(Comparison):
+    """A comparison that grades near spellings by Jaro-Winkler similarity: close, then similar."""
 
-    def compute(self, pairs: PairView) -> np.ndarray:
-        sl, sr = pairs.left("sn"), pairs.right("sn")
-        missing = (sl < 0) | (sr < 0)
-        left_parts = [sl, pairs.left("sn_part1"), pairs.left("sn_part2")]
-        right_parts = [sr, pairs.right("sn_part1"), pairs.right("sn_part2")]
-        part = np.zeros(len(pairs), dtype=bool)
-        for a in left_parts:
-            for b in right_parts:
-                part |= (a >= 0) & (a == b)
-        similarity = np.nan_to_num(pairs.jaro_winkler(sl, sr))
-        swap = _swapped(pairs, self.strong)
-        return self._select(missing, [sl == sr, part, similarity >= self.strong, similarity >= self.weak, swap])
+    CLOSE: ClassVar[str] = "close"
+    SIMILAR: ClassVar[str] = "similar"
+    SWAPPED: ClassVar[str] = "swapped"
+
+    close: float = 0.92
+    similar: float = 0.80
+
+
+def _name_similarity(pairs: PairView, left: str, right: str) -> np.ndarray:
+    return pairs.shared(("jaro-winkler", left, right),
+                        lambda: np.nan_to_num(pairs.jaro_winkler(pairs.left(left), pairs.right(right))))
 
 
 def _swapped(pairs: PairView, threshold: float) -> np.ndarray:
@@ -158,8 +179,7 @@ def _swapped(pairs: PairView, threshold: float) -> np.ndarray:
     pair view; and only for pairs whose names disagree where they stand, since a swap is only
     looked for below every other name level.
     """
-    key = ("swapped", threshold)
-    if key not in pairs._cache:
+    def make() -> np.ndarray:
         fl, fr, sl, sr = pairs.left("fn"), pairs.right("fn"), pairs.left("sn"), pairs.right("sn")
         present = (fl >= 0) & (fr >= 0) & (sl >= 0) & (sr >= 0)
         candidates = present & (fl != fr) & (sl != sr)
@@ -170,115 +190,264 @@ def _swapped(pairs: PairView, threshold: float) -> np.ndarray:
             keep = index[forward]
             backward = (sl[keep] == fr[keep]) | (np.nan_to_num(pairs.jaro_winkler(sl[keep], fr[keep])) >= threshold)
             swapped[keep[backward]] = True
-        pairs._cache[key] = swapped
-    return pairs._cache[key]
+        return swapped
+
+    return pairs.shared(("swapped", threshold), make)
+
+
+def _codes_missing(pairs: PairView, column: str) -> np.ndarray:
+    return (pairs.left(column) < 0) | (pairs.right(column) < 0)
+
+
+@dataclass(frozen=True)
+class ForenameComparison(SpellingComparison):
+    """Forenames: exact, a nickname of each other, close or similar spellings, an initial, or swapped with the
+    surname. A swap is only telling when the names are rare as each other's field (THOMAS JAMES and JAMES
+    THOMAS are usually two people), so it is adjusted by the forename's frequency among surnames."""
+
+    NICKNAME: ClassVar[str] = "nickname"
+    INITIAL: ClassVar[str] = "initial"
+
+    name: str = "forename"
+
+    @property
+    def levels(self) -> tuple[Level, ...]:
+        return (
+            Level(self.EXACT, "exact", lambda p: p.left("fn") == p.right("fn"), TermFrequency("fn", "fn")),
+            Level(self.NICKNAME, "nickname", _nickname, TermFrequency("nick1", "nick1")),
+            Level(self.CLOSE, _similarity_label(self.close),
+                  lambda p: ~_single_letter(p) & (_name_similarity(p, "fn", "fn") >= self.close)),
+            Level(self.SIMILAR, _similarity_label(self.similar),
+                  lambda p: ~_single_letter(p) & (_name_similarity(p, "fn", "fn") >= self.similar)),
+            Level(self.INITIAL, "initial",
+                  lambda p: _single_letter(p) & (p.left("initial_code") == p.right("initial_code"))),
+            Level(self.SWAPPED, "swapped with surname", lambda p: _swapped(p, self.close), TermFrequency("fn", "sn")),
+            Level(self.DIFFERENT, "different"),
+        )
+
+    @property
+    def agreement_columns(self) -> tuple[str, ...]:
+        return ("fn", *(f"nick{slot}" for slot in range(1, NICKNAME_WIDTH + 1)), "name_pair")
+
+    def missing(self, pairs: PairView) -> np.ndarray:
+        return _codes_missing(pairs, "fn")
+
+
+def _nickname(pairs: PairView) -> np.ndarray:
+    """Any canonical form of one forename equals any canonical form of the other."""
+    found = np.zeros(len(pairs), dtype=bool)
+    for i in range(1, NICKNAME_WIDTH + 1):
+        for j in range(1, NICKNAME_WIDTH + 1):
+            a, b = pairs.left(f"nick{i}"), pairs.right(f"nick{j}")
+            found |= (a >= 0) & (a == b)
+    return found
+
+
+def _single_letter(pairs: PairView) -> np.ndarray:
+    """Either forename is a single letter (an initial)."""
+    lengths = pairs.name_lengths
+    return pairs.shared(("single letter",), lambda: (lengths[pairs.left("fn")] == 1) | (lengths[pairs.right("fn")] == 1))
+
+
+@dataclass(frozen=True)
+class SurnameComparison(SpellingComparison):
+    PART: ClassVar[str] = "part"
+
+    name: str = "surname"
+
+    @property
+    def levels(self) -> tuple[Level, ...]:
+        return (
+            Level(self.EXACT, "exact", lambda p: p.left("sn") == p.right("sn"), TermFrequency("sn", "sn")),
+            Level(self.PART, "part of a double-barrelled name", _surname_part),
+            Level(self.CLOSE, _similarity_label(self.close), lambda p: _name_similarity(p, "sn", "sn") >= self.close),
+            Level(self.SIMILAR, _similarity_label(self.similar),
+                  lambda p: _name_similarity(p, "sn", "sn") >= self.similar),
+            Level(self.SWAPPED, "swapped with forename", lambda p: _swapped(p, self.close), TermFrequency("sn", "fn")),
+            Level(self.DIFFERENT, "different"),
+        )
+
+    @property
+    def agreement_columns(self) -> tuple[str, ...]:
+        return ("sn", "sn_part1", "sn_part2", "sn_phonetic", "name_pair")
+
+    def missing(self, pairs: PairView) -> np.ndarray:
+        return _codes_missing(pairs, "sn")
+
+
+def _surname_part(pairs: PairView) -> np.ndarray:
+    """Any part (or the whole) of one surname equals any part (or the whole) of the other."""
+    columns = ("sn", "sn_part1", "sn_part2")
+    found = np.zeros(len(pairs), dtype=bool)
+    for a in (pairs.left(c) for c in columns):
+        for b in (pairs.right(c) for c in columns):
+            found |= (a >= 0) & (a == b)
+    return found
 
 
 @dataclass(frozen=True)
 class DateOfBirthComparison(Comparison):
-    name: str = "dob"
-    levels: tuple[str, ...] = ("exact", "day and month transposed", "one digit off", "same year", "different")
+    TRANSPOSED: ClassVar[str] = "transposed"
+    ONE_DIGIT: ClassVar[str] = "one digit"
+    SAME_YEAR: ClassVar[str] = "same year"
 
-    def compute(self, pairs: PairView) -> np.ndarray:
+    name: str = "dob"
+
+    @property
+    def levels(self) -> tuple[Level, ...]:
+        return (
+            Level(self.EXACT, "exact", lambda p: p.left("dob_int") == p.right("dob_int")),
+            Level(self.TRANSPOSED, "day and month transposed", _day_month_transposed),
+            Level(self.ONE_DIGIT, "one digit off", lambda p: _differing_digits(p) == 1),
+            Level(self.SAME_YEAR, "same year", lambda p: p.left("dob_int") // 10000 == p.right("dob_int") // 10000),
+            Level(self.DIFFERENT, "different"),
+        )
+
+    @property
+    def agreement_columns(self) -> tuple[str, ...]:
+        return ("dob_int", "birth_year")
+
+    def missing(self, pairs: PairView) -> np.ndarray:
+        return _codes_missing(pairs, "dob_int")
+
+
+def _day_month_transposed(pairs: PairView) -> np.ndarray:
+    dl, dr = pairs.left("dob_int").astype(np.int64), pairs.right("dob_int").astype(np.int64)
+    month_l, month_r, day_l, day_r = dl // 100 % 100, dr // 100 % 100, dl % 100, dr % 100
+    return (dl // 10000 == dr // 10000) & (day_l == month_r) & (month_l == day_r) & (day_l != month_l)
+
+
+def _differing_digits(pairs: PairView) -> np.ndarray:
+    """How many of the eight digits of YYYYMMDD differ."""
+    def make() -> np.ndarray:
         dl, dr = pairs.left("dob_int").astype(np.int64), pairs.right("dob_int").astype(np.int64)
-        missing = (dl == 0) | (dr == 0)
-        year_l, year_r = dl // 10000, dr // 10000
-        month_l, month_r = dl // 100 % 100, dr // 100 % 100
-        day_l, day_r = dl % 100, dr % 100
-        transposed = (year_l == year_r) & (day_l == month_r) & (month_l == day_r) & (day_l != month_l)
-        differing_digits = np.zeros(len(dl), dtype=np.int8)
+        count = np.zeros(len(dl), dtype=np.int8)
         for power in 10 ** np.arange(8, dtype=np.int64):
-            differing_digits += (dl // power) % 10 != (dr // power) % 10
-        return self._select(missing, [dl == dr, transposed, differing_digits == 1, year_l == year_r])
+            count += (dl // power) % 10 != (dr // power) % 10
+        return count
+
+    return pairs.shared(("differing digits",), make)
+
+
+class _CodedText:
+    """For a comparison of a text column that standardisation also codes (`<column>_code`, -1 missing)."""
+
+    column: str
+
+    @property
+    def agreement_columns(self) -> tuple[str, ...]:
+        return (f"{self.column}_code",)
+
+    def missing(self, pairs: PairView) -> np.ndarray:
+        return _codes_missing(pairs, f"{self.column}_code")
+
+    def _same(self, pairs: PairView) -> np.ndarray:
+        return pairs.left(f"{self.column}_code") == pairs.right(f"{self.column}_code")
+
+    def _scores(self, pairs: PairView, wanted: np.ndarray, scorer) -> np.ndarray:
+        """A rapidfuzz score between the two records' texts, for the `wanted` pairs (NaN elsewhere)."""
+        return pairs.similarity(np.where(wanted, pairs.left_index, -1), np.where(wanted, pairs.right_index, -1),
+                                pairs.records.strings(self.column), scorer)
 
 
 @dataclass(frozen=True)
-class IdentifierComparison(Comparison):
+class IdentifierComparison(_CodedText, Comparison):
     """NINO, NHS number or UPN: only valid values reach here; one slip is a mistyped digit or swapped pair."""
 
-    column: str = ""
-    levels: tuple[str, ...] = ("exact", "one transposition or digit", "different")
+    ONE_SLIP: ClassVar[str] = "one slip"
 
-    def compute(self, pairs: PairView) -> np.ndarray:
-        codes_l, codes_r = pairs.left(f"{self.column}_code"), pairs.right(f"{self.column}_code")
-        missing = (codes_l < 0) | (codes_r < 0)
-        exact = codes_l == codes_r
-        near = np.zeros(len(pairs), dtype=bool)
-        check = ~missing & ~exact
-        if check.any():
-            strings = pairs.records.strings(self.column)
-            distance = pairs.similarity(
-                np.where(check, pairs.left_index, -1), np.where(check, pairs.right_index, -1), strings, OSA.distance
-            )
-            near = check & (np.nan_to_num(distance, nan=9) == 1)
-        return self._select(missing, [exact, near])
+    column: str = ""
+
+    @property
+    def levels(self) -> tuple[Level, ...]:
+        return (
+            Level(self.EXACT, "exact", self._same),
+            Level(self.ONE_SLIP, "one transposition or digit", self._one_slip),
+            Level(self.DIFFERENT, "different"),
+        )
+
+    def _one_slip(self, pairs: PairView) -> np.ndarray:
+        check = ~self.missing(pairs) & ~self._same(pairs)
+        if not check.any():
+            return check
+        return check & (np.nan_to_num(self._scores(pairs, check, OSA.distance), nan=9) == 1)
 
 
 @dataclass(frozen=True)
 class PostcodeComparison(Comparison):
+    FULL: ClassVar[str] = "full"
+    SECTOR: ClassVar[str] = "sector"
+    DISTRICT: ClassVar[str] = "district"
+
     name: str = "postcode"
-    levels: tuple[str, ...] = ("full", "sector", "district", "different")
 
-    def compute(self, pairs: PairView) -> np.ndarray:
-        full_l, full_r = pairs.left("postcode_code"), pairs.right("postcode_code")
-        missing = (full_l < 0) | (full_r < 0)
-        sector = pairs.left("postcode_sector_code") == pairs.right("postcode_sector_code")
-        district = pairs.left("postcode_district_code") == pairs.right("postcode_district_code")
-        return self._select(missing, [full_l == full_r, sector, district])
+    @property
+    def levels(self) -> tuple[Level, ...]:
+        def same(column: str) -> Condition:
+            return lambda p: p.left(column) == p.right(column)
 
+        return (
+            Level(self.FULL, "full", same("postcode_code")),
+            Level(self.SECTOR, "sector", same("postcode_sector_code")),
+            Level(self.DISTRICT, "district", same("postcode_district_code")),
+            Level(self.DIFFERENT, "different"),
+        )
 
-@dataclass(frozen=True)
-class SexComparison(Comparison):
-    name: str = "sex"
-    levels: tuple[str, ...] = ("same", "different")
+    @property
+    def agreement_columns(self) -> tuple[str, ...]:
+        return ("postcode_code", "postcode_sector_code", "postcode_district_code")
 
-    def compute(self, pairs: PairView) -> np.ndarray:
-        sl, sr = pairs.left("sex"), pairs.right("sex")
-        return self._select((sl == 0) | (sr == 0), [sl == sr])
+    def missing(self, pairs: PairView) -> np.ndarray:
+        return _codes_missing(pairs, "postcode_code")
 
 
 @dataclass(frozen=True)
 class ExactComparison(Comparison):
-    """Any coded column: the same code or not (-1 is missing)."""
+    """Any coded column (-1 missing): the same code or not."""
+
+    SAME: ClassVar[str] = "same"
 
     column: str = ""
-    levels: tuple[str, ...] = ("same", "different")
 
-    def compute(self, pairs: PairView) -> np.ndarray:
-        a, b = pairs.left(self.column), pairs.right(self.column)
-        return self._select((a < 0) | (b < 0), [a == b])
+    @property
+    def levels(self) -> tuple[Level, ...]:
+        return (Level(self.SAME, "same", lambda p: p.left(self.column) == p.right(self.column)),
+                Level(self.DIFFERENT, "different"))
+
+    @property
+    def agreement_columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    def missing(self, pairs: PairView) -> np.ndarray:
+        return _codes_missing(pairs, self.column)
 
 
 @dataclass(frozen=True)
-class TextComparison(Comparison):
+class SexComparison(ExactComparison):
+    """Recorded sex, M or F; U and X carry no evidence (the `sex_code` column holds -1 for them)."""
+
+    name: str = "sex"
+    column: str = "sex_code"
+
+
+@dataclass(frozen=True)
+class TextComparison(_CodedText, SpellingComparison):
     """Free text such as a street or a locality: exact, close, or different, by Jaro-Winkler."""
 
     column: str = ""
-    levels: tuple[str, ...] = ("exact", "jaro-winkler >= 0.92", "jaro-winkler >= 0.80", "different")
-    strong: float = 0.92
-    weak: float = 0.80
 
-    def compute(self, pairs: PairView) -> np.ndarray:
-        codes_l, codes_r = pairs.left(f"{self.column}_code"), pairs.right(f"{self.column}_code")
-        missing = (codes_l < 0) | (codes_r < 0)
-        strings = pairs.records.strings(self.column)
-        similarity = np.nan_to_num(pairs.similarity(
-            np.where(missing, -1, pairs.left_index), np.where(missing, -1, pairs.right_index), strings,
-            JaroWinkler.normalized_similarity,
-        ))
-        return self._select(missing, [codes_l == codes_r, similarity >= self.strong, similarity >= self.weak])
+    @property
+    def levels(self) -> tuple[Level, ...]:
+        return (
+            Level(self.EXACT, "exact", self._same),
+            Level(self.CLOSE, _similarity_label(self.close), lambda p: self._similarity(p) >= self.close),
+            Level(self.SIMILAR, _similarity_label(self.similar), lambda p: self._similarity(p) >= self.similar),
+            Level(self.DIFFERENT, "different"),
+        )
 
-
-DEFAULT_COMPARISONS: tuple[Comparison, ...] = (
-    ForenameComparison(),
-    SurnameComparison(),
-    DateOfBirthComparison(),
-    IdentifierComparison(name="nino", column="nino"),
-    IdentifierComparison(name="nhs_number", column="nhs_number"),
-    IdentifierComparison(name="upn", column="upn"),
-    PostcodeComparison(),
-    SexComparison(),
-)
+    def _similarity(self, pairs: PairView) -> np.ndarray:
+        return pairs.shared(("text similarity", self.column), lambda: np.nan_to_num(
+            self._scores(pairs, ~self.missing(pairs), JaroWinkler.normalized_similarity)))
 
 
 @dataclass(frozen=True)
@@ -291,15 +460,23 @@ class ComparisonLevels:
     def column(self, name: str) -> np.ndarray:
         return self.matrix[:, self.names.index(name)]
 
-    def take(self, index: np.ndarray) -> ComparisonLevels:
-        return ComparisonLevels(self.matrix[index], self.names)
+
+def level_column(name: str) -> str:
+    """The column of a scored-pair table that holds one comparison's level."""
+    return f"level_{name}"
 
 
 def compare(records: PersonRecords, left: np.ndarray, right: np.ndarray,
-            comparisons: tuple[Comparison, ...] = DEFAULT_COMPARISONS) -> ComparisonLevels:
+            comparisons: tuple[Comparison, ...]) -> ComparisonLevels:
     """Every comparison's level for every pair."""
     view = PairView(records, left, right)
     matrix = np.empty((len(view), len(comparisons)), dtype=np.int8)
     for i, comparison in enumerate(comparisons):
         matrix[:, i] = comparison.compute(view)
     return ComparisonLevels(matrix, tuple(c.name for c in comparisons))
+
+
+def levels_of(pairs: pd.DataFrame, comparisons: tuple[Comparison, ...]) -> ComparisonLevels:
+    """The level matrix of scored pairs, read back from their level columns."""
+    columns = [level_column(c.name) for c in comparisons]
+    return ComparisonLevels(pairs[columns].to_numpy(dtype=np.int8), tuple(c.name for c in comparisons))

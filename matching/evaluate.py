@@ -9,7 +9,7 @@ clusters are the true persons recovered with nothing missing and nothing extra.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -30,9 +30,6 @@ class LinkageMetrics:
     bcubed_precision: float
     bcubed_recall: float
     bcubed_f1: float
-
-    def as_dict(self) -> dict[str, float | int]:
-        return asdict(self)
 
 
 def _pairs(counts: pd.Series) -> int:

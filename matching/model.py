@@ -97,17 +97,35 @@ class LinkageModel(_Frozen):
         return next(c for c in self.comparisons if c.name == name)
 
     def check_matches(self, comparisons: tuple[Comparison, ...]) -> None:
-        """The model must have been trained for exactly these comparisons and levels."""
-        expected = [(c.name, tuple(c.levels)) for c in comparisons]
-        found = [(c.name, tuple(level.label for level in c.levels)) for c in self.comparisons]
+        """The model must have been trained for exactly these comparisons, levels and adjusted levels."""
+        expected = [(c.name, c.labels, tuple(level.label for level in c.levels if level.term_frequency is not None))
+                    for c in comparisons]
+        found = [(c.name, tuple(level.label for level in c.levels), c.tf_levels) for c in self.comparisons]
         if expected != found:
             raise ModelError(
                 "the model was trained for other comparisons or levels than this code uses; "
                 "train a new model with 'sfmatch train'"
             )
 
-    def with_thresholds(self, thresholds: Thresholds) -> LinkageModel:
-        return self.model_copy(update={"thresholds": thresholds})
+    def with_threshold_overrides(self, accept: float | None, review: float | None) -> LinkageModel:
+        """The model with the thresholds a council sets in place of its own; either may be left to the model.
+
+        Both must be probabilities, and review must stay below accept, whichever of the two came from where.
+        """
+        if accept is None and review is None:
+            return self
+        chosen_accept = self.thresholds.accept if accept is None else accept
+        chosen_review = self.thresholds.review if review is None else review
+        for name, value in (("accept_threshold", chosen_accept), ("review_threshold", chosen_review)):
+            if not 0 < value < 1:
+                raise ModelError(f"{name} {value} is not a probability between 0 and 1")
+        if chosen_review >= chosen_accept:
+            origin = lambda given: "set" if given is not None else "the model's"  # noqa: E731
+            raise ModelError(
+                f"review_threshold {chosen_review} ({origin(review)}) must be below accept_threshold "
+                f"{chosen_accept} ({origin(accept)}): pairs between the two go to review"
+            )
+        return self.model_copy(update={"thresholds": Thresholds(accept=chosen_accept, review=chosen_review)})
 
 
 def save_model(model: LinkageModel, path: Path) -> Path:

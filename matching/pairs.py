@@ -1,14 +1,40 @@
-"""Pairs of records as single integers, and fast membership tests on them."""
+"""Two small integers packed into one, and fast membership tests on packed keys.
+
+Pairs of records, pairs of value codes and (block, rule) tags are all packed
+the same way, so that a pair can be sorted, deduplicated and looked up as one
+int64. Every packing in the linkage goes through here.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 
+def pack(first: np.ndarray, second: np.ndarray, base: int) -> np.ndarray:
+    """`first * base + second` in int64: the pair in the order given (`second` must be below `base`)."""
+    return np.asarray(first, dtype=np.int64) * np.int64(base) + np.asarray(second, dtype=np.int64)
+
+
+def unpack(keys: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray]:
+    keys = np.asarray(keys, dtype=np.int64)
+    return keys // np.int64(base), keys % np.int64(base)
+
+
+def pack_unordered(a: np.ndarray, b: np.ndarray, base: int) -> np.ndarray:
+    """One int64 per unordered pair: the same key whichever value comes first."""
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    return pack(np.minimum(a, b), np.maximum(a, b), base)
+
+
 def pair_keys(left: np.ndarray, right: np.ndarray, n_records: int) -> np.ndarray:
-    """One int64 per unordered pair: the same key whichever record is on the left."""
+    """One int64 per unordered pair of record positions."""
+    return pack_unordered(left, right, n_records)
+
+
+def code_pair_keys(left: np.ndarray, right: np.ndarray, vocabulary_size: int) -> np.ndarray:
+    """One int64 per unordered pair of codes into a vocabulary, -1 where either code is missing (-1)."""
     left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
-    return np.minimum(left, right) * np.int64(n_records) + np.maximum(left, right)
+    return np.where((left >= 0) & (right >= 0), pack_unordered(left, right, vocabulary_size + 1), -1)
 
 
 def member(values: np.ndarray, universe: np.ndarray) -> np.ndarray:

@@ -19,9 +19,12 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from matching.blocking import RuleReport
-from matching.linker import WEIGHT_BINS, LinkageStats, levels_of
+from matching.comparisons import levels_of
+from matching.linker import LinkageStats
 from matching.model import LinkageModel
+from matching.partition import WEIGHT_BINS
 from matching.scoring import Decision, TermFrequencies, weight_matrix
+from matching.spec import LinkageSpec
 from matching.standardise import PersonRecords
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -157,8 +160,8 @@ def write_report(inputs: ReportInputs, path: Path) -> Path:
     return path
 
 
-def pick_examples(pairs: pd.DataFrame, records: PersonRecords, model: LinkageModel, tf: TermFrequencies,
-                  per_group: int = 3) -> tuple[PairExample, ...]:
+def pick_examples(spec: LinkageSpec, pairs: pd.DataFrame, records: PersonRecords, model: LinkageModel,
+                  tf: TermFrequencies, per_group: int = 3) -> tuple[PairExample, ...]:
     """A few pairs from each band, chosen by probability so the same run picks the same pairs."""
     groups = [
         ("accepted, nearest the threshold", pairs[pairs["decision"] == Decision.ACCEPT].nsmallest(per_group, "probability")),
@@ -173,13 +176,14 @@ def pick_examples(pairs: pd.DataFrame, records: PersonRecords, model: LinkageMod
         if chosen.empty:
             continue
         left, right = chosen["left"].to_numpy(), chosen["right"].to_numpy()
-        weights = weight_matrix(levels_of(chosen), model, tf, left, right, records)
+        levels = levels_of(chosen, spec.comparisons)
+        weights = weight_matrix(spec, levels, model, tf, left, records)
         for row, (l, r) in enumerate(zip(left, right)):
             contributions = []
-            for i, params in enumerate(model.comparisons):
-                level = int(chosen[f"level_{params.name}"].iloc[row])
+            for i, comparison in enumerate(spec.comparisons):
+                level = int(levels.matrix[row, i])
                 contributions.append(Contribution(
-                    params.name, params.levels[level].label if level >= 0 else "no evidence", float(weights[row, i]),
+                    comparison.name, comparison.labels[level] if level >= 0 else "no evidence", float(weights[row, i]),
                 ))
             examples.append(PairExample(
                 group=label,

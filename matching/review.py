@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from data.errors import SfmatchError
-from data.tables import STRING
+from matching.comparisons import Comparison, levels_of
+from matching.stable_keys import pair_ids
 
 DECISION_WORDS = {
     "link": "link", "match": "link", "yes": "link", "y": "link", "same": "link", "same person": "link",
@@ -29,15 +30,6 @@ STORE_COLUMNS = ["pair_id", *KEY_COLUMNS, "decision", "note", "decided_at", "fro
 
 class ReviewError(SfmatchError):
     """A review file that cannot be applied as it stands."""
-
-
-def pair_ids(left_source: pd.Series, left_record: pd.Series, right_source: pd.Series, right_record: pd.Series) -> pd.Series:
-    """A stable id for a pair of records, the same whichever side each record is on."""
-    a = left_source.astype(str) + "\x1f" + left_record.astype(str)
-    b = right_source.astype(str) + "\x1f" + right_record.astype(str)
-    low, high = a.where(a <= b, b), b.where(a <= b, a)
-    hashed = pd.util.hash_pandas_object(pd.DataFrame({"low": low, "high": high}), index=False)
-    return hashed.map("{:016x}".format).astype(STRING)
 
 
 @dataclass(frozen=True)
@@ -76,13 +68,18 @@ def apply_review_file(queue_file: Path, store: Path) -> ApplyStats:
 
     existing = read_decisions(store)
     combined = pd.concat([existing, decided], ignore_index=True).drop_duplicates("pair_id", keep="last")
-    store.parent.mkdir(parents=True, exist_ok=True)
-    combined.to_csv(store, index=False)
+    write_decisions(combined, store)
     return ApplyStats(
         rows=len(queue), decided=len(decided), links=int((decided["decision"] == "link").sum()),
         no_links=int((decided["decision"] == "no link").sum()), undecided=int((words == "").sum()),
         store_total=len(combined),
     )
+
+
+def write_decisions(decisions: pd.DataFrame, store: Path) -> Path:
+    store.parent.mkdir(parents=True, exist_ok=True)
+    decisions[STORE_COLUMNS].to_csv(store, index=False)
+    return store
 
 
 def read_decisions(store: Path) -> pd.DataFrame:
@@ -101,12 +98,22 @@ class DecisionsForRun:
     applied: int
     stale: int
 
+    @classmethod
+    def none(cls) -> DecisionsForRun:
+        empty = (np.array([], dtype=np.int64), np.array([], dtype=np.int64))
+        return cls(empty, empty, 0, 0)
+
+    def as_int64(self) -> DecisionsForRun:
+        return DecisionsForRun(
+            tuple(np.asarray(side, dtype=np.int64) for side in self.links),
+            tuple(np.asarray(side, dtype=np.int64) for side in self.no_links), self.applied, self.stale,
+        )
+
 
 def decisions_for_run(decisions: pd.DataFrame, records: pd.DataFrame) -> DecisionsForRun:
     """Record positions of the stored decisions whose records are present with unchanged details."""
-    empty = (np.array([], dtype=np.int64), np.array([], dtype=np.int64))
     if decisions.empty:
-        return DecisionsForRun(empty, empty, 0, 0)
+        return DecisionsForRun.none()
     lookup = pd.DataFrame({
         "source": records["source"].astype(str).to_numpy(), "record_id": records["record_id"].astype(str).to_numpy(),
         "identity_key": records["identity_key"].astype(str).to_numpy(), "position": np.arange(len(records)),
@@ -133,21 +140,21 @@ def decisions_for_run(decisions: pd.DataFrame, records: pd.DataFrame) -> Decisio
     return DecisionsForRun(positions("link"), positions("no link"), len(usable), stale)
 
 
-def render_queue(review: pd.DataFrame, records: pd.DataFrame, level_labels: dict[str, tuple[str, ...]],
+def render_queue(review: pd.DataFrame, records: pd.DataFrame, comparisons: tuple[Comparison, ...],
                  weights: np.ndarray) -> pd.DataFrame:
     """The queue as an analyst reads it: both records side by side, then each field's level and weight.
 
     `weights` is the per-comparison weight matrix of the review pairs (rows in `review` order).
     """
-    shown = ["source", "record_id", "identity_key", "forename", "surname", "dob", "sex", "nino", "nhs_number",
+    shown = ["source", "record_id", "identity_key", "forename", "surname", "dob", "sex_code", "nino", "nhs_number",
              "upn", "postcode"]
     sides = {}
     for side in ("left", "right"):
         rows = records.iloc[review[side].to_numpy()].reset_index(drop=True)
         for column in shown:
             values = rows[column]
-            if column == "sex":
-                values = values.map({1: "M", 2: "F"}).fillna("")
+            if column == "sex_code":
+                column, values = "sex", values.map({1: "M", 2: "F"}).fillna("")
             elif column == "dob":
                 values = values.dt.strftime("%Y-%m-%d").fillna("")
             sides[f"{side}_{column}"] = values.astype(object).where(values.notna(), "").to_numpy()
@@ -159,10 +166,12 @@ def render_queue(review: pd.DataFrame, records: pd.DataFrame, level_labels: dict
         "reason": review["reason"].to_numpy(),
         **sides,
     })
-    for i, (name, labels) in enumerate(level_labels.items()):
-        level = review[f"level_{name}"].to_numpy()
-        queue[f"{name}_level"] = np.where(level >= 0, np.asarray(labels + ("",), dtype=object)[level], "no evidence")
-        queue[f"{name}_weight"] = np.round(weights[:, i], 2)
+    levels = levels_of(review, comparisons)
+    for i, comparison in enumerate(comparisons):
+        level = levels.matrix[:, i]
+        labels = np.asarray(comparison.labels + ("",), dtype=object)
+        queue[f"{comparison.name}_level"] = np.where(level >= 0, labels[level], "no evidence")
+        queue[f"{comparison.name}_weight"] = np.round(weights[:, i], 2)
     queue["decision"] = ""
     queue["note"] = ""
     return queue

@@ -11,6 +11,8 @@ only in forename; a father and a son named after him share everything but the
 date of birth. Summed independent weights would link them. The contradictions
 below are the pairs that no amount of shared household evidence may link
 without an agreeing identifier; they are rejected, and counted in the report.
+Levels are found by their keys (`ForenameComparison.DIFFERENT`), never by the
+label text people read.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from enum import IntEnum
 import numpy as np
 import pandas as pd
 
-from matching.comparisons import Comparison, ComparisonLevels, NO_EVIDENCE
+from matching.comparisons import NO_EVIDENCE, ComparisonLevels, ForenameComparison, IdentifierComparison, SurnameComparison
 from matching.model import LinkageModel
+from matching.pairs import pack
+from matching.spec import LinkageSpec
 from matching.standardise import PersonRecords
-
-GENERATION_GAP_YEARS = 12
 
 
 class Decision(IntEnum):
@@ -40,33 +42,36 @@ class TermFrequencies:
     and for whole names (forename with surname), the share of people carrying each."""
 
     tables: dict[tuple[str, str], tuple[str, np.ndarray]]
-    """(comparison, level) -> (value column, frequency of each code in the frequency column)."""
+    """(comparison, level key) -> (value column, frequency of each code in the frequency column)."""
     name_keys: np.ndarray
-    """Sorted whole-name keys (forename code x vocabulary size + surname code)."""
+    """Sorted whole-name keys (`_whole_name_key`)."""
     name_frequency: np.ndarray
 
     @classmethod
-    def of(cls, records: PersonRecords, comparisons: tuple[Comparison, ...]) -> TermFrequencies:
+    def of(cls, records: PersonRecords, spec: LinkageSpec) -> TermFrequencies:
         """The records' frequencies, counted once for every partition scored from the same records."""
-        return records.derived(("term frequencies", comparisons), lambda: cls.from_records(records, comparisons))
+        return records.derived(("term frequencies", spec), lambda: cls.from_records(records, spec))
 
     @classmethod
-    def from_records(cls, records: PersonRecords, comparisons: tuple[Comparison, ...]) -> TermFrequencies:
+    def from_records(cls, records: PersonRecords, spec: LinkageSpec) -> TermFrequencies:
         tables = {}
-        for comparison in comparisons:
-            for level, value_column, frequency_column in comparison.tf_levels:
-                codes = records.codes(frequency_column)
+        for comparison in spec.comparisons:
+            for level in comparison.levels:
+                if level.term_frequency is None:
+                    continue
+                codes = records.codes(level.term_frequency.frequency)
                 present = codes[codes >= 0]
                 counts = np.bincount(present, minlength=len(records.vocabulary))
-                tables[(comparison.name, level)] = (value_column, counts / max(len(present), 1))
-        keys, frequency = _whole_name_frequency(records)
+                tables[(comparison.name, level.key)] = (level.term_frequency.value, counts / max(len(present), 1))
+        keys, frequency = _whole_name_frequency(records) if spec.names else (np.array([], np.int64), np.array([]))
         return cls(tables, keys, frequency)
 
 
 def _whole_name_key(records: PersonRecords, positions: np.ndarray) -> np.ndarray:
+    """Forename code and surname code as one ordered key (-1 where either is missing)."""
     fn = records.codes("fn")[positions].astype(np.int64)
     sn = records.codes("sn")[positions].astype(np.int64)
-    return np.where((fn >= 0) & (sn >= 0), fn * (len(records.vocabulary) + 1) + sn, -1)
+    return np.where((fn >= 0) & (sn >= 0), pack(fn, sn, len(records.vocabulary) + 1), -1)
 
 
 def _whole_name_frequency(records: PersonRecords) -> tuple[np.ndarray, np.ndarray]:
@@ -80,7 +85,7 @@ def _whole_name_frequency(records: PersonRecords) -> tuple[np.ndarray, np.ndarra
     """
     keys = _whole_name_key(records, np.arange(len(records)))
     people = pd.DataFrame({"name": keys, "dob": records.codes("dob_int")})
-    people = people[(people["name"] >= 0) & (people["dob"] > 0)].drop_duplicates()
+    people = people[(people["name"] >= 0) & (people["dob"] >= 0)].drop_duplicates()
     counts = people["name"].value_counts().sort_index()
     # The chance that *another* person carries the name: a name only one person has gives no correction.
     return counts.index.to_numpy(np.int64), (counts.to_numpy(np.float64) - 1) / max(len(people), 1)
@@ -117,84 +122,72 @@ def level_weights(model: LinkageModel) -> list[np.ndarray]:
     return [np.array([level.weight for level in c.levels] + [0.0]) for c in model.comparisons]
 
 
-def weight_matrix(levels: ComparisonLevels, model: LinkageModel, tf: TermFrequencies,
-                  left: np.ndarray, right: np.ndarray, records: PersonRecords) -> np.ndarray:
+def weight_matrix(spec: LinkageSpec, levels: ComparisonLevels, model: LinkageModel, tf: TermFrequencies,
+                  left: np.ndarray, records: PersonRecords) -> np.ndarray:
     """Each pair's weight per comparison (n_pairs x n_comparisons), term frequencies applied."""
     weights = np.empty(levels.matrix.shape, dtype=np.float64)
-    for i, (params, table) in enumerate(zip(model.comparisons, level_weights(model))):
+    for i, (comparison, params, table) in enumerate(zip(spec.comparisons, model.comparisons, level_weights(model))):
         column_levels = levels.matrix[:, i]
         weights[:, i] = table[column_levels]
-        for label in params.tf_levels:
-            key = (params.name, label)
-            if key not in tf.tables:
+        for index, level in enumerate(comparison.levels):
+            found = tf.tables.get((comparison.name, level.key))
+            if found is None:
                 continue
-            record_column, frequency = tf.tables[key]
-            index = [lv.label for lv in params.levels].index(label)
+            record_column, frequency = found
             at_level = np.flatnonzero(column_levels == index)
             codes = records.codes(record_column)[left[at_level]]
             # The chance that two different people share this value is its frequency, not the average u.
             u_value = np.maximum(frequency[np.maximum(codes, 0)], 1.0 / max(len(records), 1))
             weights[at_level, i] = np.log2(params.levels[index].m / u_value)
-    _whole_name_correction(weights, levels, model, tf, left, records)
+    if spec.names is not None:
+        _whole_name_correction(spec, weights, levels, model, tf, left, records)
     return weights
 
 
-def _whole_name_correction(weights: np.ndarray, levels: ComparisonLevels, model: LinkageModel, tf: TermFrequencies,
-                           left: np.ndarray, records: PersonRecords) -> None:
+def _whole_name_correction(spec: LinkageSpec, weights: np.ndarray, levels: ComparisonLevels, model: LinkageModel,
+                           tf: TermFrequencies, left: np.ndarray, records: PersonRecords) -> None:
     """Where forename and surname both agree exactly, weigh the whole name by its own frequency when
     that is higher than its parts' frequencies multiplied (the adjustment only ever lowers a weight)."""
-    if "forename" not in levels.names or "surname" not in levels.names or not len(tf.name_keys):
+    if not len(tf.name_keys):
         return
-    f, s = levels.names.index("forename"), levels.names.index("surname")
-    both = np.flatnonzero((levels.matrix[:, f] == _level(model, "forename", "exact"))
-                          & (levels.matrix[:, s] == _level(model, "surname", "exact")))
+    forename, surname = spec.comparison(spec.names.forename), spec.comparison(spec.names.surname)
+    f, s = levels.names.index(forename.name), levels.names.index(surname.name)
+    exact_f, exact_s = forename.index(ForenameComparison.EXACT), surname.index(SurnameComparison.EXACT)
+    both = np.flatnonzero((levels.matrix[:, f] == exact_f) & (levels.matrix[:, s] == exact_s))
     if not len(both):
         return
     keys = _whole_name_key(records, left[both])
     position = np.minimum(np.searchsorted(tf.name_keys, keys), len(tf.name_keys) - 1)
     found = tf.name_keys[position] == keys
     whole = np.where(found, tf.name_frequency[position], 0.0)
-    m = model.comparison("forename").level("exact").m * model.comparison("surname").level("exact").m
+    m = model.comparisons[f].levels[exact_f].m * model.comparisons[s].levels[exact_s].m
     parts = weights[both, f] + weights[both, s]
     as_whole = np.where(whole > 0, np.log2(m / np.maximum(whole, 1e-300)), np.inf)
     weights[both, s] += np.minimum(as_whole - parts, 0.0)
 
 
-def _level(model: LinkageModel, comparison: str, label: str) -> int:
-    return [level.label for level in model.comparison(comparison).levels].index(label)
-
-
-@dataclass(frozen=True)
-class IdentifierRules:
-    """Which comparisons are identifiers: agreement on one overrides household contradictions,
-    and a difference on a `conflicting` one means two people. `households` switches the two
-    household contradictions on: they are for data about families, not for every data set."""
-
-    agreeing: tuple[str, ...] = ("nino", "nhs_number", "upn")
-    conflicting: tuple[str, ...] = ("nino", "nhs_number", "upn")
-    households: bool = True
-
-
-UK_IDENTIFIERS = IdentifierRules()
-
-
-def contradictions(levels: ComparisonLevels, model: LinkageModel, left: np.ndarray, right: np.ndarray,
-                   records: PersonRecords, identifiers: IdentifierRules = UK_IDENTIFIERS) -> np.ndarray:
+def contradictions(spec: LinkageSpec, levels: ComparisonLevels, left: np.ndarray, right: np.ndarray,
+                   records: PersonRecords) -> np.ndarray:
     """A bit per contradiction (in CONTRADICTIONS order) for each pair."""
-    forename, surname = levels.column("forename"), levels.column("surname")
-    identifier_agrees = np.zeros(len(forename), dtype=bool)
-    identifier_conflict = np.zeros(len(forename), dtype=bool)
-    for name in identifiers.agreeing:
-        identifier_agrees |= levels.column(name) == _level(model, name, "exact")
-    for name in identifiers.conflicting:
-        identifier_conflict |= levels.column(name) == _level(model, name, "different")
-    forenames_differ = (forename == _level(model, "forename", "different")) & ~identifier_agrees & identifiers.households
-    forename_agrees = (forename != NO_EVIDENCE) & (forename <= _level(model, "forename", "jaro-winkler >= 0.92"))
-    surname_agrees = (surname != NO_EVIDENCE) & (surname <= _level(model, "surname", "jaro-winkler >= 0.92"))
-    years = records.codes("birth_year").astype(np.int32)
-    year_l, year_r = years[left], years[right]
-    far_apart = (year_l > 0) & (year_r > 0) & (np.abs(year_l - year_r) >= GENERATION_GAP_YEARS)
-    generation = forename_agrees & surname_agrees & far_apart & ~identifier_agrees & identifiers.households
+    n = len(levels.matrix)
+    identifier_agrees = np.zeros(n, dtype=bool)
+    identifier_conflict = np.zeros(n, dtype=bool)
+    for name in spec.identifiers.agreeing:
+        identifier_agrees |= levels.column(name) == spec.comparison(name).index(IdentifierComparison.EXACT)
+    for name in spec.identifiers.conflicting:
+        identifier_conflict |= levels.column(name) == spec.comparison(name).index(IdentifierComparison.DIFFERENT)
+    forenames_differ = np.zeros(n, dtype=bool)
+    generation = np.zeros(n, dtype=bool)
+    if spec.households is not None:
+        forename, surname = spec.comparison(spec.names.forename), spec.comparison(spec.names.surname)
+        forename_level, surname_level = levels.column(forename.name), levels.column(surname.name)
+        forenames_differ = (forename_level == forename.index(ForenameComparison.DIFFERENT)) & ~identifier_agrees
+        forename_agrees = (forename_level != NO_EVIDENCE) & (forename_level <= forename.index(ForenameComparison.CLOSE))
+        surname_agrees = (surname_level != NO_EVIDENCE) & (surname_level <= surname.index(SurnameComparison.CLOSE))
+        years = records.codes("birth_year").astype(np.int32)
+        year_l, year_r = years[left], years[right]
+        far_apart = (year_l >= 0) & (year_r >= 0) & (np.abs(year_l - year_r) >= spec.households.generation_gap_years)
+        generation = forename_agrees & surname_agrees & far_apart & ~identifier_agrees
     return identifier_conflict.astype(np.int8) | (forenames_differ.astype(np.int8) << 1) | (generation.astype(np.int8) << 2)
 
 
@@ -203,12 +196,11 @@ def probability_from_weight(weight: np.ndarray, prior: float) -> np.ndarray:
     return 1.0 / (1.0 + np.exp2(-(weight + prior_bits)))
 
 
-def score(levels: ComparisonLevels, model: LinkageModel, tf: TermFrequencies,
-          left: np.ndarray, right: np.ndarray, records: PersonRecords,
-          identifiers: IdentifierRules = UK_IDENTIFIERS) -> Scores:
-    weight = weight_matrix(levels, model, tf, left, right, records).sum(axis=1)
+def score(spec: LinkageSpec, levels: ComparisonLevels, model: LinkageModel, tf: TermFrequencies,
+          left: np.ndarray, right: np.ndarray, records: PersonRecords) -> Scores:
+    weight = weight_matrix(spec, levels, model, tf, left, records).sum(axis=1)
     probability = probability_from_weight(weight, model.prior)
-    contradiction = contradictions(levels, model, left, right, records, identifiers)
+    contradiction = contradictions(spec, levels, left, right, records)
     decision = np.where(
         probability >= model.thresholds.accept, Decision.ACCEPT,
         np.where(probability >= model.thresholds.review, Decision.REVIEW, Decision.REJECT),

@@ -5,14 +5,19 @@ vocabulary, so that every equality test in blocking and comparison is an
 integer comparison, and a forename can be compared with a surname (a swap).
 Identifiers that break their rules, and NINOs that several clearly different
 people carry, are kept for audit in the status columns but never used to link.
+
+One rule for missing values (`matching.tables.PERSON_RECORDS` declares the
+table): an integer column holds -1 where the value is missing, a text or date
+column holds null.
 """
 
 from __future__ import annotations
 
+import string
 import threading
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Callable, TypeVar
+from typing import Callable, Mapping, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -30,14 +35,14 @@ from data.identifiers import (
     upn_is_valid,
 )
 from data.tables import STRING
+from matching.stable_keys import identity_keys
 from matching.names import map_distinct, nickname_groups, phonetic, standardise_forenames, standardise_surnames
 
 PERSON_FIELDS = ("forename", "surname", "dob", "sex", "nino", "nhs_number", "upn", "postcode")
-# One housing event or police incident lists each person once: two records of one event are two people.
-DISTINCT_WITHIN = {"housing": "event_id", "police": "incident_id"}
 EARLIEST_BIRTH = date(1900, 1, 1)
 NICKNAME_WIDTH = 3
-MISSING = -1
+SEX_CODES = {"M": 1, "F": 2}
+"""U (not known) and X (indeterminate) say nothing about whether two records are one person: -1, like missing."""
 
 T = TypeVar("T")
 _DERIVING = threading.RLock()
@@ -169,13 +174,15 @@ def _identifier(frame: pd.DataFrame, column: str, valid: np.ndarray, placeholder
 
 
 def standardise(tables: dict[str, pd.DataFrame], latest_birth: date,
-                distinct_within: dict[str, str] | None = None) -> PersonRecords:
+                distinct_within: Mapping[str, str]) -> PersonRecords:
     """Person records from the ingested tables of every source.
 
     `latest_birth` is the last plausible date of birth (the run's reference
     date): a date of birth after it, or before 1900, is not used.
+    `distinct_within` names, per source, the column of an event that lists
+    each person once (a police incident): its records are different people.
     """
-    raw = _gather(tables, DISTINCT_WITHIN if distinct_within is None else distinct_within)
+    raw = _gather(tables, distinct_within)
     out = raw[["source", "record_id", "family_id"]].copy()
     out["event_code"] = _factorise(raw["event"].astype(STRING))
 
@@ -187,9 +194,9 @@ def standardise(tables: dict[str, pd.DataFrame], latest_birth: date,
     dob = raw["dob"]
     plausible = dob.between(pd.Timestamp(EARLIEST_BIRTH), pd.Timestamp(latest_birth))
     out["dob"] = dob.where(plausible)
-    out["dob_int"] = (out["dob"].dt.year * 10000 + out["dob"].dt.month * 100 + out["dob"].dt.day).fillna(0).astype(np.int32)
-    out["birth_year"] = out["dob"].dt.year.fillna(0).astype(np.int16)
-    out["sex"] = raw["sex"].map({"M": 1, "F": 2}).fillna(0).astype(np.int8).to_numpy()
+    out["dob_int"] = (out["dob"].dt.year * 10000 + out["dob"].dt.month * 100 + out["dob"].dt.day).fillna(-1).astype(np.int32)
+    out["birth_year"] = out["dob"].dt.year.fillna(-1).astype(np.int16)
+    out["sex_code"] = raw["sex"].map(SEX_CODES).fillna(-1).astype(np.int8).to_numpy()
 
     nino_valid = nino_is_valid(raw["nino"])
     placeholders = _placeholder_ninos(raw.assign(forename=forename, surname=surnames["surname"]), nino_valid)
@@ -223,23 +230,14 @@ def standardise(tables: dict[str, pd.DataFrame], latest_birth: date,
             na_action="ignore",
         )
         out[f"nick{slot + 1}"] = _codes(forms, vocabulary)
-    out["initial"] = forename.str.slice(0, 1).fillna("")
+    # Standardised names are upper-case A-Z: the initial is its place in the alphabet.
+    out["initial_code"] = pd.Categorical(forename.str.slice(0, 1), categories=list(string.ascii_uppercase)).codes
     out["sn_phonetic"] = map_distinct(surnames["surname"].astype(object), phonetic).astype(STRING)
 
     for column in ("nino", "nhs_number", "upn", "postcode", "postcode_sector", "postcode_district"):
         out[f"{column}_code"] = _factorise(out[column])
     out["identity_key"] = identity_keys(out)
     return PersonRecords(out.reset_index(drop=True), vocabulary.to_numpy(dtype=object))
-
-
-def identity_keys(frame: pd.DataFrame) -> pd.Series:
-    """A hash of a record's person details, to recognise the same record when its record_id is reissued.
-
-    The address is left out on purpose: a person who moves is still the same record of them.
-    """
-    details = frame[["source", "forename", "surname", "dob_int", "nino", "nhs_number", "upn"]]
-    hashed = pd.util.hash_pandas_object(details, index=False)
-    return hashed.map("{:016x}".format).astype(STRING)
 
 
 def identifier_quality(records: PersonRecords) -> dict[str, dict[str, dict[str, int]]]:

@@ -12,13 +12,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from data.tables import read_parquet, write_parquet
+from data.tables import read_parquet
 from matching.blocking import CandidatePairs, RuleReport
 from matching.standardise import PersonRecords
+from matching.tables import CANDIDATE_PAIRS, CATEGORY_COLUMNS, PERSON_RECORDS
 
 
 def save_records(records: PersonRecords, directory: Path) -> Path:
-    write_parquet(records.frame, directory / "records.parquet")
+    PERSON_RECORDS.write(records.frame, directory / "records.parquet")
     pq.write_table(pa.table({"word": pa.array(records.vocabulary.tolist(), pa.string())}), directory / "vocabulary.parquet")
     return directory
 
@@ -44,17 +45,15 @@ def load_records(directory: Path) -> PersonRecords:
 
 def _read_records(directory: Path) -> PersonRecords:
     frame = read_parquet(directory / "records.parquet")
-    for column in frame.columns:
-        if isinstance(frame[column].dtype, pd.CategoricalDtype):
-            continue
-        if column in ("source", "nino_status", "nhs_status", "upn_status"):
-            frame[column] = frame[column].astype("category")
+    for column in CATEGORY_COLUMNS:
+        frame[column] = frame[column].astype(str).astype("category")
     vocabulary = pq.read_table(directory / "vocabulary.parquet").column("word").to_numpy(zero_copy_only=False)
     return PersonRecords(frame, np.asarray(vocabulary, dtype=object))
 
 
 def save_candidates(candidates: CandidatePairs, path: Path) -> Path:
-    table = pa.table({"left": candidates.left, "right": candidates.right, "rules": candidates.rules})
+    table = CANDIDATE_PAIRS.conform(pd.DataFrame({"left": candidates.left, "right": candidates.right,
+                                                  "rules": candidates.rules}))
     metadata = {
         b"rule_names": "\x1f".join(candidates.rule_names).encode(),
         b"report": json.dumps([dataclasses.asdict(r) for r in candidates.report]).encode(),

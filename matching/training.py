@@ -30,6 +30,7 @@ import pandas as pd
 from matching.blocking import CandidatePairs
 from matching.comparisons import Comparison, ComparisonLevels, compare
 from matching.model import ComparisonParameters, LevelParameters, LinkageModel, Thresholds, TrainingRecord
+from matching.spec import LinkageSpec
 from matching.standardise import PersonRecords
 
 M_FLOOR = 1e-6
@@ -38,22 +39,6 @@ MIN_AGREEING_MATCHES = 20.0
 PSEUDO_COUNT = 1.0
 """One imagined pair per level in each M step: with few pairs, a level nobody reached gets a small m
 rather than none, and a single odd pair cannot swing a weight by twenty bits."""
-
-
-@dataclass(frozen=True)
-class TrainingSession:
-    rule: str
-    fixed: tuple[str, ...]
-    """Comparisons the rule forces to agree, so its pairs cannot estimate their m."""
-
-
-DEFAULT_SESSIONS = (
-    TrainingSession("nino", ("nino",)),
-    TrainingSession("upn", ("upn",)),
-    TrainingSession("surname+dob", ("surname", "dob")),
-    TrainingSession("forename+postcode", ("forename", "postcode")),
-    TrainingSession("dob+postcode", ("dob", "postcode")),
-)
 
 
 @dataclass(frozen=True)
@@ -170,24 +155,25 @@ def estimate_prior(levels: ComparisonLevels, m: list[np.ndarray], u: list[np.nda
 
 
 def train(
-    records: PersonRecords, candidates: CandidatePairs, levels: ComparisonLevels, comparisons: tuple[Comparison, ...],
-    *, data_sha256: str, code_version: dict[str, object], trained_at: str,
-    sessions: tuple[TrainingSession, ...] = DEFAULT_SESSIONS, random_pairs: int = 2_000_000,
+    spec: LinkageSpec, records: PersonRecords, candidates: CandidatePairs, levels: ComparisonLevels,
+    *, data_sha256: str, code_version: dict[str, object], trained_at: str, random_pairs: int = 2_000_000,
     session_pairs: int = 1_000_000, seed: int = 0, thresholds: Thresholds | None = None,
 ) -> LinkageModel:
     """A model trained on these records: u from random pairs, m by EM per session, then the prior."""
+    comparisons = spec.comparisons
     u, sampled = estimate_u(records, comparisons, random_pairs, seed)
     names = [c.name for c in comparisons]
     estimates: dict[str, list[np.ndarray]] = {name: [] for name in names}
     session_log: list[dict[str, object]] = []
-    for session in sessions:
+    for session in spec.training_sessions:
         if session.rule not in candidates.rule_names:
             continue
         chosen = training_sample(candidates, session.rule, session_pairs, seed)
         if len(chosen) < 50:
             session_log.append({"rule": session.rule, "pairs": int(len(chosen)), "skipped": "too few pairs"})
             continue
-        active = [name not in session.fixed for name in names]
+        fixed = spec.fixed_by(session.rule)
+        active = [name not in fixed for name in names]
         result = expectation_maximisation(
             levels.matrix[chosen], u, [neutral_m(c) for c in comparisons], active, match_share=0.5,
         )
@@ -200,7 +186,8 @@ def train(
             else:
                 without_evidence.append(name)
         session_log.append({
-            "rule": session.rule, "pairs": int(len(chosen)), "match_share": round(result.match_share, 6),
+            "rule": session.rule, "fixed": list(fixed), "pairs": int(len(chosen)),
+            "match_share": round(result.match_share, 6),
             "iterations": result.iterations, "converged": result.converged,
             "not_estimated": without_evidence,
         })
@@ -214,9 +201,9 @@ def train(
             name=comparison.name,
             levels=tuple(
                 LevelParameters(label=label, m=float(max(m_i[j], M_FLOOR)), u=float(u_i[j]))
-                for j, label in enumerate(comparison.levels)
+                for j, label in enumerate(comparison.labels)
             ),
-            tf_levels=tuple(level for level, _, _ in comparison.tf_levels),
+            tf_levels=tuple(level.label for level in comparison.levels if level.term_frequency is not None),
         )
         for comparison, m_i, u_i in zip(comparisons, m, u)
     )
@@ -239,11 +226,3 @@ def compare_in_chunks(records: PersonRecords, candidates: CandidatePairs, compar
         stop = min(start + chunk, len(candidates))
         matrix[start:stop] = compare(records, candidates.left[start:stop], candidates.right[start:stop], comparisons).matrix
     return ComparisonLevels(matrix, tuple(c.name for c in comparisons))
-
-
-def train_from_candidates(
-    records: PersonRecords, candidates: CandidatePairs, comparisons: tuple[Comparison, ...], **options
-) -> LinkageModel:
-    """Compare every candidate pair, then train: the whole of `sfmatch train` after blocking."""
-    levels = compare_in_chunks(records, candidates, comparisons)
-    return train(records, candidates, levels, comparisons, **options)

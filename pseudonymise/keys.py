@@ -156,3 +156,30 @@ def load_private_key(path: Path) -> X25519PrivateKey:
     if not isinstance(key, X25519PrivateKey):
         raise SecretKeyError(f"private key {path}: not an X25519 key")
     return key
+
+
+@dataclass(frozen=True)
+class SubmissionKeys:
+    """The three keys a submission needs: the council's and the evaluation's HMAC keys, the recipient's public key."""
+
+    council: SecretKey
+    evaluation: SecretKey
+    recipient: X25519PublicKey
+
+    @property
+    def fingerprints(self) -> dict[str, str]:
+        return {"council": self.council.fingerprint, "evaluation": self.evaluation.fingerprint,
+                "recipient": public_fingerprint(self.recipient)}
+
+
+def load_submission_keys(council_file: Path | None, council_secret: str | None, evaluation_file: Path | None,
+                         evaluation_secret: str | None, recipient_public_key: Path | None) -> SubmissionKeys:
+    """Every key a submission needs, or a clear error naming the one that is missing or wrong."""
+    council = load_key("council", council_file, council_secret)
+    evaluation = load_key("evaluation", evaluation_file, evaluation_secret)
+    if council.material == evaluation.material:
+        raise SecretKeyError("the council key and the evaluation key must differ: the evaluation holds its key")
+    if recipient_public_key is None:
+        raise SecretKeyError("no recipient_public_key: the cohort file is encrypted for the evaluation before it "
+                             "leaves ('sfmatch keys recipient' makes a pair for testing)")
+    return SubmissionKeys(council, evaluation, load_public_key(recipient_public_key))

@@ -86,3 +86,13 @@ def sfmatch_command(*args: str) -> list[str]:
     import sys
 
     return [str(Path(sys.executable).with_name("sfmatch")), *args]
+
+
+WHOLE_FLOW_FIXTURES = {"prefect_harness", "prefect_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that needs a Prefect server runs whole flows: it is `slow`, so `pytest -m "not slow"` is a fast loop."""
+    for item in items:
+        if WHOLE_FLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -286,7 +286,6 @@ def build_population(households: int, seed: int, reference_date: date) -> Popula
     sex = np.where(rng.random(n_people) < 0.5, "F", "M").astype(object)
     two_adults = np.repeat(n_adults == 2, size)
     second_adult = is_adult & (position == 1)
-    first_adult = is_adult & (position == 0)
     # Most two-adult households are a woman and a man; some are same-sex couples.
     opposite = rng.random(n_people) < 0.95
     sex[second_adult & opposite] = np.where(sex[np.flatnonzero(second_adult & opposite) - 1] == "F", "M", "F")

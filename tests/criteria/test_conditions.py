@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from criteria.conditions import condition_mask, descriptor_mask, period_mask
+from criteria.conditions import reporting_period, condition_mask, descriptor_mask, period_mask
 from criteria.framework import Condition, PeriodRule, load_framework
 from data.contract import load_contracts
 
@@ -92,3 +92,8 @@ def test_flags_and_missing_values():
 def test_the_whole_record_and_current_rules_take_every_record():
     table = pd.DataFrame({"x": [1, 2]})
     assert period_mask(table, PeriodRule(rule="current"), *PERIOD).tolist() == [True, True]
+
+
+def test_the_reporting_period_is_the_twelve_months_up_to_the_reference_date():
+    assert reporting_period(date(2026, 9, 30), 12) == (pd.Timestamp("2025-10-01").date(), date(2026, 9, 30))
+    assert reporting_period(pd.Timestamp("2024-02-29").date(), 12)[0] == pd.Timestamp("2023-03-01").date()

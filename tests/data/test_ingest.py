@@ -13,7 +13,7 @@ from data.errors import ExtractError
 from data.ingest import arrow_schema, ingest_extract, write_ingest_outputs
 from data.readers import locate_extracts
 from data.tables import read_parquet
-from tests.data.conftest import DWP_HEADER, dwp_file
+from tests.factories import DWP_HEADER, dwp_file
 
 GOOD = "D1,C1,AB123456C,Zoë,Smith,07/03/1984,LS1 4AP,UC,2024-01-05,"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 
-import pandas as pd
 import pytest
 
 from data.contract import CONTRACTS_DIR, load_contracts

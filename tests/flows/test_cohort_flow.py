@@ -10,7 +10,7 @@ import pytest
 
 from data.synth import DEFAULT_REFERENCE_DATE
 from data.tables import read_parquet
-from flows.cohort import cohort_run, reporting_period
+from flows.cohort import cohort_run
 
 
 CONFIG = {}
@@ -110,11 +110,6 @@ def test_a_missing_extract_fails_before_a_run_folder_exists(prefect_harness, tmp
     assert state.is_failed()
     assert "no extract for 'la_cases'" in state.message
     assert not (tmp_path / "out" / "runs").exists()
-
-
-def test_the_reporting_period_is_the_twelve_months_up_to_the_reference_date():
-    assert reporting_period(DEFAULT_REFERENCE_DATE, 12) == (pd.Timestamp("2025-10-01").date(), DEFAULT_REFERENCE_DATE)
-    assert reporting_period(pd.Timestamp("2024-02-29").date(), 12)[0] == pd.Timestamp("2023-03-01").date()
 
 
 def test_a_hand_made_folder_in_the_canonical_layout_runs(prefect_harness, tmp_path):

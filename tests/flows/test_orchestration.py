@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
 from filelock import FileLock
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId

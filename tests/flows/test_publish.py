@@ -6,10 +6,9 @@ import json
 import shutil
 
 import pandas as pd
-import pytest
 from prefect.client.orchestration import get_client
 
-import flows.tasks
+import pseudonymise.submission
 from data.synth import DEFAULT_REFERENCE_DATE
 from flows.cohort import cohort_run
 
@@ -65,14 +64,14 @@ def test_a_broken_extract_stops_the_run_with_a_report_and_publishes_nothing(pref
 
 
 def test_a_failed_submission_gate_publishes_nothing(prefect_harness, synth_small, submission_config, tmp_path, monkeypatch):
-    genuine = flows.tasks.build_submission
+    genuine = pseudonymise.submission.build_submission
 
     def leaky(*args, **kwargs):
         cohort, crosswalk, counts = genuine(*args, **kwargs)
         cohort.loc[0, "postcode_district"] = "LS1 4AP"  # a full postcode slips into the file
         return cohort, crosswalk, counts
 
-    monkeypatch.setattr(flows.tasks, "build_submission", leaky)
+    monkeypatch.setattr(pseudonymise.submission, "build_submission", leaky)
     state = run(synth_small / "extracts", tmp_path, submission_config)
     assert state.is_failed()
     assert "submission gate failed" in state.message and "no_identifiers" in state.message

@@ -5,7 +5,6 @@ Runs here are separate `sfmatch` processes, as the data team or a worker starts 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -15,7 +14,6 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterDeploymentId
 from prefect.settings import PREFECT_API_URL, temporary_settings

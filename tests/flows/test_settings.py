@@ -66,3 +66,42 @@ def test_prefect_is_kept_off_the_network():
 def test_the_example_config_is_valid():
     example = Path(__file__).resolve().parents[2] / "sfmatch.example.yaml"
     assert load_settings(example).la_code == "E99999999"
+
+
+def test_settings_come_in_groups_from_a_file_and_from_nested_variables(tmp_path, monkeypatch):
+    config = tmp_path / "sfmatch.yaml"
+    config.write_text("linkage:\n  block_size_cap: 99\n  accept_threshold: 0.995\nsubmission:\n  enabled: false\n",
+                      encoding="utf-8")
+    monkeypatch.setenv("SFMATCH_LINKAGE__REVIEW_THRESHOLD", "0.9")
+    settings = load_settings(config)
+    assert settings.linkage.block_size_cap == 99 and settings.linkage.accept_threshold == 0.995
+    assert settings.linkage.review_threshold == 0.9 and settings.submission.enabled is False
+
+
+def test_a_file_in_the_earlier_flat_layout_is_read_into_the_groups(tmp_path):
+    config = tmp_path / "old.yaml"
+    config.write_text("model_file: /m.json\nquality_thresholds: /t.yaml\nsubmission: false\nretention_days: 30\n",
+                      encoding="utf-8")
+    settings = load_settings(config)
+    assert settings.linkage.model_file == Path("/m.json") and settings.quality.thresholds == Path("/t.yaml")
+    assert settings.submission.enabled is False and settings.orchestration.retention_days == 30
+
+
+def test_review_must_be_below_accept_when_both_are_set(tmp_path):
+    config = tmp_path / "sfmatch.yaml"
+    config.write_text("linkage: {accept_threshold: 0.8, review_threshold: 0.9}\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"review_threshold \(0.9\) must be below accept_threshold \(0.8\)"):
+        load_settings(config)
+
+
+def test_a_variable_of_the_flat_layout_is_named_with_its_new_name(monkeypatch):
+    monkeypatch.setenv("SFMATCH_MODEL_FILE", "/m.json")
+    with pytest.raises(SettingsError, match="SFMATCH_MODEL_FILE \\(now SFMATCH_LINKAGE__MODEL_FILE\\)"):
+        load_settings()
+
+
+def test_a_setting_given_twice_is_refused(tmp_path):
+    config = tmp_path / "sfmatch.yaml"
+    config.write_text("model_file: /a.json\nlinkage: {model_file: /b.json}\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="model_file is given both"):
+        load_settings(config)

@@ -8,8 +8,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matching.blocking import DEFAULT_RULES, BlockingRule, block, pairs_within_blocks
-from tests.matching.conftest import records, table
+from matching.blocking import BlockingRule, block, pairs_within_blocks
+from matching.spec import PROGRAMME_SPEC
+
+RULES = PROGRAMME_SPEC.blocking_rules
+from tests.factories import records, table
 
 
 @settings(max_examples=200)
@@ -37,7 +40,7 @@ def pair_set(candidates):
 
 def test_missing_values_never_form_a_block():
     built = records(a=table({"forename": "Ann"}, {"forename": "Bob"}, {"forename": "Cy"}))
-    candidates = block(built, (BlockingRule("nino", ("nino_code",)), BlockingRule("dob", ("dob_int",))))
+    candidates = block(built, (BlockingRule("nino", ("nino_code",)), BlockingRule("dob", ("dob_int",))), 250)
     assert len(candidates) == 0
 
 
@@ -50,7 +53,7 @@ def test_each_hard_case_meets_in_some_block():
         {"forename": "William", "surname": "Hughez", "dob": "1980-06-05", "postcode": "LS9 9ZZ"},
         {"forename": "William", "surname": "Hughes", "nino": "AB123456C"},                   # no DOB, moved
     ), b=table({"forename": "Wendy", "surname": "Oakes", "nino": "AB123456C"}))  # only the NINO in common
-    found = pair_set(block(built))
+    found = pair_set(block(built, RULES, 250))
     for pair in [(0, 1), (0, 2), (0, 3), (0, 4), (4, 5)]:
         assert pair in found, pair
 
@@ -61,7 +64,7 @@ def test_namesakes_with_different_dates_of_birth_and_nothing_else_shared_are_not
         {"forename": "William", "surname": "Hughes", "dob": "1980-05-06", "postcode": "LS1 4AP"},
         {"forename": "William", "surname": "Hughes", "dob": "1999-09-09", "postcode": "LS9 9ZZ"},
     ))
-    assert pair_set(block(built)) == set()
+    assert pair_set(block(built, RULES, 250)) == set()
 
 
 def test_pairs_carry_the_rules_that_found_them_and_each_pair_appears_once():
@@ -69,9 +72,9 @@ def test_pairs_carry_the_rules_that_found_them_and_each_pair_appears_once():
         {"forename": "Ann", "surname": "Lee", "dob": "2001-02-03", "postcode": "LS1 4AP"},
         {"forename": "Ann", "surname": "Lee", "dob": "2001-02-03", "postcode": "LS1 4AP"},
     ))
-    candidates = block(built)
+    candidates = block(built, RULES, 250)
     assert pair_set(candidates) == {(0, 1)}
-    names = [candidates.rule_names[i] for i in range(len(DEFAULT_RULES)) if candidates.rules[0] >> i & 1]
+    names = [candidates.rule_names[i] for i in range(len(RULES)) if candidates.rules[0] >> i & 1]
     assert {"surname+dob", "forename+dob", "dob+postcode", "forename+postcode"} <= set(names)
     assert "forename+surname" not in names  # both have a date of birth: the rules on dates cover them
     by_rule = {r.rule: r for r in candidates.report}

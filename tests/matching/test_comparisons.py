@@ -13,9 +13,9 @@ from matching.comparisons import (
     SurnameComparison,
     compare,
 )
-from tests.matching.conftest import pair_levels, records, table
+from matching.spec import PROGRAMME_SPEC
+from tests.factories import NO_EVIDENCE, pair_level, records, table
 
-NO_EVIDENCE = -1
 
 
 @pytest.mark.parametrize(("left", "right", "level"), [
@@ -31,13 +31,13 @@ NO_EVIDENCE = -1
     (None, "John", NO_EVIDENCE),
 ])
 def test_forename_levels(left, right, level):
-    assert pair_levels(ForenameComparison(), {"forename": left, "surname": "Adams"}, {"forename": right, "surname": "Adams"}) == level
+    assert pair_level(ForenameComparison(), {"forename": left, "surname": "Adams"}, {"forename": right, "surname": "Adams"}) == level
 
 
 def test_swapped_names_are_their_own_level_on_both_fields():
     left, right = {"forename": "Ahmed", "surname": "Khalid"}, {"forename": "Khalid", "surname": "Ahmed"}
-    assert pair_levels(ForenameComparison(), left, right) == "swapped with surname"
-    assert pair_levels(SurnameComparison(), left, right) == "swapped with forename"
+    assert pair_level(ForenameComparison(), left, right) == "swapped with surname"
+    assert pair_level(SurnameComparison(), left, right) == "swapped with forename"
 
 
 @pytest.mark.parametrize(("left", "right", "level"), [
@@ -51,7 +51,7 @@ def test_swapped_names_are_their_own_level_on_both_fields():
     ("Smith", None, NO_EVIDENCE),
 ])
 def test_surname_levels(left, right, level):
-    assert pair_levels(SurnameComparison(), {"forename": "Ann", "surname": left}, {"forename": "Ann", "surname": right}) == level
+    assert pair_level(SurnameComparison(), {"forename": "Ann", "surname": left}, {"forename": "Ann", "surname": right}) == level
 
 
 @pytest.mark.parametrize(("left", "right", "level"), [
@@ -64,7 +64,7 @@ def test_surname_levels(left, right, level):
     ("1984-03-07", None, NO_EVIDENCE),
 ])
 def test_date_of_birth_levels(left, right, level):
-    assert pair_levels(DateOfBirthComparison(), {"dob": left}, {"dob": right}) == level
+    assert pair_level(DateOfBirthComparison(), {"dob": left}, {"dob": right}) == level
 
 
 @pytest.mark.parametrize(("name", "left", "right", "level"), [
@@ -79,7 +79,7 @@ def test_date_of_birth_levels(left, right, level):
     ("upn", "B801200005001", None, NO_EVIDENCE),
 ])
 def test_identifier_levels(name, left, right, level):
-    assert pair_levels(IdentifierComparison(name=name, column=name), {name: left}, {name: right}) == level
+    assert pair_level(IdentifierComparison(name=name, column=name), {name: left}, {name: right}) == level
 
 
 @pytest.mark.parametrize(("left", "right", "level"), [
@@ -90,18 +90,34 @@ def test_identifier_levels(name, left, right, level):
     ("LS1 4AP", None, NO_EVIDENCE),
 ])
 def test_postcode_levels(left, right, level):
-    assert pair_levels(PostcodeComparison(), {"postcode": left}, {"postcode": right}) == level
+    assert pair_level(PostcodeComparison(), {"postcode": left}, {"postcode": right}) == level
 
 
 @pytest.mark.parametrize(("left", "right", "level"), [("F", "F", "same"), ("F", "M", "different"), ("F", "U", NO_EVIDENCE)])
 def test_sex_levels(left, right, level):
-    assert pair_levels(SexComparison(), {"sex": left}, {"sex": right}) == level
+    assert pair_level(SexComparison(), {"sex": left}, {"sex": right}) == level
 
 
 def test_compare_gives_one_level_column_per_comparison_for_many_pairs():
     import numpy as np
 
     built = records(a=table(*[{"forename": "Ann", "surname": "Lee", "dob": "2001-02-03"}] * 4))
-    levels = compare(built, np.array([0, 0, 1]), np.array([1, 2, 3]))
+    levels = compare(built, np.array([0, 0, 1]), np.array([1, 2, 3]), PROGRAMME_SPEC.comparisons)
     assert levels.matrix.shape == (3, 8)
     assert (levels.column("forename") == 0).all() and (levels.column("nino") == NO_EVIDENCE).all()
+
+
+def test_levels_are_found_by_key_and_labelled_from_their_threshold():
+    strict = ForenameComparison(close=0.95)
+    assert strict.labels[strict.index(ForenameComparison.CLOSE)] == "jaro-winkler >= 0.95"
+    assert strict.index(ForenameComparison.DIFFERENT) == len(strict.levels) - 1
+    # "Jon" and "Joan" are close at 0.92 (JW 0.93) but not at 0.95
+    assert pair_level(strict, {"forename": "Jon", "surname": "Adams"}, {"forename": "Joan", "surname": "Adams"}) \
+        == "jaro-winkler >= 0.80"
+
+
+def test_every_level_but_the_last_has_a_condition():
+    for comparison in PROGRAMME_SPEC.comparisons:
+        *conditional, last = comparison.levels
+        assert all(level.when is not None for level in conditional) and last.when is None, comparison.name
+        assert len({level.key for level in comparison.levels}) == len(comparison.levels), comparison.name

@@ -7,25 +7,26 @@ import pandas as pd
 import pytest
 
 from data.tables import read_parquet
-from matching.blocking import block
-from matching.comparisons import DEFAULT_COMPARISONS
+from matching import pipeline
 from matching.evaluate import evaluate
-from matching.linker import PartitionResult, partitions, resolve, score_partition
+from matching.partition import partitions
 from matching.review import DecisionsForRun
-from matching.scoring import Decision, TermFrequencies
-from matching.training import train_from_candidates
+from matching.scoring import Decision
+from matching.spec import PROGRAMME_SPEC as SPEC
 
-NO_DECISIONS = DecisionsForRun((np.array([], int), np.array([], int)), (np.array([], int), np.array([], int)), 0, 0)
+NO_DECISIONS = DecisionsForRun.none()
+
+
+def resolve(records, scored, decisions, previous, run_id):
+    return pipeline.resolve(SPEC, records, scored, decisions, previous, run_id, pipeline.AMBIGUITY_BITS)
 
 
 @pytest.fixture(scope="module")
 def linkage(synth_records):
-    candidates = block(synth_records)
-    model = train_from_candidates(synth_records, candidates, DEFAULT_COMPARISONS, data_sha256="t", code_version={},
-                                  trained_at="now", random_pairs=200_000)
-    tf = TermFrequencies.from_records(synth_records, DEFAULT_COMPARISONS)
-    parts = [score_partition(synth_records, candidates.take(piece), model, tf) for piece in partitions(len(candidates), 1500)]
-    return candidates, model, PartitionResult.combine(parts)
+    model = pipeline.train(SPEC, synth_records, data_sha256="t", code_version={}, trained_at="now",
+                           random_pairs=200_000)
+    linked = pipeline.link(SPEC, model, synth_records, partition_pairs=300)
+    return linked.candidates, model, linked.scored
 
 
 def test_partitions_cover_every_pair_once():
@@ -36,8 +37,8 @@ def test_partitions_cover_every_pair_once():
 
 def test_scoring_in_partitions_gives_the_same_pairs_as_scoring_at_once(synth_records, linkage):
     candidates, model, combined = linkage
-    tf = TermFrequencies.from_records(synth_records, DEFAULT_COMPARISONS)
-    whole = score_partition(synth_records, candidates, model, tf)
+    assert len(partitions(len(candidates), 300)) > 1
+    whole = pipeline.score(SPEC, model, synth_records, candidates)
     assert whole.pairs.reset_index(drop=True).equals(combined.pairs.reset_index(drop=True))
     assert np.array_equal(whole.weight_histogram, combined.weight_histogram)
     assert whole.decisions == combined.decisions

@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from matching.comparisons import DEFAULT_COMPARISONS, ForenameComparison
+from matching.comparisons import ForenameComparison
 from matching.model import ModelError, Thresholds, load_model, save_model
-from tests.matching.test_scoring import flat_model
+from matching.spec import PROGRAMME_SPEC
+from tests.factories import flat_model
 
 
 def test_a_model_survives_a_round_trip_with_the_same_id(tmp_path):
@@ -22,7 +23,8 @@ def test_a_model_survives_a_round_trip_with_the_same_id(tmp_path):
 
 def test_thresholds_are_policy_not_parameters(tmp_path):
     model = flat_model()
-    assert model.with_thresholds(Thresholds(accept=0.95, review=0.5)).model_id == model.model_id
+    changed = model.with_threshold_overrides(0.95, 0.5)
+    assert changed.thresholds == Thresholds(accept=0.95, review=0.5) and changed.model_id == model.model_id
 
 
 def test_an_edited_parameter_is_detected(tmp_path):
@@ -51,8 +53,8 @@ def test_a_bad_model_file_is_named(tmp_path, change, message):
 
 def test_a_model_for_other_comparisons_is_refused():
     model = flat_model()
-    model.check_matches(DEFAULT_COMPARISONS)
-    other = (ForenameComparison(levels=("exact", "different")),) + DEFAULT_COMPARISONS[1:]
+    model.check_matches(PROGRAMME_SPEC.comparisons)
+    other = (ForenameComparison(close=0.95),) + PROGRAMME_SPEC.comparisons[1:]
     with pytest.raises(ModelError, match="train a new model"):
         model.check_matches(other)
 
@@ -60,3 +62,13 @@ def test_a_model_for_other_comparisons_is_refused():
 def test_review_must_sit_below_accept():
     with pytest.raises(ValueError):
         Thresholds(accept=0.6, review=0.9)
+
+
+@pytest.mark.parametrize(("accept", "review", "message"), [
+    (0.5, None, r"review_threshold 0.6 \(the model's\) must be below accept_threshold 0.5 \(set\)"),
+    (None, 0.995, r"review_threshold 0.995 \(set\) must be below accept_threshold 0.99 \(the model's\)"),
+    (1.5, None, "accept_threshold 1.5 is not a probability"),
+])
+def test_thresholds_set_over_the_model_are_checked_with_a_clear_message(accept, review, message):
+    with pytest.raises(ModelError, match=message):
+        flat_model().with_threshold_overrides(accept, review)

@@ -7,38 +7,18 @@ import math
 import numpy as np
 import pytest
 
-from matching.comparisons import DEFAULT_COMPARISONS, ComparisonLevels, compare
-from matching.model import ComparisonParameters, LevelParameters, LinkageModel, Thresholds, TrainingRecord
+from matching.comparisons import compare
 from matching.scoring import CONTRADICTIONS, Decision, TermFrequencies, probability_from_weight, score, weight_matrix
-from tests.matching.conftest import records, table
-
-
-def flat_model(prior: float = 1e-4) -> LinkageModel:
-    """Every level: m falling, u rising, so strong levels carry positive weight and weak ones negative."""
-    comparisons = []
-    for comparison in DEFAULT_COMPARISONS:
-        k = len(comparison.levels)
-        m = np.linspace(0.9, 0.01, k)
-        u = np.linspace(0.001, 0.9, k)
-        comparisons.append(ComparisonParameters(
-            name=comparison.name,
-            levels=tuple(LevelParameters(label=label, m=float(m[i] / m.sum()), u=float(u[i] / u.sum()))
-                         for i, label in enumerate(comparison.levels)),
-            tf_levels=tuple(level for level, _, _ in comparison.tf_levels),
-        ))
-    return LinkageModel(
-        prior=prior, comparisons=tuple(comparisons), thresholds=Thresholds(accept=0.99, review=0.6),
-        blocking_rules=(), training=TrainingRecord(trained_at="t", code_version={}, data_sha256="x", records=1,
-                                                   candidate_pairs=1, random_pairs=1, sessions=()),
-    )
+from matching.spec import PROGRAMME_SPEC as SPEC
+from tests.factories import flat_model, records, table
 
 
 def scored(built, pairs, model=None):
     model = model or flat_model()
     left, right = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
-    levels = compare(built, left, right)
-    tf = TermFrequencies.from_records(built, DEFAULT_COMPARISONS)
-    return levels, score(levels, model, tf, left, right, built), weight_matrix(levels, model, tf, left, right, built)
+    levels = compare(built, left, right, SPEC.comparisons)
+    tf = TermFrequencies.from_records(built, SPEC)
+    return levels, score(SPEC, levels, model, tf, left, right, built), weight_matrix(SPEC, levels, model, tf, left, built)
 
 
 def test_a_level_weighs_log2_m_over_u_and_missing_values_weigh_nothing():

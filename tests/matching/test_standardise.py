@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tests.matching.conftest import records, table
+from tests.factories import records, table
 
 
 def test_invalid_identifiers_are_kept_for_audit_but_not_used():
@@ -57,8 +57,8 @@ def test_a_stand_in_number_on_thousands_of_records_is_found_without_comparing_ev
 def test_implausible_dates_of_birth_are_not_used():
     built = records(a=table({"dob": "1850-01-01"}, {"dob": "2030-01-01"}, {"dob": "2001-02-03"})).frame
     assert built["dob"].isna().tolist() == [True, True, False]
-    assert built["dob_int"].tolist() == [0, 0, 20010203]
-    assert built["birth_year"].tolist() == [0, 0, 2001]
+    assert built["dob_int"].tolist() == [-1, -1, 20010203]
+    assert built["birth_year"].tolist() == [-1, -1, 2001]
 
 
 def test_postcodes_give_district_and_sector_and_bad_ones_are_dropped():

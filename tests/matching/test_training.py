@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from matching.blocking import block
-from matching.comparisons import DEFAULT_COMPARISONS, compare
-from matching.training import estimate_u, expectation_maximisation, neutral_m, train
+from matching import pipeline
+from matching.spec import PROGRAMME_SPEC
+from matching.training import estimate_u, expectation_maximisation, neutral_m
+
+COMPARISONS = PROGRAMME_SPEC.comparisons
 
 TRUE_M = [np.array([0.85, 0.10, 0.05]), np.array([0.90, 0.07, 0.03]), np.array([0.70, 0.20, 0.08, 0.02])]
 TRUE_U = [np.array([0.02, 0.08, 0.90]), np.array([0.001, 0.01, 0.989]), np.array([0.05, 0.15, 0.30, 0.50])]
@@ -50,7 +52,7 @@ def test_with_m_held_the_share_of_matches_is_estimated_under_the_given_m():
 
 
 def test_u_from_random_pairs_has_no_impossible_level(synth_records):
-    u, sampled = estimate_u(synth_records, DEFAULT_COMPARISONS, 50_000, seed=0)
+    u, sampled = estimate_u(synth_records, COMPARISONS, 50_000, seed=0)
     assert sampled == 50_000
     for table in u:
         assert (table > 0).all() and table.sum() == pytest.approx(1.0)
@@ -59,10 +61,8 @@ def test_u_from_random_pairs_has_no_impossible_level(synth_records):
 
 
 def test_training_on_synthetic_extracts_gives_sensible_weights(synth_records):
-    candidates = block(synth_records)
-    levels = compare(synth_records, candidates.left, candidates.right)
-    model = train(synth_records, candidates, levels, DEFAULT_COMPARISONS, data_sha256="test", code_version={},
-                  trained_at="now", random_pairs=200_000)
+    model = pipeline.train(PROGRAMME_SPEC, synth_records, data_sha256="test", code_version={}, trained_at="now",
+                           random_pairs=200_000)
     for params in model.comparisons:
         strongest, weakest = params.levels[0], params.levels[-1]
         assert strongest.weight > (0 if params.name == "sex" else 3), params.name
@@ -70,6 +70,8 @@ def test_training_on_synthetic_extracts_gives_sensible_weights(synth_records):
         assert all(abs(level.weight) < 25 for level in params.levels), params.name
     assert 0 < model.prior < 0.01
     assert {s["rule"] for s in model.training.sessions} >= {"nino", "surname+dob"}
+    fixed = {s["rule"]: set(s["fixed"]) for s in model.training.sessions if "fixed" in s}
+    assert fixed["surname+dob"] == {"surname", "dob"} and fixed["nino"] == {"nino"}
 
 
 def test_em_counts_the_matches_agreeing_at_each_top_level():
@@ -83,12 +85,10 @@ def test_em_counts_the_matches_agreeing_at_each_top_level():
 def test_a_field_no_true_match_carries_on_both_sides_keeps_its_neutral_m(synth_records):
     """NHS numbers come from la_cases alone, which holds no duplicate people: the pairs with two NHS numbers
     are different people (twins), and must not teach the model that a person's NHS numbers differ."""
-    candidates = block(synth_records)
-    levels = compare(synth_records, candidates.left, candidates.right)
-    model = train(synth_records, candidates, levels, DEFAULT_COMPARISONS, data_sha256="test", code_version={},
-                  trained_at="now", random_pairs=200_000)
+    model = pipeline.train(PROGRAMME_SPEC, synth_records, data_sha256="test", code_version={}, trained_at="now",
+                           random_pairs=200_000)
     nhs = next(params for params in model.comparisons if params.name == "nhs_number")
-    neutral = neutral_m(next(c for c in DEFAULT_COMPARISONS if c.name == "nhs_number"))
+    neutral = neutral_m(next(c for c in COMPARISONS if c.name == "nhs_number"))
     assert [level.m for level in nhs.levels] == pytest.approx(list(neutral))
     assert nhs.levels[0].weight > 10
     assert all("nhs_number" in s["not_estimated"] for s in model.training.sessions if "not_estimated" in s)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from pseudonymise.optouts import OptOutError, match_opt_outs, read_opt_outs
-from tests.matching.conftest import records, table
+from tests.factories import records, table
 
 
 def listing(tmp_path, text: str):

@@ -1,0 +1,53 @@
+"""Everything a run is configured by, loaded and checked once, then handed to every task.
+
+The settings, the source contracts, the framework version, the data-quality
+thresholds and the linkage spec are read at the start of a run, so a bad file
+stops the run before any work, and every task sees the same versions of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from criteria.framework import LoadedFramework, load_framework
+from data.contract import Contract, load_contracts
+from expectations.thresholds import SourceThresholds, load_thresholds
+from flows.settings import Settings
+from matching.spec import PROGRAMME_SPEC, LinkageSpec
+from pseudonymise.keys import SubmissionKeys, load_submission_keys
+
+
+@dataclass(frozen=True)
+class RunConfiguration:
+    settings: Settings
+    contracts: dict[str, Contract]
+    framework: LoadedFramework
+    thresholds: dict[str, SourceThresholds]
+    linkage: LinkageSpec
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return self.settings.sources
+
+    def submission_keys(self) -> SubmissionKeys:
+        """The keys the settings name, or a clear error naming the one that is missing or wrong."""
+        settings, submission = self.settings, self.settings.submission
+        return load_submission_keys(
+            submission.council_key_file, settings.council_key.get_secret_value() if settings.council_key else None,
+            submission.evaluation_key_file,
+            settings.evaluation_key.get_secret_value() if settings.evaluation_key else None,
+            submission.recipient_public_key,
+        )
+
+    def without_secrets(self) -> RunConfiguration:
+        """The configuration without key material, for tasks that may run on other machines (Dask workers)."""
+        return replace(self, settings=self.settings.without_secrets())
+
+
+def load_run_configuration(settings: Settings, linkage: LinkageSpec = PROGRAMME_SPEC) -> RunConfiguration:
+    """Contracts, framework and thresholds for these settings, each checked against the contracts."""
+    sources = list(settings.sources)
+    contracts = load_contracts(settings.contracts_dir, sources)
+    framework = load_framework(settings.criteria.framework, contracts, settings.criteria.frameworks_dir)
+    thresholds = load_thresholds(sources, settings.quality.thresholds, contracts)
+    return RunConfiguration(settings, contracts, framework, thresholds, linkage)

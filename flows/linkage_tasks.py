@@ -1,0 +1,192 @@
+"""The linkage's tasks: standardise, block, train, score a partition, resolve persons, the match report.
+
+Each calls `matching.pipeline`, the one place that knows the order of the linkage's steps.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from criteria.report import CriteriaSummary, render_section
+from data.tables import read_parquet
+from flows.configuration import RunConfiguration
+from flows.tasks import MINUTES, ingested_tables
+from flows.locks import shared_lock
+from flows.manifest import utc_now
+from flows.runs import code_version
+from matching import pipeline
+from matching.blocking import RuleReport
+from matching.linker import LinkageStats
+from matching.migration import migrate_decisions, migrate_person_index
+from matching.model import LinkageModel, load_model, save_model
+from matching.partition import PartitionResult
+from matching.report import PairExample, ReportInputs, pick_examples, write_report
+from matching.review import decisions_for_run, read_decisions, write_decisions
+from matching.scoring import TermFrequencies
+from matching.standardise import identifier_quality
+from matching.storage import load_candidates, load_records, save_candidates, save_records
+from matching.tables import LINKED_RECORDS, LINKS, PENDING_PAIRS, PERSON_INDEX, scored_pairs
+
+
+@dataclass(frozen=True)
+class StandardiseSummary:
+    records: int
+    per_source: dict[str, int]
+    identifier_quality: dict[str, dict[str, dict[str, int]]]
+
+
+@task(name="standardise", cache_policy=NO_CACHE, timeout_seconds=30 * MINUTES)
+def standardise_records(run_root: Path, config: RunConfiguration, reference_date: date) -> StandardiseSummary:
+    """Person records from every ingested table, saved for the linkage steps."""
+    records = pipeline.person_records(config.linkage, ingested_tables(run_root, config.sources), reference_date)
+    save_records(records, run_root / "linkage")
+    per_source = {str(k): int(v) for k, v in records.frame["source"].value_counts(sort=False).items()}
+    get_run_logger().info("standardised %d records", len(records))
+    return StandardiseSummary(len(records), per_source, identifier_quality(records))
+
+
+@dataclass(frozen=True)
+class BlockSummary:
+    pairs: int
+    rules: tuple[RuleReport, ...]
+
+
+@task(name="block", cache_policy=NO_CACHE, timeout_seconds=60 * MINUTES)
+def block_records(run_root: Path, config: RunConfiguration) -> BlockSummary:
+    records = load_records(run_root / "linkage")
+    candidates = pipeline.candidate_pairs(config.linkage, records, config.settings.linkage.block_size_cap)
+    save_candidates(candidates, run_root / "linkage" / "candidates.parquet")
+    # Pairs scored from earlier candidates no longer mean anything.
+    shutil.rmtree(run_root / "linkage" / "scored", ignore_errors=True)
+    logger = get_run_logger()
+    logger.info("blocking: %d candidate pairs from %d rules", len(candidates), len(candidates.rule_names))
+    for report in candidates.report:
+        if report.skipped_blocks:
+            logger.warning("blocking rule '%s': %d oversized blocks skipped (%d records)",
+                           report.rule, report.skipped_blocks, report.skipped_records)
+    return BlockSummary(len(candidates), candidates.report)
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    path: Path
+    model_id: str
+    trained_in_run: bool
+    trained_at: str
+
+
+def linkage_model(config: RunConfiguration) -> LinkageModel:
+    """The configured model, checked against the linkage spec, with the council's thresholds if it sets any."""
+    linkage = config.settings.linkage
+    return pipeline.load_linkage_model(config.linkage, config.settings.model_path, linkage.accept_threshold,
+                                       linkage.review_threshold)
+
+
+@task(name="train linkage model", cache_policy=NO_CACHE, timeout_seconds=120 * MINUTES)
+def train_linkage_model(run_root: Path, config: RunConfiguration, data_sha256: str) -> ModelSummary:
+    """Train on this run's records and save the model; an earlier model is kept beside it under its id."""
+    model_path = config.settings.model_path
+    records = load_records(run_root / "linkage")
+    candidates = load_candidates(run_root / "linkage" / "candidates.parquet")
+    model = pipeline.train(config.linkage, records, candidates=candidates, data_sha256=data_sha256,
+                           code_version=code_version(), trained_at=utc_now())
+    if model_path.exists():
+        previous = load_model(model_path)
+        save_model(previous, model_path.with_name(f"{model_path.stem}.{previous.model_id}{model_path.suffix}"))
+    save_model(model, model_path)
+    get_run_logger().info("trained linkage model %s on %d records", model.model_id, len(records))
+    return ModelSummary(model_path, model.model_id, True, model.training.trained_at)
+
+
+def scored_part(run_root: Path, part: int) -> Path:
+    return run_root / "linkage" / "scored" / f"part-{part:04d}.parquet"
+
+
+@task(name="score", task_run_name="score-part-{part}", cache_policy=NO_CACHE)
+def score_pairs(run_root: Path, config: RunConfiguration, model: LinkageModel, part: int, start: int, stop: int
+                ) -> PartitionResult:
+    """Compare and score one slice of the candidate pairs; the pairs worth keeping go to a file."""
+    records = load_records(run_root / "linkage")
+    candidates = load_candidates(run_root / "linkage" / "candidates.parquet", slice(start, stop))
+    result = pipeline.score(config.linkage, model, records, candidates)
+    scored_pairs(config.linkage.comparisons).write(result.pairs, scored_part(run_root, part))
+    return result.without_pairs()
+
+
+@dataclass(frozen=True)
+class ResolveSummary:
+    stats: LinkageStats
+    examples: tuple[PairExample, ...]
+    linked_records: int
+
+
+@task(name="resolve persons", cache_policy=NO_CACHE, timeout_seconds=60 * MINUTES)
+def resolve_persons(run_root: Path, config: RunConfiguration, model: LinkageModel, parts: list[PartitionResult],
+                    run_id: str, previous_index: Path | None) -> ResolveSummary:
+    """Decisions, clusters and stable IDs; writes the linked records, person index, links and review queue."""
+    logger = get_run_logger()
+    settings, spec = config.settings, config.linkage
+    records = load_records(run_root / "linkage")
+    combined = PartitionResult.combine(parts)
+    # This run's partitions by number: a file left by a run cut into more partitions is never read.
+    combined.pairs = pd.concat([read_parquet(scored_part(run_root, part)) for part in range(len(parts))],
+                               ignore_index=True)
+    stored, migrated = migrate_decisions(read_decisions(settings.decisions_path), records.frame)
+    if migrated.happened:
+        with shared_lock(settings.decisions_path):
+            write_decisions(stored, settings.decisions_path)
+        logger.info("review decisions migrated to the current key format: %d converted, %d kept as they were "
+                    "(their records are absent or changed)", migrated.converted, migrated.left_as_they_were)
+    decisions = decisions_for_run(stored, records.frame)
+    previous = None
+    if previous_index is not None:
+        previous, migrated = migrate_person_index(read_parquet(previous_index), records.frame)
+        if migrated.happened:
+            logger.info("previous person index migrated to the current key format: %d identity keys converted, "
+                        "%d kept as they were (records absent this run)", migrated.converted, migrated.left_as_they_were)
+    outcome = pipeline.resolve(spec, records, combined, decisions, previous, run_id, settings.linkage.ambiguity_bits)
+
+    LINKED_RECORDS.write(outcome.linked, run_root / "linked_records.parquet")
+    PERSON_INDEX.write(outcome.ids.index, run_root / "person_index.parquet")
+    outcome.ids.changes.to_csv(run_root / "linkage" / "person_id_changes.csv", index=False)
+    LINKS.write(outcome.links, run_root / "linkage" / "links.parquet")
+    PENDING_PAIRS.write(pipeline.pending_pairs(outcome.review, records), run_root / "linkage" / "pending_pairs.parquet")
+    pipeline.review_queue(spec, model, records, outcome.review).to_csv(run_root / "review_queue.csv", index=False)
+    stats = outcome.stats
+    logger.info(
+        "linkage: %d records into %d persons; %d links kept, %d left out to respect constraints, %d pairs for review",
+        stats.records, stats.persons, stats.links_kept, stats.links_left_out, stats.pairs_for_review,
+    )
+    if previous is None:
+        logger.info("no previous person index: every person gets a new ID")
+    if decisions.stale:
+        logger.warning("%d stored review decisions are stale (record details changed) and were not applied", decisions.stale)
+    if stats.events_too_large:
+        logger.warning("%d events list too many records to keep their people apart; check the event references "
+                       "(events_too_large in the manifest)", stats.events_too_large)
+    examples = pick_examples(spec, combined.pairs, records, model, TermFrequencies.of(records, spec))
+    return ResolveSummary(stats, examples, len(outcome.linked))
+
+
+@task(name="match report", cache_policy=NO_CACHE, timeout_seconds=15 * MINUTES)
+def match_report(
+    run_root: Path, run_id: str, model: LinkageModel, model_trained_in_run: bool,
+    standardised: StandardiseSummary, blocking: BlockSummary, parts: list[PartitionResult], resolved: ResolveSummary,
+    criteria: CriteriaSummary | None = None,
+) -> Path:
+    combined = PartitionResult.combine(parts)
+    inputs = ReportInputs(
+        run_id=run_id, model=model, model_trained_in_run=model_trained_in_run,
+        records_per_source=standardised.per_source, blocking=blocking.rules, compared=combined.compared,
+        decisions=combined.decisions, contradictions=combined.contradictions, histogram=combined.weight_histogram,
+        stats=resolved.stats, examples=resolved.examples, identifier_quality=standardised.identifier_quality,
+        extra_sections=(render_section(criteria),) if criteria is not None else (),
+    )
+    return write_report(inputs, run_root / "match_report.html")

@@ -1,0 +1,104 @@
+"""How a linkage runs: the one place that knows the order of the steps.
+
+    standardise -> block -> (train) -> term frequencies -> score partitions -> combine -> decisions -> resolve
+
+`train` and `link` run the whole sequence in one process, for the tests, the
+benchmarks and anyone linking a table in a notebook. The monthly flow runs the
+same steps as separate Prefect tasks (scoring partitions may go to Dask
+workers), calling the step functions below and nothing else, so the flow and
+these entry points cannot drift apart. Every step is told its `LinkageSpec`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from matching.blocking import CandidatePairs, block
+from matching.comparisons import levels_of
+from matching.linker import LinkageOutcome, pending_pairs, resolve
+from matching.model import LinkageModel, Thresholds, load_model
+from matching.partition import PartitionResult, partitions, score_partition
+from matching.review import DecisionsForRun, render_queue
+from matching.scoring import TermFrequencies, weight_matrix
+from matching.spec import LinkageSpec
+from matching.standardise import PersonRecords, standardise
+from matching.training import compare_in_chunks
+from matching.training import train as train_on_levels
+
+BLOCK_SIZE_CAP = 250
+PARTITION_PAIRS = 500_000
+AMBIGUITY_BITS = 3.0
+
+__all__ = [
+    "AMBIGUITY_BITS", "BLOCK_SIZE_CAP", "Linkage", "PARTITION_PAIRS", "candidate_pairs", "link", "load_linkage_model",
+    "pending_pairs", "person_records", "resolve", "review_queue", "score", "train",
+]
+
+
+def person_records(spec: LinkageSpec, tables: dict[str, pd.DataFrame], latest_birth: date) -> PersonRecords:
+    """Standardised person records from ingested tables, one row per record."""
+    return standardise(tables, latest_birth, spec.event_columns)
+
+
+def candidate_pairs(spec: LinkageSpec, records: PersonRecords, cap: int = BLOCK_SIZE_CAP) -> CandidatePairs:
+    """The pairs worth comparing: the spec's blocking rules unioned; in a link-only spec, across sources only."""
+    candidates = block(records, spec.blocking_rules, cap)
+    if spec.link_type == "link_only":
+        source, _ = pd.factorize(records.frame["source"])
+        candidates = candidates.take(np.flatnonzero(source[candidates.left] != source[candidates.right]))
+    return candidates
+
+
+def train(spec: LinkageSpec, records: PersonRecords, *, data_sha256: str, code_version: dict[str, object],
+          trained_at: str, candidates: CandidatePairs | None = None, cap: int = BLOCK_SIZE_CAP,
+          thresholds: Thresholds | None = None, random_pairs: int = 2_000_000, seed: int = 0) -> LinkageModel:
+    """A model trained without labels on these records (blocking them first unless `candidates` are given)."""
+    candidates = candidate_pairs(spec, records, cap) if candidates is None else candidates
+    levels = compare_in_chunks(records, candidates, spec.comparisons)
+    return train_on_levels(spec, records, candidates, levels, data_sha256=data_sha256, code_version=code_version,
+                           trained_at=trained_at, thresholds=thresholds, random_pairs=random_pairs, seed=seed)
+
+
+def load_linkage_model(spec: LinkageSpec, path: Path, accept: float | None = None,
+                       review: float | None = None) -> LinkageModel:
+    """The saved model, checked against the spec, with any thresholds the council sets in place of its own."""
+    model = load_model(path)
+    model.check_matches(spec.comparisons)
+    return model.with_threshold_overrides(accept, review)
+
+
+def score(spec: LinkageSpec, model: LinkageModel, records: PersonRecords, candidates: CandidatePairs) -> PartitionResult:
+    """Compare and score one partition; the term frequencies are counted once per records, however many ask."""
+    return score_partition(spec, model, TermFrequencies.of(records, spec), records, candidates)
+
+
+def review_queue(spec: LinkageSpec, model: LinkageModel, records: PersonRecords, review: pd.DataFrame) -> pd.DataFrame:
+    """The review pairs as analysts read them, with each field's level and weight."""
+    levels = levels_of(review, spec.comparisons)
+    weights = weight_matrix(spec, levels, model, TermFrequencies.of(records, spec), review["left"].to_numpy(), records)
+    return render_queue(review, records.frame, spec.comparisons, weights)
+
+
+@dataclass(frozen=True)
+class Linkage:
+    candidates: CandidatePairs
+    scored: PartitionResult
+    outcome: LinkageOutcome
+
+
+def link(spec: LinkageSpec, model: LinkageModel, records: PersonRecords, *, cap: int = BLOCK_SIZE_CAP,
+         partition_pairs: int = PARTITION_PAIRS, decisions: DecisionsForRun | None = None,
+         previous_index: pd.DataFrame | None = None, run_id: str = "", ambiguity_bits: float = AMBIGUITY_BITS,
+         ) -> Linkage:
+    """The whole linkage in this process: block, score partition by partition, combine, resolve."""
+    candidates = candidate_pairs(spec, records, cap)
+    parts = [score(spec, model, records, candidates.take(piece)) for piece in partitions(len(candidates), partition_pairs)]
+    scored = PartitionResult.combine(parts)
+    outcome = resolve(spec, records, scored, decisions or DecisionsForRun.none(), previous_index, run_id,
+                      ambiguity_bits)
+    return Linkage(candidates, scored, outcome)

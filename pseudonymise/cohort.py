@@ -1,0 +1,113 @@
+"""The month's cohort package, built from the assessment: who is sent, as what, and the aggregates.
+
+People who opted out are found through the linkage and left out; their
+families are reassessed without them, so that nothing about them shapes what
+is sent. The cohort rows, the pseudonym crosswalk (internal) and the
+disclosure-controlled aggregates come from the same reassessed families.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from criteria.assess import reassess_without
+from criteria.framework import Framework
+from data.contract import Contract
+from data.tables import read_parquet, write_parquet
+from pseudonymise.aggregates import disclosure_controlled, family_counts
+from pseudonymise.optouts import OptOutStats, match_opt_outs
+from pseudonymise.pseudonyms import Pseudonymiser
+from pseudonymise import submission
+from pseudonymise.submission import RunContext, person_attributes
+
+STAGED_FILES = ("cohort.csv", "cohort.parquet", "aggregates.csv")
+"""What the submission folder stages for encryption."""
+
+
+def recorded_sexes(ingested_dir: Path, contracts: dict[str, Contract], sources: Sequence[str]) -> pd.DataFrame:
+    """The recorded M/F/U/X sex of every record of the sources that have one: source, record_id, sex."""
+    return pd.concat([
+        read_parquet(ingested_dir / f"{source}.parquet", columns=["record_id", "sex"]).assign(source=source)
+        for source in sources if "sex" in contracts[source].fields
+    ], ignore_index=True)
+
+
+def cohort_people(records: pd.DataFrame, linked: pd.DataFrame, sexes: pd.DataFrame, members: pd.DataFrame,
+                  persons: pd.Series) -> pd.DataFrame:
+    """The attributes of some people (those sent), as the cohort file takes them.
+
+    Key rotation rebuilds its match keys from this too, so its mapping covers
+    exactly the values that were sent.
+    """
+    member_dob = members.drop_duplicates("person_id").set_index("person_id")["dob"]
+    return person_attributes(records, linked, sexes, member_dob, persons)
+
+
+@dataclass(frozen=True)
+class CohortInputs:
+    framework: Framework
+    families: pd.DataFrame
+    members: pd.DataFrame
+    records: pd.DataFrame
+    """The standardised linkage records (valid identifiers only)."""
+    linked: pd.DataFrame
+    sexes: pd.DataFrame
+    evidence: Callable[[], pd.DataFrame]
+    """The assessment's evidence (family_id, headline, descriptor, person_id, status), read only if someone opted out."""
+    opt_outs: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class CohortPackage:
+    cohort: pd.DataFrame
+    crosswalk: pd.DataFrame
+    aggregates: pd.DataFrame
+    """Families by headline and eligibility under the 10-5 rule: what may leave the council."""
+    aggregates_internal: pd.DataFrame
+    counts: dict[str, int]
+    opt_outs: OptOutStats | None
+
+    def opt_out_counts(self) -> dict[str, int] | None:
+        if self.opt_outs is None:
+            return None
+        return {**dataclasses.asdict(self.opt_outs), "unmatched": self.opt_outs.unmatched}
+
+
+def build_cohort_package(inputs: CohortInputs, council: Pseudonymiser, evaluation: Pseudonymiser,
+                         context: RunContext) -> CohortPackage:
+    families = inputs.families
+    opted_out: set[str] = set()
+    opt_out_stats = None
+    families_left_out = 0
+    if inputs.opt_outs is not None:
+        opted_out, opt_out_stats = match_opt_outs(inputs.opt_outs, inputs.records, inputs.linked)
+    if opted_out:
+        before = set(families.loc[families["eligible"].astype(bool), "family_id"])
+        families = reassess_without(inputs.framework, inputs.members, inputs.evidence(), opted_out)
+        families_left_out = len(before - set(families.loc[families["eligible"].astype(bool), "family_id"]))
+    eligible = families.loc[families["eligible"].astype(bool), "family_id"]
+    members = inputs.members
+    people = cohort_people(inputs.records, inputs.linked, inputs.sexes, members,
+                           members.loc[members["family_id"].isin(eligible), "person_id"])
+    cohort, crosswalk, counts = submission.build_submission(
+        inputs.framework, families, members, people, opted_out, council, evaluation, context,
+    )
+    counts["families_no_longer_eligible_without_opt_outs"] = families_left_out
+    table = family_counts(inputs.framework, families)
+    return CohortPackage(cohort, crosswalk, disclosure_controlled(table), table, counts, opt_out_stats)
+
+
+def write_cohort_package(package: CohortPackage, staging: Path, internal: Path) -> None:
+    """The files to send in `staging`; the unsuppressed aggregates and the crosswalk, never sent, in `internal`."""
+    staging.mkdir(parents=True, exist_ok=True)
+    package.cohort.to_csv(staging / "cohort.csv", index=False, encoding="utf-8")
+    write_parquet(package.cohort, staging / "cohort.parquet")
+    package.aggregates.to_csv(staging / "aggregates.csv")
+    internal.mkdir(parents=True, exist_ok=True)
+    package.aggregates_internal.to_csv(internal / "aggregates_internal.csv")
+    write_parquet(package.crosswalk, internal / "submission_crosswalk.parquet")
