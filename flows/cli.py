@@ -22,7 +22,7 @@ from rich.table import Table
 
 import flows  # noqa: F401  (sets Prefect's environment before Prefect is imported)
 from data.errors import SfmatchError
-from data.synth import DEFAULT_REFERENCE_DATE, SOURCES, SynthSummary, generate
+from data.synth import DEFAULT_REFERENCE_DATE, DIFFICULTIES, SOURCES, SynthSummary, generate
 
 class _ReportingGroup(TyperGroup):
     """Every command's expected failures (SfmatchError) become one message on stderr and exit status 1."""
@@ -55,7 +55,8 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=1)
 
 
-def _synthesise(households: int, seed: int, out: Path, reference_date: date, style: str) -> SynthSummary:
+def _synthesise(households: int, seed: int, out: Path, reference_date: date, style: str,
+                difficulty: str = "standard") -> SynthSummary:
     steps = ["population", *SOURCES, "truth"]
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -70,13 +71,15 @@ def _synthesise(households: int, seed: int, out: Path, reference_date: date, sty
             done.append(step)
             progress.update(bar, description=f"generating {households:,} households: {step}")
 
-        summary = generate(households, seed, out, reference_date=reference_date, style=style, progress=advance)
+        summary = generate(households, seed, out, reference_date=reference_date, style=style, progress=advance,
+                           difficulty=difficulty)
         progress.advance(bar)
     return summary
 
 
 def _print_synth(summary: SynthSummary, seconds: float) -> None:
-    table = Table(title=f"Synthetic extracts ({summary.households:,} households, seed {summary.seed})")
+    table = Table(title=f"Synthetic extracts ({summary.households:,} households, seed {summary.seed}, "
+                        f"{summary.difficulty} difficulty)")
     table.add_column("source")
     table.add_column("records", justify="right")
     for source, count in summary.records.items():
@@ -167,12 +170,17 @@ def synth(
     out: Annotated[Path, typer.Option(help="folder for extracts/, truth/ and synth.json")] = Path("synth-out"),
     reference_date: DateOption = None,
     style: Annotated[str, typer.Option(help="'varied' (as extracts arrive) or 'canonical'")] = "varied",
+    difficulty: Annotated[str, typer.Option(
+        help="'standard', or 'realistic': partner extracts as dirty as councils really receive")] = "standard",
 ) -> None:
     """Generate a synthetic population, its five extracts and the ground truth."""
     if style not in ("varied", "canonical"):
         _fail("--style must be 'varied' or 'canonical'")
+    if difficulty not in DIFFICULTIES:
+        _fail(f"--difficulty must be one of {', '.join(DIFFICULTIES)}")
     started = time.perf_counter()
-    summary = _synthesise(households, seed, out, (reference_date.date() if reference_date else DEFAULT_REFERENCE_DATE), style)
+    summary = _synthesise(households, seed, out, (reference_date.date() if reference_date else DEFAULT_REFERENCE_DATE),
+                          style, difficulty)
     _print_synth(summary, time.perf_counter() - started)
 
 

@@ -39,6 +39,7 @@ from flows.runs import RunFolder
 from flows.settings import load_settings
 from flows.linkage_tasks import (
     BlockSummary,
+    first_persons,
     ModelSummary,
     ResolveSummary,
     StandardiseSummary,
@@ -208,13 +209,12 @@ def link_persons(prepared: PreparedRun, config: RunConfiguration, times: StageTi
         slices = partitions(candidate_count(root / "linkage" / "candidates.parquet"), settings.linkage.partition_pairs)
         # Partitions may be scored on other machines (Dask): they are sent the configuration without key material.
         shareable = config.without_secrets()
-        futures = [
-            stages.submit(score_pairs, fingerprint(key, part, piece.start, piece.stop),
-                          root, shareable, model, part, piece.start, piece.stop)
-            for part, piece in enumerate(slices)
-        ]
-        parts = [future.result() for future in futures]
-        stages.note({f"score-part-{part}": future.state for part, future in enumerate(futures)})
+        parts = _score_partitions(stages, key, root, shareable, model, slices, "first")
+    if config.linkage.second_pass:
+        with times.measure("second pass"):
+            key = fingerprint(key, "first persons", file_fingerprint(settings.decisions_path))
+            first = stages.run(first_persons, key, root, config, parts)
+            parts = _score_partitions(stages, fingerprint(key, "second"), root, shareable, model, slices, "second")
     with times.measure("resolve"):
         previous = prepared.previous_output("person_index.parquet")
         key = fingerprint(key, "resolve", folder.run_id, file_fingerprint(previous),
@@ -228,6 +228,7 @@ def link_persons(prepared: PreparedRun, config: RunConfiguration, times: StageTi
         "linked_records": resolved.linked_records,
         "candidate_pairs": blocking.pairs,
         "partitions": len(slices),
+        "first_pass_persons": first.persons if config.linkage.second_pass else None,
         "blocking": {r.rule: {"pairs": r.pairs, "new": r.pairs_new, "skipped_blocks": r.skipped_blocks} for r in blocking.rules},
         **{k: v for k, v in dataclasses.asdict(stats).items() if k != "cluster_sizes"},
         "cluster_sizes": {str(k): v for k, v in stats.cluster_sizes.items()},
@@ -235,9 +236,23 @@ def link_persons(prepared: PreparedRun, config: RunConfiguration, times: StageTi
     }
     manifest.outputs.update({
         "linked_records": "linked_records.parquet", "person_index": "person_index.parquet",
-        "review_queue": "review_queue.csv", "pending_pairs": "linkage/pending_pairs.parquet",
+        "review_queue": "review_queue.csv", "review_workbook": "review_queue.xlsx",
+        "pending_pairs": "linkage/pending_pairs.parquet",
     })
     return Linkage(summary, standardised, blocking, parts, resolved, model), key
+
+
+def _score_partitions(stages: Stages, key: str, root: Path, config: RunConfiguration, model: LinkageModel,
+                      slices: list[slice], kind: str) -> list[PartitionResult]:
+    """Score every slice of the candidates as its own task (on the thread pool, or Dask workers)."""
+    futures = [
+        stages.submit(score_pairs, fingerprint(key, part, piece.start, piece.stop),
+                      root, config, model, part, piece.start, piece.stop, kind)
+        for part, piece in enumerate(slices)
+    ]
+    parts = [future.result() for future in futures]
+    stages.note({f"score-{kind}-part-{part}": future.state for part, future in enumerate(futures)})
+    return parts
 
 
 def assess(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, stages: Stages, linked: str

@@ -28,10 +28,17 @@ from matching.migration import migrate_decisions, migrate_person_index
 from matching.model import LinkageModel, load_model, save_model
 from matching.partition import PartitionResult
 from matching.report import PairExample, ReportInputs, pick_examples, write_report
-from matching.review import decisions_for_run, read_decisions, write_decisions
-from matching.scoring import TermFrequencies
-from matching.standardise import identifier_quality
-from matching.storage import load_candidates, load_records, save_candidates, save_records
+from matching.review import DecisionsForRun, decisions_for_run, read_decisions, write_decisions
+from matching.review_workbook import write_review_queue
+from matching.standardise import PersonRecords, identifier_quality
+from matching.storage import (
+    load_candidates,
+    load_first_pass,
+    load_records,
+    save_candidates,
+    save_first_pass,
+    save_records,
+)
 from matching.tables import LINKED_RECORDS, LINKS, PENDING_PAIRS, PERSON_INDEX, scored_pairs
 
 
@@ -63,8 +70,10 @@ def block_records(run_root: Path, config: RunConfiguration) -> BlockSummary:
     records = load_records(run_root / "linkage")
     candidates = pipeline.candidate_pairs(config.linkage, records, config.settings.linkage.block_size_cap)
     save_candidates(candidates, run_root / "linkage" / "candidates.parquet")
-    # Pairs scored from earlier candidates no longer mean anything.
-    shutil.rmtree(run_root / "linkage" / "scored", ignore_errors=True)
+    # Pairs scored from earlier candidates no longer mean anything, nor the persons made from them.
+    for stale in ("scored-first", "scored"):
+        shutil.rmtree(run_root / "linkage" / stale, ignore_errors=True)
+    (run_root / "linkage" / "first_pass.parquet").unlink(missing_ok=True)
     logger = get_run_logger()
     logger.info("blocking: %d candidate pairs from %d rules", len(candidates), len(candidates.rule_names))
     for report in candidates.report:
@@ -105,19 +114,63 @@ def train_linkage_model(run_root: Path, config: RunConfiguration, data_sha256: s
     return ModelSummary(model_path, model.model_id, True, model.training.trained_at)
 
 
-def scored_part(run_root: Path, part: int) -> Path:
-    return run_root / "linkage" / "scored" / f"part-{part:04d}.parquet"
+def scored_part(run_root: Path, part: int, second: bool = False) -> Path:
+    return run_root / "linkage" / ("scored" if second else "scored-first") / f"part-{part:04d}.parquet"
 
 
-@task(name="score", task_run_name="score-part-{part}", cache_policy=NO_CACHE)
-def score_pairs(run_root: Path, config: RunConfiguration, model: LinkageModel, part: int, start: int, stop: int
-                ) -> PartitionResult:
-    """Compare and score one slice of the candidate pairs; the pairs worth keeping go to a file."""
+def _scored(run_root: Path, parts: list[PartitionResult], second: bool) -> PartitionResult:
+    combined = PartitionResult.combine(parts)
+    # This run's partitions by number: a file left by a run cut into more partitions is never read.
+    combined.pairs = pd.concat([read_parquet(scored_part(run_root, part, second)) for part in range(len(parts))],
+                               ignore_index=True)
+    return combined
+
+
+@task(name="score", task_run_name="score-{kind}-part-{part}", cache_policy=NO_CACHE)
+def score_pairs(run_root: Path, config: RunConfiguration, model: LinkageModel, part: int, start: int, stop: int,
+                kind: str = "first") -> PartitionResult:
+    """Compare and score one slice of the candidate pairs; the pairs worth keeping go to a file.
+
+    `kind` "second": person to person, with the household, from the first pass's persons.
+    """
     records = load_records(run_root / "linkage")
     candidates = load_candidates(run_root / "linkage" / "candidates.parquet", slice(start, stop))
-    result = pipeline.score(config.linkage, model, records, candidates)
-    scored_pairs(config.linkage.comparisons).write(result.pairs, scored_part(run_root, part))
+    second = kind == "second"
+    first = load_first_pass(run_root / "linkage", records) if second else None
+    result = pipeline.score(config.linkage, model, records, candidates, first)
+    scored_pairs(config.linkage.comparisons).write(result.pairs, scored_part(run_root, part, second))
     return result.without_pairs()
+
+
+def _decisions(config: RunConfiguration, records: PersonRecords) -> DecisionsForRun:
+    """The analysts' stored decisions that apply to this run's records (a store of the earlier key format is
+    converted first, and written back)."""
+    settings = config.settings
+    stored, migrated = migrate_decisions(read_decisions(settings.decisions_path), records.frame)
+    if migrated.happened:
+        with shared_lock(settings.decisions_path):
+            write_decisions(stored, settings.decisions_path)
+        get_run_logger().info("review decisions migrated to the current key format: %d converted, %d kept as they "
+                              "were (their records are absent or changed)", migrated.converted,
+                              migrated.left_as_they_were)
+    return decisions_for_run(stored, records.frame)
+
+
+@dataclass(frozen=True)
+class FirstPassSummary:
+    persons: int
+
+
+@task(name="first persons", cache_policy=NO_CACHE, timeout_seconds=60 * MINUTES)
+def first_persons(run_root: Path, config: RunConfiguration, parts: list[PartitionResult]) -> FirstPassSummary:
+    """The persons the first pass's links make, saved as evidence for the second pass."""
+    records = load_records(run_root / "linkage")
+    first = pipeline.first_pass(config.linkage, records, _scored(run_root, parts, second=False),
+                                _decisions(config, records), config.settings.linkage.ambiguity_bits)
+    save_first_pass(first, run_root / "linkage")
+    persons = int(first.labels.max()) + 1 if len(first.labels) else 0
+    get_run_logger().info("first pass: %d records into %d persons", len(records), persons)
+    return FirstPassSummary(persons)
 
 
 @dataclass(frozen=True)
@@ -134,17 +187,9 @@ def resolve_persons(run_root: Path, config: RunConfiguration, model: LinkageMode
     logger = get_run_logger()
     settings, spec = config.settings, config.linkage
     records = load_records(run_root / "linkage")
-    combined = PartitionResult.combine(parts)
-    # This run's partitions by number: a file left by a run cut into more partitions is never read.
-    combined.pairs = pd.concat([read_parquet(scored_part(run_root, part)) for part in range(len(parts))],
-                               ignore_index=True)
-    stored, migrated = migrate_decisions(read_decisions(settings.decisions_path), records.frame)
-    if migrated.happened:
-        with shared_lock(settings.decisions_path):
-            write_decisions(stored, settings.decisions_path)
-        logger.info("review decisions migrated to the current key format: %d converted, %d kept as they were "
-                    "(their records are absent or changed)", migrated.converted, migrated.left_as_they_were)
-    decisions = decisions_for_run(stored, records.frame)
+    combined = _scored(run_root, parts, second=spec.second_pass)
+    first = load_first_pass(run_root / "linkage", records) if spec.second_pass else None
+    decisions = _decisions(config, records)
     previous = None
     if previous_index is not None:
         previous, migrated = migrate_person_index(read_parquet(previous_index), records.frame)
@@ -158,7 +203,8 @@ def resolve_persons(run_root: Path, config: RunConfiguration, model: LinkageMode
     outcome.ids.changes.to_csv(run_root / "linkage" / "person_id_changes.csv", index=False)
     LINKS.write(outcome.links, run_root / "linkage" / "links.parquet")
     PENDING_PAIRS.write(pipeline.pending_pairs(outcome.review, records), run_root / "linkage" / "pending_pairs.parquet")
-    pipeline.review_queue(spec, model, records, outcome.review).to_csv(run_root / "review_queue.csv", index=False)
+    queue = pipeline.review_queue(spec, model, records, outcome.review, first)
+    write_review_queue(queue, run_root / "review_queue.csv", run_root / "review_queue.xlsx")
     stats = outcome.stats
     logger.info(
         "linkage: %d records into %d persons; %d links kept, %d left out to respect constraints, %d pairs for review",
@@ -171,7 +217,8 @@ def resolve_persons(run_root: Path, config: RunConfiguration, model: LinkageMode
     if stats.events_too_large:
         logger.warning("%d events list too many records to keep their people apart; check the event references "
                        "(events_too_large in the manifest)", stats.events_too_large)
-    examples = pick_examples(spec, combined.pairs, records, model, TermFrequencies.of(records, spec))
+    examples = pick_examples(spec, combined.pairs, lambda chosen: pipeline.field_weights(spec, model, records, chosen, first),
+                             records)
     return ResolveSummary(stats, examples, len(outcome.linked))
 
 

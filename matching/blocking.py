@@ -41,6 +41,10 @@ class BlockingRule:
     only_where_missing: str | None = None
     """Keep only pairs where this column is missing on one side or both: a rule standing in for a
     missing date of birth need not pair records that both have one (the rules on dates do)."""
+    any_of: tuple[str, ...] = ()
+    """Columns of which any one may agree with any one of the other record's, besides `columns`: with
+    ("fn", "sn"), records meet when a name of one is a name of the other, in either field, so a forename
+    given as the surname still meets (names share one vocabulary of codes)."""
 
 
 @dataclass(frozen=True)
@@ -74,9 +78,14 @@ class CandidatePairs:
 
 
 def with_blocking_columns(records: PersonRecords) -> pd.DataFrame:
-    """Columns that rules block on but that standardisation does not keep: the sorted name pair."""
+    """Columns that rules block on but that standardisation does not keep: the sorted name pair, and the day
+    and month of birth without the year (for a year mistyped)."""
     frame = records.frame
-    return frame.assign(name_pair=code_pair_keys(frame["fn"].to_numpy(), frame["sn"].to_numpy(), len(records.vocabulary)))
+    dob = frame["dob_int"].to_numpy()
+    return frame.assign(
+        name_pair=code_pair_keys(frame["fn"].to_numpy(), frame["sn"].to_numpy(), len(records.vocabulary)),
+        birthday=np.where(dob >= 0, dob % 10000, -1),
+    )
 
 
 def _distinct(block_ids: np.ndarray) -> int:
@@ -132,6 +141,46 @@ def pairs_within_blocks(block_ids: np.ndarray, cap: int) -> tuple[np.ndarray, np
     return np.minimum(a, b), np.maximum(a, b), oversized_records
 
 
+def _rule_pairs(frame: pd.DataFrame, rule: BlockingRule, cap: int) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """One rule's pairs of row positions (left < right), and its counts for the report."""
+    ids = _block_ids(frame, rule.columns)
+    limit = min(rule.split_above or cap, cap) if rule.split_by else cap
+    left, right, oversized = pairs_within_blocks(ids, limit)
+    oversized_blocks = _distinct(ids[oversized])
+    split_blocks = skipped_blocks = skipped_records = 0
+    if len(oversized) and rule.split_by:
+        sub_ids = np.full(len(frame), -1, dtype=np.int64)
+        columns = list(dict.fromkeys(rule.columns + rule.split_by))
+        sub_ids[oversized] = _block_ids(frame[columns].iloc[oversized], rule.columns + rule.split_by)
+        sub_left, sub_right, still = pairs_within_blocks(sub_ids, cap)
+        left, right = np.r_[left, sub_left], np.r_[right, sub_right]
+        split_blocks = oversized_blocks
+        skipped_blocks, skipped_records = _distinct(sub_ids[still]), len(still)
+    elif len(oversized):
+        skipped_blocks, skipped_records = oversized_blocks, len(oversized)
+    blocks = int(ids.max()) + 1 if len(ids) else 0
+    return left, right, (blocks, oversized_blocks, split_blocks, skipped_blocks, skipped_records)
+
+
+ANY_OF = "any_of_value"
+
+
+def _any_of_pairs(frame: pd.DataFrame, rule: BlockingRule, cap: int) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """A rule with `any_of`: each record stands in one block per column of `any_of`, then its pairs are the
+    distinct pairs of different records."""
+    parts = [frame[list(dict.fromkeys(rule.columns + rule.split_by))].assign(
+        **{ANY_OF: frame[column].to_numpy(), "_record": np.arange(len(frame))}) for column in rule.any_of]
+    exploded = pd.concat(parts, ignore_index=True)
+    widened = BlockingRule(rule.name, rule.columns + (ANY_OF,), rule.split_by, rule.why, rule.split_above)
+    left, right, counts = _rule_pairs(exploded, widened, cap)
+    record = exploded["_record"].to_numpy()
+    a, b = record[left], record[right]
+    different = a != b
+    keys = np.unique(pack(np.minimum(a, b)[different], np.maximum(a, b)[different], len(frame)))
+    low, high = unpack(keys, len(frame))
+    return low, high, counts
+
+
 def block(records: PersonRecords, rules: tuple[BlockingRule, ...], cap: int) -> CandidatePairs:
     """The union of every rule's pairs, each pair once, with which rules produced it."""
     if len(rules) > 63:
@@ -140,29 +189,15 @@ def block(records: PersonRecords, rules: tuple[BlockingRule, ...], cap: int) -> 
     n = np.int64(len(frame))
     tagged, counts = [], []
     for bit, rule in enumerate(rules):
-        ids = _block_ids(frame, rule.columns)
-        limit = min(rule.split_above or cap, cap) if rule.split_by else cap
-        left, right, oversized = pairs_within_blocks(ids, limit)
-        oversized_blocks = _distinct(ids[oversized])
-        split_blocks = skipped_blocks = skipped_records = 0
-        if len(oversized) and rule.split_by:
-            sub_ids = np.full(len(frame), -1, dtype=np.int64)
-            columns = list(dict.fromkeys(rule.columns + rule.split_by))
-            sub_ids[oversized] = _block_ids(frame[columns].iloc[oversized], rule.columns + rule.split_by)
-            sub_left, sub_right, still = pairs_within_blocks(sub_ids, cap)
-            left, right = np.r_[left, sub_left], np.r_[right, sub_right]
-            split_blocks = oversized_blocks
-            skipped_blocks, skipped_records = _distinct(sub_ids[still]), len(still)
-        elif len(oversized):
-            skipped_blocks, skipped_records = oversized_blocks, len(oversized)
+        left, right, (blocks, oversized_blocks, split_blocks, skipped_blocks, skipped_records) = (
+            _any_of_pairs(frame, rule, cap) if rule.any_of else _rule_pairs(frame, rule, cap))
         if rule.only_where_missing is not None:
             missing = _missing(frame, rule.only_where_missing)
             wanted = missing[left] | missing[right]
             left, right = left[wanted], right[wanted]
         # Blocks partition the records, so a rule never yields the same pair twice.
         tagged.append(pack(pack(left, right, n), np.full(len(left), bit), 64))
-        counts.append((rule.name, int(ids.max()) + 1 if len(ids) else 0, len(left), oversized_blocks,
-                       split_blocks, skipped_blocks, skipped_records))
+        counts.append((rule.name, blocks, len(left), oversized_blocks, split_blocks, skipped_blocks, skipped_records))
     values = np.sort(np.concatenate(tagged)) if tagged else np.array([], dtype=np.int64)
     keys, rule_bit = unpack(values, 64)
     bits = np.left_shift(np.int64(1), rule_bit)

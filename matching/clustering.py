@@ -14,8 +14,8 @@ How it works:
    go to review; otherwise only the stronger is kept.
 3. **Components.** Connected components of the accepted links give the
    candidate persons, computed with scipy in one pass.
-4. **Splitting.** Only a component that breaks a constraint (two different
-   valid NINOs or NHS numbers, or a cannot-link inside it) is rebuilt: its
+4. **Splitting.** Only a component that breaks a constraint (two valid NINOs
+   or NHS numbers more than two slips apart, or a cannot-link inside it) is rebuilt: its
    links are added strongest first, and a link that would join two groups that
    cannot be one person is left out. The strongest evidence wins, and what was
    left out is counted.
@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.sparse import coo_matrix
+from rapidfuzz.distance import OSA
 from scipy.sparse.csgraph import connected_components
 
 from matching.blocking import pairs_within_blocks
@@ -45,9 +46,49 @@ class Links:
     right: np.ndarray
     weight: np.ndarray
     probability: np.ndarray
+    vouched: np.ndarray | None = None
+    """Links an agreeing identifier (or an analyst) vouches for: they may join records a generation apart."""
 
     def __len__(self) -> int:
         return len(self.left)
+
+
+@dataclass(frozen=True)
+class OnePerPerson:
+    """An identifier a person holds one value of (a NINO, an NHS number), allowing for typing slips.
+
+    Two values a slip or two apart (a digit mistyped, two swapped) are one value typed twice; random values
+    of two people are almost never that close. Only values further apart make two people.
+    """
+
+    codes: np.ndarray
+    """Each record's value as a code (-1 for none)."""
+    values: np.ndarray
+    """The text of each code."""
+    slips: int = 2
+
+    def compatible(self, a: int, b: int) -> bool:
+        return a == b or OSA.distance(self.values[a], self.values[b]) <= self.slips
+
+    def all_compatible(self, codes: set[int]) -> bool:
+        ordered = sorted(codes)
+        return all(self.compatible(a, b) for i, a in enumerate(ordered) for b in ordered[i + 1:])
+
+
+@dataclass(frozen=True)
+class GenerationSpan:
+    """A person's records may not give birth years a generation apart, unless an identifier vouches for the link
+    that would make them one: otherwise a chain through a record with no date of birth can join a baby to an
+    adult (a baby's record, a police record of the same name with none, the father's)."""
+
+    years: np.ndarray
+    """Each record's birth year (-1 unknown)."""
+    gap: int
+
+    def spans(self, labels: np.ndarray) -> pd.Series:
+        known = self.years >= 0
+        years = pd.Series(self.years[known]).groupby(labels[known])
+        return years.max() - years.min()
 
 
 @dataclass(frozen=True)
@@ -110,13 +151,12 @@ def cluster(
     n_records: int,
     links: Links,
     cannot_link: tuple[np.ndarray, np.ndarray],
-    identifiers: list[np.ndarray],
+    identifiers: list[OnePerPerson],
     ambiguity_bits: float = 3.0,
+    generation: GenerationSpan | None = None,
 ) -> Clusters:
-    """Persons from accepted links, honouring cannot-links and one valid NINO / NHS number per person.
-
-    `identifiers` holds one code array per identifier that must not differ within a person (-1 = none).
-    """
+    """Persons from accepted links, honouring cannot-links, one valid NINO / NHS number per person and, with
+    `generation`, no person spanning a generation of birth years without an identifier to vouch for it."""
     keep, review = resolve_ambiguity(links, cannot_link, n_records, ambiguity_bits)
     used = np.flatnonzero(keep)
     graph = coo_matrix(
@@ -125,20 +165,25 @@ def cluster(
     _, labels = connected_components(graph, directed=False)
 
     conflicted = set()
-    for codes in identifiers:
-        has = codes >= 0
-        distinct = pd.DataFrame({"label": labels[has], "code": codes[has]}).drop_duplicates()
-        counts = distinct["label"].value_counts()
-        conflicted.update(counts.index[counts > 1].tolist())
+    for identifier in identifiers:
+        has = identifier.codes >= 0
+        distinct = pd.DataFrame({"label": labels[has], "code": identifier.codes[has]}).drop_duplicates()
+        several = distinct[distinct["label"].duplicated(keep=False)]
+        for label, codes in several.groupby("label")["code"]:
+            if not identifier.all_compatible(set(codes.tolist())):
+                conflicted.add(label)
     a, b = cannot_link
     inside = labels[a] == labels[b]
     conflicted.update(np.unique(labels[a[inside]]).tolist())
+    if generation is not None:
+        spans = generation.spans(labels)
+        conflicted.update(spans.index[spans >= generation.gap].tolist())
 
     split = 0
     left_out = 0
     if conflicted:
         split = len(conflicted)
-        labels, dropped = _rebuild(labels, links, used, conflicted, cannot_link, identifiers)
+        labels, dropped = _rebuild(labels, links, used, conflicted, cannot_link, identifiers, generation)
         keep[dropped] = False
         left_out = len(dropped)
 
@@ -152,7 +197,8 @@ def cluster(
 
 
 def _rebuild(labels: np.ndarray, links: Links, used: np.ndarray, conflicted: set[int],
-             cannot_link: tuple[np.ndarray, np.ndarray], identifiers: list[np.ndarray]) -> tuple[np.ndarray, list[int]]:
+             cannot_link: tuple[np.ndarray, np.ndarray], identifiers: list[OnePerPerson],
+             generation: GenerationSpan | None = None) -> tuple[np.ndarray, list[int]]:
     """Greedy, strongest link first, inside the components that broke a constraint."""
     labels = labels.copy()
     conflicted_labels = np.fromiter(conflicted, dtype=labels.dtype)
@@ -162,8 +208,11 @@ def _rebuild(labels: np.ndarray, links: Links, used: np.ndarray, conflicted: set
     members = np.flatnonzero(member(labels, conflicted_labels))
 
     parent = {int(r): int(r) for r in members}
-    ids = {int(r): [int(codes[r]) if codes[r] >= 0 else None for codes in identifiers] for r in members}
+    ids = {int(r): [{int(i.codes[r])} if i.codes[r] >= 0 else set() for i in identifiers] for r in members}
     forbidden: dict[int, set[int]] = {int(r): set() for r in members}
+    unknown = (10**6, -10**6)
+    years = {int(r): ((int(generation.years[r]),) * 2 if generation is not None and generation.years[r] >= 0
+                      else unknown) for r in members}
     for x, y in zip(*cannot_link):
         if int(x) in forbidden and int(y) in forbidden:
             forbidden[int(x)].add(int(y))
@@ -180,15 +229,21 @@ def _rebuild(labels: np.ndarray, links: Links, used: np.ndarray, conflicted: set
         ra, rb = root(int(links.left[edge])), root(int(links.right[edge]))
         if ra == rb:
             continue
-        clash_ids = any(p is not None and q is not None and p != q for p, q in zip(ids[ra], ids[rb]))
+        clash_ids = any(not identifier.all_compatible(p | q)
+                        for identifier, p, q in zip(identifiers, ids[ra], ids[rb]) if p and q and p != q)
         clash_pairs = any(root(x) == rb for x in forbidden[ra]) or any(root(x) == ra for x in forbidden[rb])
-        if clash_ids or clash_pairs:
+        span = (min(years[ra][0], years[rb][0]), max(years[ra][1], years[rb][1]))
+        vouched = links.vouched is not None and bool(links.vouched[edge])
+        clash_years = generation is not None and span[1] - span[0] >= generation.gap and not vouched
+        if clash_ids or clash_pairs or clash_years:
             dropped.append(int(edge))
             continue
         parent[rb] = ra
-        ids[ra] = [p if p is not None else q for p, q in zip(ids[ra], ids[rb])]
+        ids[ra] = [p | q for p, q in zip(ids[ra], ids[rb])]
         forbidden[ra] |= forbidden.pop(rb)
         ids.pop(rb)
+        years[ra] = span
+        years.pop(rb)
 
     fresh = labels.max() + 1
     roots = {}

@@ -27,6 +27,7 @@ import pandas as pd
 from rapidfuzz.distance import OSA, JaroWinkler
 from rapidfuzz.process import cpdist
 
+from matching.first_pass import FirstPass
 from matching.pairs import pack_unordered, unpack
 from matching.standardise import NICKNAME_WIDTH, PersonRecords
 
@@ -34,12 +35,18 @@ NO_EVIDENCE = -1
 
 
 class PairView:
-    """Column values for the left and right record of every pair, gathered on demand."""
+    """Column values for the left and right record of every pair, gathered on demand.
 
-    def __init__(self, records: PersonRecords, left: np.ndarray, right: np.ndarray):
+    In the second pass of a linkage the view also knows the first pass's persons (`first_pass`), which the
+    household comparison needs; in the first pass it is None and that comparison has no evidence.
+    """
+
+    def __init__(self, records: PersonRecords, left: np.ndarray, right: np.ndarray,
+                 first_pass: FirstPass | None = None):
         self.records = records
         self.left_index = left
         self.right_index = right
+        self.first_pass = first_pass
         self._cache: dict[tuple[object, ...], np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -155,6 +162,28 @@ def _similarity_label(threshold: float) -> str:
     return f"jaro-winkler >= {threshold:.2f}"
 
 
+def _similar_label(threshold: float) -> str:
+    return f"jaro-winkler >= {threshold:.2f} or one edit"
+
+
+ONE_EDIT_SHORTEST = 3
+"""A name of at least this many letters one edit (a letter changed, added, dropped, or two swapped) from
+another is a typo of it, whatever its Jaro-Winkler score: IAN and AIN score 0.56."""
+
+
+def _one_edit(pairs: PairView, column: str) -> np.ndarray:
+    """The two names are one edit apart and both have at least ONE_EDIT_SHORTEST letters."""
+    def make() -> np.ndarray:
+        left, right = pairs.left(column), pairs.right(column)
+        lengths = pairs.name_lengths
+        long_enough = (lengths[left] >= ONE_EDIT_SHORTEST) & (lengths[right] >= ONE_EDIT_SHORTEST) & (left != right)
+        distance = pairs.similarity(np.where(long_enough, left, -1), np.where(long_enough, right, -1),
+                                    pairs.records.vocabulary, OSA.distance)
+        return long_enough & (np.nan_to_num(distance, nan=9) <= 1)
+
+    return pairs.shared(("one edit", column), make)
+
+
 @dataclass(frozen=True)
 class SpellingComparison(Comparison):
     """A comparison that grades near spellings by Jaro-Winkler similarity: close, then similar."""
@@ -201,9 +230,10 @@ def _codes_missing(pairs: PairView, column: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ForenameComparison(SpellingComparison):
-    """Forenames: exact, a nickname of each other, close or similar spellings, an initial, or swapped with the
-    surname. A swap is only telling when the names are rare as each other's field (THOMAS JAMES and JAMES
-    THOMAS are usually two people), so it is adjusted by the forename's frequency among surnames."""
+    """Forenames: exact, swapped with the surname, a nickname of each other, a close spelling, an initial, or a
+    similar spelling, in order of strength. A swap means both names agree crosswise, so it sits next to exact;
+    it is only telling when the names are rare as each other's field (THOMAS JAMES and JAMES THOMAS are usually
+    two people), so it is adjusted by the forename's frequency among surnames."""
 
     NICKNAME: ClassVar[str] = "nickname"
     INITIAL: ClassVar[str] = "initial"
@@ -214,14 +244,14 @@ class ForenameComparison(SpellingComparison):
     def levels(self) -> tuple[Level, ...]:
         return (
             Level(self.EXACT, "exact", lambda p: p.left("fn") == p.right("fn"), TermFrequency("fn", "fn")),
+            Level(self.SWAPPED, "swapped with surname", lambda p: _swapped(p, self.close), TermFrequency("fn", "sn")),
             Level(self.NICKNAME, "nickname", _nickname, TermFrequency("nick1", "nick1")),
             Level(self.CLOSE, _similarity_label(self.close),
                   lambda p: ~_single_letter(p) & (_name_similarity(p, "fn", "fn") >= self.close)),
-            Level(self.SIMILAR, _similarity_label(self.similar),
-                  lambda p: ~_single_letter(p) & (_name_similarity(p, "fn", "fn") >= self.similar)),
             Level(self.INITIAL, "initial",
                   lambda p: _single_letter(p) & (p.left("initial_code") == p.right("initial_code"))),
-            Level(self.SWAPPED, "swapped with surname", lambda p: _swapped(p, self.close), TermFrequency("fn", "sn")),
+            Level(self.SIMILAR, _similar_label(self.similar),
+                  lambda p: ~_single_letter(p) & ((_name_similarity(p, "fn", "fn") >= self.similar) | _one_edit(p, "fn"))),
             Level(self.DIFFERENT, "different"),
         )
 
@@ -259,11 +289,11 @@ class SurnameComparison(SpellingComparison):
     def levels(self) -> tuple[Level, ...]:
         return (
             Level(self.EXACT, "exact", lambda p: p.left("sn") == p.right("sn"), TermFrequency("sn", "sn")),
+            Level(self.SWAPPED, "swapped with forename", lambda p: _swapped(p, self.close), TermFrequency("sn", "fn")),
             Level(self.PART, "part of a double-barrelled name", _surname_part),
             Level(self.CLOSE, _similarity_label(self.close), lambda p: _name_similarity(p, "sn", "sn") >= self.close),
-            Level(self.SIMILAR, _similarity_label(self.similar),
-                  lambda p: _name_similarity(p, "sn", "sn") >= self.similar),
-            Level(self.SWAPPED, "swapped with forename", lambda p: _swapped(p, self.close), TermFrequency("sn", "fn")),
+            Level(self.SIMILAR, _similar_label(self.similar),
+                  lambda p: (_name_similarity(p, "sn", "sn") >= self.similar) | _one_edit(p, "sn")),
             Level(self.DIFFERENT, "different"),
         )
 
@@ -352,9 +382,14 @@ class _CodedText:
 
 @dataclass(frozen=True)
 class IdentifierComparison(_CodedText, Comparison):
-    """NINO, NHS number or UPN: only valid values reach here; one slip is a mistyped digit or swapped pair."""
+    """NINO, NHS number or UPN: only valid values reach here; a slip is a mistyped digit or a swapped pair.
+
+    Two valid values of different people are many slips apart (two random NINOs almost never come within
+    two), so one or two slips between otherwise agreeing records is a typing error; only a value further
+    away is a different identifier."""
 
     ONE_SLIP: ClassVar[str] = "one slip"
+    TWO_SLIPS: ClassVar[str] = "two slips"
 
     column: str = ""
 
@@ -362,15 +397,20 @@ class IdentifierComparison(_CodedText, Comparison):
     def levels(self) -> tuple[Level, ...]:
         return (
             Level(self.EXACT, "exact", self._same),
-            Level(self.ONE_SLIP, "one transposition or digit", self._one_slip),
+            Level(self.ONE_SLIP, "one transposition or digit", lambda p: self._slips(p) == 1),
+            Level(self.TWO_SLIPS, "two transpositions or digits", lambda p: self._slips(p) == 2),
             Level(self.DIFFERENT, "different"),
         )
 
-    def _one_slip(self, pairs: PairView) -> np.ndarray:
-        check = ~self.missing(pairs) & ~self._same(pairs)
-        if not check.any():
-            return check
-        return check & (np.nan_to_num(self._scores(pairs, check, OSA.distance), nan=9) == 1)
+    def _slips(self, pairs: PairView) -> np.ndarray:
+        """How many edits apart the two values are (0 where they are equal or missing)."""
+        def make() -> np.ndarray:
+            check = ~self.missing(pairs) & ~self._same(pairs)
+            if not check.any():
+                return np.zeros(len(pairs), dtype=np.int64)
+            return np.where(check, np.nan_to_num(self._scores(pairs, check, OSA.distance), nan=0), 0).astype(np.int64)
+
+        return pairs.shared(("slips", self.column), make)
 
 
 @dataclass(frozen=True)
@@ -451,6 +491,43 @@ class TextComparison(_CodedText, SpellingComparison):
 
 
 @dataclass(frozen=True)
+class HouseholdComparison(Comparison):
+    """Associative evidence: another member of one record's household context (its council family, housing
+    event or police incident) is the same person as another member of the other record's.
+
+    It says the two records belong to one household, not that they are one person: the name and date of
+    birth still have to tell the members apart, and the household contradictions (twins, a parent and the
+    child named after them) still hold. It has evidence only in a linkage's second pass, and only where both
+    records share a context with someone."""
+
+    LINKED: ClassVar[str] = "linked"
+    UNLINKED: ClassVar[str] = "unlinked"
+
+    name: str = "household"
+
+    @property
+    def levels(self) -> tuple[Level, ...]:
+        return (
+            Level(self.LINKED, "another member is linked", self._linked),
+            Level(self.UNLINKED, "no other member is linked"),
+        )
+
+    @property
+    def agreement_columns(self) -> tuple[str, ...]:
+        return ()
+
+    def missing(self, pairs: PairView) -> np.ndarray:
+        if pairs.first_pass is None:
+            return np.ones(len(pairs), dtype=bool)
+        return ~pairs.first_pass.in_households(pairs.left_index, pairs.right_index)
+
+    def _linked(self, pairs: PairView) -> np.ndarray:
+        if pairs.first_pass is None:
+            return np.zeros(len(pairs), dtype=bool)
+        return pairs.first_pass.shared_household(pairs.left_index, pairs.right_index)
+
+
+@dataclass(frozen=True)
 class ComparisonLevels:
     """The level of every comparison for every pair: an (n_pairs, n_comparisons) int8 matrix."""
 
@@ -467,9 +544,9 @@ def level_column(name: str) -> str:
 
 
 def compare(records: PersonRecords, left: np.ndarray, right: np.ndarray,
-            comparisons: tuple[Comparison, ...]) -> ComparisonLevels:
+            comparisons: tuple[Comparison, ...], first_pass: FirstPass | None = None) -> ComparisonLevels:
     """Every comparison's level for every pair."""
-    view = PairView(records, left, right)
+    view = PairView(records, left, right, first_pass)
     matrix = np.empty((len(view), len(comparisons)), dtype=np.int8)
     for i, comparison in enumerate(comparisons):
         matrix[:, i] = comparison.compute(view)

@@ -24,12 +24,13 @@ import numpy as np
 import pandas as pd
 
 from data.tables import STRING
-from matching.clustering import Clusters, Links, cluster, same_event_pairs
+from matching.clustering import Clusters, GenerationSpan, Links, OnePerPerson, cluster, same_event_pairs
+from matching.comparisons import NO_EVIDENCE, ComparisonLevels
 from matching.partition import PartitionResult
 from matching.pairs import member, pair_keys
 from matching.person_index import IdAssignment, assign_person_ids
 from matching.review import DecisionsForRun
-from matching.scoring import Decision
+from matching.scoring import Decision, identifier_agreement
 from matching.spec import LinkageSpec
 from matching.standardise import PersonRecords
 
@@ -37,6 +38,7 @@ ANALYST = "analyst"
 MODEL = "model"
 REVIEW_BAND = "review band"
 AMBIGUOUS = "links to two people who cannot be one"
+FORENAMES_DIFFER_ONLY = "all but the forename agrees: an alias, or a twin"
 NO_PAIRS = (np.array([], np.int64), np.array([], np.int64))
 
 
@@ -113,8 +115,17 @@ def rival_links(links: pd.DataFrame, source_codes: np.ndarray) -> tuple[np.ndarr
     return rivals["right_x"].to_numpy(np.int64), rivals["right_y"].to_numpy(np.int64)
 
 
+@dataclass(frozen=True)
+class CannotLinks:
+    pairs: tuple[np.ndarray, np.ndarray]
+    """Every pair of records that may never be one person."""
+    same_event: np.ndarray
+    """Pair keys of records listed in one event (a family, an incident): known to be two people."""
+    events_too_large: int
+
+
 def cannot_links(spec: LinkageSpec, records: PersonRecords, pairs: pd.DataFrame, accepted: AcceptedLinks,
-                 decisions: DecisionsForRun) -> tuple[tuple[np.ndarray, np.ndarray], int]:
+                 decisions: DecisionsForRun) -> CannotLinks:
     """Pairs of records that may never be one person, and how many events were too large to use."""
     contradicted = pairs[(pairs["contradiction"] != 0) & ~accepted.said_yes]
     event_left, event_right, events_too_large = same_event_pairs(records.codes("event_code"))
@@ -124,7 +135,20 @@ def cannot_links(spec: LinkageSpec, records: PersonRecords, pairs: pd.DataFrame,
         rival_left, rival_right = rival_links(accepted.links[accepted.links["origin"] == MODEL], source_codes)
     left = np.r_[contradicted["left"].to_numpy(np.int64), decisions.no_links[0], event_left, rival_left]
     right = np.r_[contradicted["right"].to_numpy(np.int64), decisions.no_links[1], event_right, rival_right]
-    return (left, right), events_too_large
+    return CannotLinks((left, right), pair_keys(event_left, event_right, len(records)), events_too_large)
+
+
+def one_per_person(spec: LinkageSpec, records: PersonRecords) -> list[OnePerPerson]:
+    """The identifiers a person may hold one value of, with each code's text for the slip test."""
+    found = []
+    for column in spec.identifiers.one_per_person:
+        codes = records.codes(column).astype(np.int64)
+        text = records.strings(column.removesuffix("_code"))
+        values = np.full(int(codes.max()) + 1 if len(codes) else 0, "", dtype=object)
+        present = codes >= 0
+        values[codes[present]] = text[present]
+        found.append(OnePerPerson(codes, values))
+    return found
 
 
 def record_probabilities(kept: pd.DataFrame, n: int) -> np.ndarray:
@@ -139,19 +163,22 @@ def record_probabilities(kept: pd.DataFrame, n: int) -> np.ndarray:
     return probability
 
 
-def review_pairs(pairs: pd.DataFrame, accepted: AcceptedLinks, clusters: Clusters, n: int) -> pd.DataFrame:
+def review_pairs(pairs: pd.DataFrame, accepted: AcceptedLinks, clusters: Clusters, same_event: np.ndarray,
+                 n: int) -> pd.DataFrame:
     """The pairs an analyst can still change: the review band, and links demoted as ambiguous.
 
-    Records already in one person need no decision. Between two persons, the analyst sees their strongest
-    pair only: deciding it decides the persons.
+    Records already in one person need no decision, nor records one event lists as two people. Between two
+    persons, the analyst sees their strongest pair only: deciding it decides the persons.
     """
     key = pair_keys(pairs["left"].to_numpy(), pairs["right"].to_numpy(), n)
     in_band = ((pairs["decision"] == Decision.REVIEW) & ~accepted.said_no & ~accepted.said_yes
-               & (pairs["contradiction"] == 0))
+               & ~member(key, same_event))
     ambiguous = accepted.links.loc[accepted.links.index[clusters.to_review]]
     is_ambiguous = member(key, pair_keys(ambiguous["left"].to_numpy(), ambiguous["right"].to_numpy(), n))
     candidates = pairs[in_band | is_ambiguous].copy()
-    candidates["reason"] = np.where(is_ambiguous[candidates.index], AMBIGUOUS, REVIEW_BAND)
+    candidates["reason"] = np.select(
+        [is_ambiguous[candidates.index], candidates["contradiction"].to_numpy() != 0],
+        [AMBIGUOUS, FORENAMES_DIFFER_ONLY], REVIEW_BAND)
     labels = clusters.labels
     person_l, person_r = labels[candidates["left"].to_numpy()], labels[candidates["right"].to_numpy()]
     candidates["person_pair"] = pair_keys(person_l, person_r, max(n, 1))
@@ -176,6 +203,37 @@ def pending_pairs(review: pd.DataFrame, records: PersonRecords) -> pd.DataFrame:
     })
 
 
+@dataclass(frozen=True)
+class Clustering:
+    accepted: AcceptedLinks
+    cannot: CannotLinks
+    clusters: Clusters
+
+
+def cluster_persons(spec: LinkageSpec, records: PersonRecords, pairs: pd.DataFrame, decisions: DecisionsForRun,
+                    ambiguity_bits: float) -> Clustering:
+    """Steps 1 to 3: the accepted links and the cannot-links, and the persons they make."""
+    n = len(records)
+    accepted = accepted_links(pairs, decisions, n)
+    cannot = cannot_links(spec, records, pairs, accepted, decisions)
+    links = accepted.links
+    vouched = (links["origin"] == ANALYST).to_numpy()
+    if len(pairs) and set(spec.level_columns) <= set(pairs.columns):
+        scored = pairs.set_index(["left", "right"])[spec.level_columns]
+        found = scored.reindex(pd.MultiIndex.from_arrays([links["left"], links["right"]]))
+        levels = ComparisonLevels(found.fillna(NO_EVIDENCE).to_numpy(np.int8), tuple(c.name for c in spec.comparisons))
+        vouched |= identifier_agreement(spec, levels)
+    generation = (GenerationSpan(records.codes("birth_year").astype(np.int64), spec.households.generation_gap_years)
+                  if spec.households is not None else None)
+    clusters = cluster(
+        n,
+        Links(links["left"].to_numpy(np.int64), links["right"].to_numpy(np.int64),
+              links["weight"].to_numpy(np.float64), links["probability"].to_numpy(np.float64), vouched),
+        cannot.pairs, one_per_person(spec, records), ambiguity_bits, generation,
+    )
+    return Clustering(accepted, cannot, clusters)
+
+
 def resolve(
     spec: LinkageSpec, records: PersonRecords, scored: PartitionResult, decisions: DecisionsForRun,
     previous_index: pd.DataFrame | None, run_id: str, ambiguity_bits: float,
@@ -184,15 +242,9 @@ def resolve(
     pairs = scored.pairs
     n = len(records)
     decisions = decisions.as_int64()
-    accepted = accepted_links(pairs, decisions, n)
-    cannot, events_too_large = cannot_links(spec, records, pairs, accepted, decisions)
+    clustering = cluster_persons(spec, records, pairs, decisions, ambiguity_bits)
+    accepted, cannot, clusters = clustering.accepted, clustering.cannot, clustering.clusters
     links = accepted.links
-    clusters = cluster(
-        n,
-        Links(links["left"].to_numpy(np.int64), links["right"].to_numpy(np.int64),
-              links["weight"].to_numpy(np.float64), links["probability"].to_numpy(np.float64)),
-        cannot, [records.codes(column) for column in spec.identifiers.one_per_person], ambiguity_bits,
-    )
     kept = links[clusters.kept]
 
     frame = records.frame
@@ -205,8 +257,8 @@ def resolve(
     )
     linked = pd.DataFrame({"source": source, "record_id": record_id, "person_id": ids.person_ids,
                            "match_probability": record_probabilities(kept, n)})
-    review = review_pairs(pairs, accepted, clusters, n)
-    stats = _stats(records, links, clusters, review, decisions, ids, events_too_large)
+    review = review_pairs(pairs, accepted, clusters, cannot.same_event, n)
+    stats = _stats(records, links, clusters, review, decisions, ids, cannot.events_too_large)
     left, right = kept["left"].to_numpy(), kept["right"].to_numpy()
     links_out = kept.assign(
         left_source=source.take(left), left_record_id=record_id.take(left),
@@ -225,7 +277,7 @@ def _stats(records: PersonRecords, links: pd.DataFrame, clusters: Clusters, revi
         records=n, persons=int(labels.max()) + 1 if n else 0,
         links_accepted=int((links["origin"] == MODEL).sum()), links_kept=int(clusters.kept.sum()),
         links_left_out=clusters.links_left_out, links_from_analysts=int((links["origin"] == ANALYST).sum()),
-        pairs_for_review=len(review), ambiguous_for_review=int((review["reason"] != REVIEW_BAND).sum()),
+        pairs_for_review=len(review), ambiguous_for_review=int((review["reason"] == AMBIGUOUS).sum()),
         analyst_no_links=len(decisions.no_links[0]), decisions_applied=decisions.applied,
         decisions_stale=decisions.stale, components_split=clusters.components_split,
         cluster_sizes={int(k): int(v) for k, v in sizes.items()},

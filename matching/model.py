@@ -22,7 +22,7 @@ from data.errors import SfmatchError
 from matching.comparisons import Comparison
 
 MODEL_FORMAT = "sfmatch-linkage-model"
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 
 
 class ModelError(SfmatchError):
@@ -56,8 +56,8 @@ class ComparisonParameters(_Frozen):
 class Thresholds(_Frozen):
     """Match probabilities: at or above `accept` a link is made; from `review` up to it, an analyst decides."""
 
-    accept: float = Field(0.99, gt=0, lt=1)
-    review: float = Field(0.8, gt=0, lt=1)
+    accept: float = Field(0.95, gt=0, lt=1)
+    review: float = Field(0.5, gt=0, lt=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:

@@ -16,7 +16,9 @@ import pandas as pd
 
 from matching.blocking import CandidatePairs
 from matching.comparisons import compare
+from matching.first_pass import FirstPass
 from matching.model import LinkageModel
+from matching.person_evidence import second_pass_evidence
 from matching.scoring import CONTRADICTIONS, Decision, TermFrequencies, score
 from matching.spec import LinkageSpec
 from matching.standardise import PersonRecords
@@ -60,10 +62,15 @@ def partitions(total: int, size: int) -> list[slice]:
 
 
 def score_partition(spec: LinkageSpec, model: LinkageModel, tf: TermFrequencies, records: PersonRecords,
-                    candidates: CandidatePairs) -> PartitionResult:
-    """Compare and score one partition of candidate pairs."""
-    levels = compare(records, candidates.left, candidates.right, spec.comparisons)
-    scores = score(spec, levels, model, tf, candidates.left, candidates.right, records)
+                    candidates: CandidatePairs, first: FirstPass | None = None) -> PartitionResult:
+    """Compare and score one partition of candidate pairs: record to record in a first pass, person to person
+    (with the household) in a second, once `first` holds the first pass's persons."""
+    if first is None:
+        levels = compare(records, candidates.left, candidates.right, spec.comparisons)
+        scores = score(spec, levels, model, tf, candidates.left, candidates.right, records)
+    else:
+        evidence = second_pass_evidence(spec, model, tf, records, candidates.left, candidates.right, first)
+        levels, scores = evidence.levels, evidence.scores(spec, model)
     keep = (
         (scores.decision != Decision.REJECT) | (scores.contradiction != 0)
         | (scores.probability >= NEAR_MISS_PROBABILITY)

@@ -20,14 +20,16 @@ import pandas as pd
 
 from matching.blocking import CandidatePairs, block
 from matching.comparisons import levels_of
-from matching.linker import LinkageOutcome, pending_pairs, resolve
+from matching.first_pass import FirstPass
+from matching.linker import LinkageOutcome, cluster_persons, pending_pairs, resolve
 from matching.model import LinkageModel, Thresholds, load_model
 from matching.partition import PartitionResult, partitions, score_partition
+from matching.person_evidence import second_pass_evidence
 from matching.review import DecisionsForRun, render_queue
 from matching.scoring import TermFrequencies, weight_matrix
 from matching.spec import LinkageSpec
 from matching.standardise import PersonRecords, standardise
-from matching.training import compare_in_chunks
+from matching.training import LabelledPairs, compare_in_chunks, train_household
 from matching.training import train as train_on_levels
 
 BLOCK_SIZE_CAP = 250
@@ -56,12 +58,25 @@ def candidate_pairs(spec: LinkageSpec, records: PersonRecords, cap: int = BLOCK_
 
 def train(spec: LinkageSpec, records: PersonRecords, *, data_sha256: str, code_version: dict[str, object],
           trained_at: str, candidates: CandidatePairs | None = None, cap: int = BLOCK_SIZE_CAP,
-          thresholds: Thresholds | None = None, random_pairs: int = 2_000_000, seed: int = 0) -> LinkageModel:
-    """A model trained without labels on these records (blocking them first unless `candidates` are given)."""
+          thresholds: Thresholds | None = None, random_pairs: int = 2_000_000, seed: int = 0,
+          decisions: DecisionsForRun | None = None) -> LinkageModel:
+    """A model trained on these records (blocking them first unless `candidates` are given): without labels,
+    and with analysts' decisions on pairs of them, where there are any, as known answers."""
+    decisions = decisions or DecisionsForRun.none()
+    labelled = LabelledPairs.from_decisions(decisions)
     candidates = candidate_pairs(spec, records, cap) if candidates is None else candidates
     levels = compare_in_chunks(records, candidates, spec.comparisons)
-    return train_on_levels(spec, records, candidates, levels, data_sha256=data_sha256, code_version=code_version,
-                           trained_at=trained_at, thresholds=thresholds, random_pairs=random_pairs, seed=seed)
+    model = train_on_levels(spec, records, candidates, levels, data_sha256=data_sha256, code_version=code_version,
+                            trained_at=trained_at, thresholds=thresholds, random_pairs=random_pairs, seed=seed,
+                            labelled=labelled)
+    if spec.household is None:
+        return model
+    # The household comparison needs persons: link once with what was learnt, then learn it.
+    scored = PartitionResult.combine([score(spec, model, records, candidates.take(piece))
+                                      for piece in partitions(len(candidates), PARTITION_PAIRS)])
+    first = first_pass(spec, records, scored, decisions)
+    return train_household(spec, model, records, candidates, first, TermFrequencies.of(records, spec),
+                           random_pairs=random_pairs, seed=seed, labelled=labelled)
 
 
 def load_linkage_model(spec: LinkageSpec, path: Path, accept: float | None = None,
@@ -72,16 +87,35 @@ def load_linkage_model(spec: LinkageSpec, path: Path, accept: float | None = Non
     return model.with_threshold_overrides(accept, review)
 
 
-def score(spec: LinkageSpec, model: LinkageModel, records: PersonRecords, candidates: CandidatePairs) -> PartitionResult:
-    """Compare and score one partition; the term frequencies are counted once per records, however many ask."""
-    return score_partition(spec, model, TermFrequencies.of(records, spec), records, candidates)
+def score(spec: LinkageSpec, model: LinkageModel, records: PersonRecords, candidates: CandidatePairs,
+          first: FirstPass | None = None) -> PartitionResult:
+    """Compare and score one partition; the term frequencies are counted once per records, however many ask.
+
+    With `first`, the second pass: person to person, with the household."""
+    return score_partition(spec, model, TermFrequencies.of(records, spec), records, candidates, first)
 
 
-def review_queue(spec: LinkageSpec, model: LinkageModel, records: PersonRecords, review: pd.DataFrame) -> pd.DataFrame:
+def first_pass(spec: LinkageSpec, records: PersonRecords, scored: PartitionResult, decisions: DecisionsForRun,
+               ambiguity_bits: float = AMBIGUITY_BITS) -> FirstPass:
+    """The persons the first pass's links make (analysts' decisions applied), for the second pass."""
+    clustering = cluster_persons(spec, records, scored.pairs, decisions.as_int64(), ambiguity_bits)
+    return FirstPass.of(clustering.clusters.labels, records.codes("event_code"), records.codes("dob_int"))
+
+
+def field_weights(spec: LinkageSpec, model: LinkageModel, records: PersonRecords, pairs: pd.DataFrame,
+                  first: FirstPass | None = None) -> np.ndarray:
+    """Each scored pair's weight per comparison, as its score summed them (person to person in a second pass)."""
+    tf = TermFrequencies.of(records, spec)
+    left, right = pairs["left"].to_numpy(), pairs["right"].to_numpy()
+    if first is not None:
+        return second_pass_evidence(spec, model, tf, records, left, right, first).weights
+    return weight_matrix(spec, levels_of(pairs, spec.comparisons), model, tf, left, records)
+
+
+def review_queue(spec: LinkageSpec, model: LinkageModel, records: PersonRecords, review: pd.DataFrame,
+                 first: FirstPass | None = None) -> pd.DataFrame:
     """The review pairs as analysts read them, with each field's level and weight."""
-    levels = levels_of(review, spec.comparisons)
-    weights = weight_matrix(spec, levels, model, TermFrequencies.of(records, spec), review["left"].to_numpy(), records)
-    return render_queue(review, records.frame, spec.comparisons, weights)
+    return render_queue(review, records.frame, spec.comparisons, field_weights(spec, model, records, review, first))
 
 
 @dataclass(frozen=True)
@@ -95,10 +129,15 @@ def link(spec: LinkageSpec, model: LinkageModel, records: PersonRecords, *, cap:
          partition_pairs: int = PARTITION_PAIRS, decisions: DecisionsForRun | None = None,
          previous_index: pd.DataFrame | None = None, run_id: str = "", ambiguity_bits: float = AMBIGUITY_BITS,
          ) -> Linkage:
-    """The whole linkage in this process: block, score partition by partition, combine, resolve."""
+    """The whole linkage in this process: block, score partition by partition, combine, (score again with the
+    first pass's persons), resolve."""
+    decisions = decisions or DecisionsForRun.none()
     candidates = candidate_pairs(spec, records, cap)
-    parts = [score(spec, model, records, candidates.take(piece)) for piece in partitions(len(candidates), partition_pairs)]
-    scored = PartitionResult.combine(parts)
-    outcome = resolve(spec, records, scored, decisions or DecisionsForRun.none(), previous_index, run_id,
-                      ambiguity_bits)
+    slices = partitions(len(candidates), partition_pairs)
+    scored = PartitionResult.combine([score(spec, model, records, candidates.take(piece)) for piece in slices])
+    if spec.second_pass:
+        first = first_pass(spec, records, scored, decisions, ambiguity_bits)
+        scored = PartitionResult.combine([score(spec, model, records, candidates.take(piece), first)
+                                          for piece in slices])
+    outcome = resolve(spec, records, scored, decisions, previous_index, run_id, ambiguity_bits)
     return Linkage(candidates, scored, outcome)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from matching.comparisons import levels_of
 from matching.linker import LinkageStats
 from matching.model import LinkageModel
 from matching.partition import WEIGHT_BINS
-from matching.scoring import Decision, TermFrequencies, weight_matrix
+from matching.scoring import Decision
 from matching.spec import LinkageSpec
 from matching.standardise import PersonRecords
 
@@ -160,9 +161,10 @@ def write_report(inputs: ReportInputs, path: Path) -> Path:
     return path
 
 
-def pick_examples(spec: LinkageSpec, pairs: pd.DataFrame, records: PersonRecords, model: LinkageModel,
-                  tf: TermFrequencies, per_group: int = 3) -> tuple[PairExample, ...]:
-    """A few pairs from each band, chosen by probability so the same run picks the same pairs."""
+def pick_examples(spec: LinkageSpec, pairs: pd.DataFrame, weigh: Callable[[pd.DataFrame], np.ndarray],
+                  records: PersonRecords, per_group: int = 3) -> tuple[PairExample, ...]:
+    """A few pairs from each band, chosen by probability so the same run picks the same pairs; `weigh` gives
+    chosen pairs' weights per comparison, as their scores summed them."""
     groups = [
         ("accepted, nearest the threshold", pairs[pairs["decision"] == Decision.ACCEPT].nsmallest(per_group, "probability")),
         ("for review", pairs[pairs["decision"] == Decision.REVIEW].nlargest(per_group, "probability")),
@@ -177,7 +179,7 @@ def pick_examples(spec: LinkageSpec, pairs: pd.DataFrame, records: PersonRecords
             continue
         left, right = chosen["left"].to_numpy(), chosen["right"].to_numpy()
         levels = levels_of(chosen, spec.comparisons)
-        weights = weight_matrix(spec, levels, model, tf, left, records)
+        weights = weigh(chosen)
         for row, (l, r) in enumerate(zip(left, right)):
             contributions = []
             for i, comparison in enumerate(spec.comparisons):

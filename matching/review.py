@@ -17,6 +17,7 @@ import pandas as pd
 
 from data.errors import SfmatchError
 from matching.comparisons import Comparison, levels_of
+from matching.review_workbook import read_workbook
 from matching.stable_keys import pair_ids
 
 DECISION_WORDS = {
@@ -42,15 +43,29 @@ class ApplyStats:
     store_total: int
 
 
-def apply_review_file(queue_file: Path, store: Path) -> ApplyStats:
-    """Store the decisions an analyst wrote into a review queue; the latest decision on a pair wins."""
+def read_review_file(queue_file: Path) -> pd.DataFrame:
+    """A filled-in review queue, the CSV or the workbook, as text."""
+    if queue_file.suffix.lower() == ".xlsx":
+        from python_calamine import CalamineError
+
+        try:
+            return read_workbook(queue_file)
+        except (OSError, CalamineError, ValueError) as exc:
+            raise ReviewError(f"{queue_file.name}: cannot be read as a review queue workbook ({type(exc).__name__})") from None
     try:
-        queue = pd.read_csv(queue_file, dtype=str, keep_default_na=False)
+        return pd.read_csv(queue_file, dtype=str, keep_default_na=False)
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise ReviewError(f"{queue_file.name}: cannot be read as a review queue CSV ({type(exc).__name__})") from None
+
+
+def apply_review_file(queue_file: Path, store: Path) -> ApplyStats:
+    """Store the decisions an analyst wrote into a review queue (CSV or workbook); the latest decision on a pair
+    wins. A file with any decision that is not link or no link stores nothing."""
+    queue = read_review_file(queue_file)
     missing = [c for c in ["pair_id", *KEY_COLUMNS, "decision"] if c not in queue.columns]
     if missing:
-        raise ReviewError(f"{queue_file.name}: missing column(s) {', '.join(missing)}; use the review_queue.csv of a run")
+        raise ReviewError(f"{queue_file.name}: missing column(s) {', '.join(missing)}; use the review queue of a run "
+                          "(review_queue.csv or review_queue.xlsx)")
     words = queue["decision"].str.strip().str.lower()
     normalised = words.map(DECISION_WORDS)
     bad = (words != "") & normalised.isna()

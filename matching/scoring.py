@@ -23,7 +23,16 @@ from enum import IntEnum
 import numpy as np
 import pandas as pd
 
-from matching.comparisons import NO_EVIDENCE, ComparisonLevels, ForenameComparison, IdentifierComparison, SurnameComparison
+from matching.comparisons import (
+    NO_EVIDENCE,
+    ComparisonLevels,
+    DateOfBirthComparison,
+    ForenameComparison,
+    HouseholdComparison,
+    IdentifierComparison,
+    PostcodeComparison,
+    SurnameComparison,
+)
 from matching.model import LinkageModel
 from matching.pairs import pack
 from matching.spec import LinkageSpec
@@ -114,7 +123,47 @@ CONTRADICTIONS = (
     Contradiction(
         "a generation apart", "a parent and a child can share a (nearly) identical name and an address, not a birth year",
     ),
+    Contradiction(
+        "listed apart", "a council family, a housing event or a police incident lists each person once, so two of "
+                        "its records are two people",
+    ),
+    Contradiction(
+        "a sibling's name", "in one household, a similar forename with another date of birth is a brother or "
+                            "sister, not a typing error in both",
+    ),
 )
+
+
+FORENAMES_DIFFER = 1 << [c.name for c in CONTRADICTIONS].index("forenames differ")
+LISTED_APART = 1 << [c.name for c in CONTRADICTIONS].index("listed apart")
+
+
+def same_event(records: PersonRecords, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """The two records are listed in one event (a family, a housing event, an incident)."""
+    events = records.codes("event_code")
+    return (events[left] >= 0) & (events[left] == events[right])
+
+
+def household_may_count(spec: LinkageSpec, levels: ComparisonLevels, birthday_tells_apart: np.ndarray) -> np.ndarray:
+    """Where household evidence may add to a pair's weight: only where something still tells the household's
+    members apart.
+
+    That two records belong to one household says nothing about which member each is: siblings share
+    surname and address, and a sister's similar name or another birthday must not become one person through
+    the household. So the household counts where the forenames agree (exactly or as a nickname), or where
+    the two share a date of birth nobody else in their households has (so the forename is an alias, not a
+    twin's); and in either case only where the dates of birth do not disagree.
+    """
+    if spec.names is None or spec.household is None:
+        return np.zeros(len(levels.matrix), dtype=bool)
+    forename = spec.comparison(spec.names.forename)
+    level = levels.column(forename.name)
+    agrees = ((level != NO_EVIDENCE) & (level <= forename.index(ForenameComparison.NICKNAME))) | birthday_tells_apart
+    dob = next((c for c in spec.comparisons if isinstance(c, DateOfBirthComparison)), None)
+    if dob is not None:
+        dob_level = levels.column(dob.name)
+        agrees &= (dob_level == NO_EVIDENCE) | (dob_level <= dob.index(DateOfBirthComparison.ONE_DIGIT))
+    return agrees
 
 
 def level_weights(model: LinkageModel) -> list[np.ndarray]:
@@ -166,29 +215,91 @@ def _whole_name_correction(spec: LinkageSpec, weights: np.ndarray, levels: Compa
     weights[both, s] += np.minimum(as_whole - parts, 0.0)
 
 
-def contradictions(spec: LinkageSpec, levels: ComparisonLevels, left: np.ndarray, right: np.ndarray,
-                   records: PersonRecords) -> np.ndarray:
-    """A bit per contradiction (in CONTRADICTIONS order) for each pair."""
-    n = len(levels.matrix)
-    identifier_agrees = np.zeros(n, dtype=bool)
-    identifier_conflict = np.zeros(n, dtype=bool)
+def year_gaps(records: PersonRecords, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """The gap between the two records' birth years (-1 where either is unknown)."""
+    years = records.codes("birth_year").astype(np.int32)
+    year_l, year_r = years[left], years[right]
+    return np.where((year_l >= 0) & (year_r >= 0), np.abs(year_l - year_r), -1)
+
+
+def identifier_agreement(spec: LinkageSpec, levels: ComparisonLevels) -> np.ndarray:
+    """An agreeing identifier (NINO, NHS number, UPN) vouches for the pair.
+
+    One slip (a digit mistyped, two swapped) between two valid identifiers is a typo, not two people:
+    random NINOs are almost never one slip apart.
+    """
+    agrees = np.zeros(len(levels.matrix), dtype=bool)
     for name in spec.identifiers.agreeing:
-        identifier_agrees |= levels.column(name) == spec.comparison(name).index(IdentifierComparison.EXACT)
+        level = levels.column(name)
+        agrees |= (level != NO_EVIDENCE) & (level <= spec.comparison(name).index(IdentifierComparison.ONE_SLIP))
+    return agrees
+
+
+def contradictions(spec: LinkageSpec, levels: ComparisonLevels, year_gap: np.ndarray, apart: np.ndarray,
+                   alias_possible: np.ndarray | None = None) -> np.ndarray:
+    """A bit per contradiction (in CONTRADICTIONS order) for each pair; `apart`: listed in one event.
+
+    `alias_possible`: the pair shares a household and a date of birth no one else in it has, so a forename
+    that differs is another name of the same person, not a twin's.
+    """
+    n = len(levels.matrix)
+    identifier_agrees = identifier_agreement(spec, levels)
+    identifier_conflict = np.zeros(n, dtype=bool)
     for name in spec.identifiers.conflicting:
         identifier_conflict |= levels.column(name) == spec.comparison(name).index(IdentifierComparison.DIFFERENT)
     forenames_differ = np.zeros(n, dtype=bool)
     generation = np.zeros(n, dtype=bool)
+    sibling = np.zeros(n, dtype=bool)
     if spec.households is not None:
         forename, surname = spec.comparison(spec.names.forename), spec.comparison(spec.names.surname)
         forename_level, surname_level = levels.column(forename.name), levels.column(surname.name)
         forenames_differ = (forename_level == forename.index(ForenameComparison.DIFFERENT)) & ~identifier_agrees
+        if alias_possible is not None:
+            forenames_differ &= ~alias_possible
         forename_agrees = (forename_level != NO_EVIDENCE) & (forename_level <= forename.index(ForenameComparison.CLOSE))
         surname_agrees = (surname_level != NO_EVIDENCE) & (surname_level <= surname.index(SurnameComparison.CLOSE))
-        years = records.codes("birth_year").astype(np.int32)
-        year_l, year_r = years[left], years[right]
-        far_apart = (year_l >= 0) & (year_r >= 0) & (np.abs(year_l - year_r) >= spec.households.generation_gap_years)
+        far_apart = year_gap >= spec.households.generation_gap_years
         generation = forename_agrees & surname_agrees & far_apart & ~identifier_agrees
-    return identifier_conflict.astype(np.int8) | (forenames_differ.astype(np.int8) << 1) | (generation.astype(np.int8) << 2)
+        fuzzy = fuzzy_forename(spec, levels)
+        dob = spec.comparison_of(DateOfBirthComparison)
+        if dob is not None:
+            dob_level = levels.column(dob.name)
+            other_birthday = (dob_level != NO_EVIDENCE) & (dob_level >= dob.index(DateOfBirthComparison.SAME_YEAR))
+            sibling = fuzzy & other_birthday & surname_agrees & same_place(spec, levels) & ~identifier_agrees
+    return (identifier_conflict.astype(np.int8) | (forenames_differ.astype(np.int8) << 1)
+            | (generation.astype(np.int8) << 2) | (np.asarray(apart, dtype=np.int8) << 3)
+            | (sibling.astype(np.int8) << 4))
+
+
+def fuzzy_forename(spec: LinkageSpec, levels: ComparisonLevels) -> np.ndarray:
+    """The forenames are alike but not the same name: close or similar spellings, an initial, or swapped."""
+    forename = spec.comparison(spec.names.forename)
+    level = levels.column(forename.name)
+    return (level > forename.index(ForenameComparison.NICKNAME)) & (level < forename.index(ForenameComparison.DIFFERENT))
+
+
+def same_place(spec: LinkageSpec, levels: ComparisonLevels) -> np.ndarray:
+    """The two records are at one address (the same full postcode) or in one household (linked members)."""
+    found = np.zeros(len(levels.matrix), dtype=bool)
+    postcode = spec.comparison_of(PostcodeComparison)
+    if postcode is not None:
+        found |= levels.column(postcode.name) == postcode.index(PostcodeComparison.FULL)
+    if spec.household is not None:
+        found |= levels.column(spec.household.name) == spec.household.index(HouseholdComparison.LINKED)
+    return found
+
+
+def household_caution(spec: LinkageSpec, levels: ComparisonLevels) -> np.ndarray:
+    """Pairs only an analyst may link: in one household, a forename alike but not the same, and no date of
+    birth on one side to tell a brother or sister from a typing error (ISLA and ISABELLA, LAURA and LUNA)."""
+    if spec.households is None or spec.names is None:
+        return np.zeros(len(levels.matrix), dtype=bool)
+    dob = spec.comparison_of(DateOfBirthComparison)
+    no_birthday = levels.column(dob.name) == NO_EVIDENCE if dob is not None else np.ones(len(levels.matrix), bool)
+    surname = spec.comparison(spec.names.surname)
+    surname_level = levels.column(surname.name)
+    surname_agrees = (surname_level != NO_EVIDENCE) & (surname_level <= surname.index(SurnameComparison.CLOSE))
+    return fuzzy_forename(spec, levels) & no_birthday & surname_agrees & same_place(spec, levels)
 
 
 def probability_from_weight(weight: np.ndarray, prior: float) -> np.ndarray:
@@ -198,12 +309,29 @@ def probability_from_weight(weight: np.ndarray, prior: float) -> np.ndarray:
 
 def score(spec: LinkageSpec, levels: ComparisonLevels, model: LinkageModel, tf: TermFrequencies,
           left: np.ndarray, right: np.ndarray, records: PersonRecords) -> Scores:
+    """The scores of pairs compared record to record."""
     weight = weight_matrix(spec, levels, model, tf, left, records).sum(axis=1)
+    return decide(spec, model, levels, weight, year_gaps(records, left, right), same_event(records, left, right))
+
+
+def decide(spec: LinkageSpec, model: LinkageModel, levels: ComparisonLevels, weight: np.ndarray,
+           year_gap: np.ndarray, apart: np.ndarray, birthday_tells_apart: np.ndarray | None = None) -> Scores:
+    """Probability, contradictions and decision from each pair's levels, total weight, birth-year gap and
+    whether one event lists the two apart; in a second pass, whether a shared birthday tells them apart."""
     probability = probability_from_weight(weight, model.prior)
-    contradiction = contradictions(spec, levels, left, right, records)
+    alias_possible = None
+    if birthday_tells_apart is not None and spec.household is not None:
+        linked = levels.column(spec.household.name) == spec.household.index(HouseholdComparison.LINKED)
+        alias_possible = birthday_tells_apart & linked
+    contradiction = contradictions(spec, levels, year_gap, apart, alias_possible)
     decision = np.where(
         probability >= model.thresholds.accept, Decision.ACCEPT,
         np.where(probability >= model.thresholds.review, Decision.REVIEW, Decision.REJECT),
     ).astype(np.int8)
+    # A pair that differs only in forename but would otherwise be accepted is an alias or a twin: an analyst
+    # decides. Every other contradiction is two people.
+    alias_or_twin = (contradiction == FORENAMES_DIFFER) & (decision == Decision.ACCEPT)
     decision[contradiction != 0] = Decision.REJECT
+    decision[alias_or_twin] = Decision.REVIEW
+    decision[household_caution(spec, levels) & (decision == Decision.ACCEPT)] = Decision.REVIEW
     return Scores(weight, probability, decision, contradiction)

@@ -9,19 +9,23 @@ for the programme's five sources; the FEBRL benchmark brings its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from matching.blocking import NAME_BLOCK_SPLIT, BlockingRule
 from matching.comparisons import (
     Comparison,
     DateOfBirthComparison,
     ForenameComparison,
+    HouseholdComparison,
     IdentifierComparison,
     PostcodeComparison,
     SexComparison,
     SurnameComparison,
     level_column,
 )
+
+
+C = TypeVar("C", bound=Comparison)
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,9 @@ class LinkageSpec:
     """(source, event column): an event that lists each person once, so its records are different people."""
     link_type: LinkType = "dedupe_and_link"
     """`link_only`: each source holds each person at most once, so records of one source are never linked."""
+    second_pass: bool = False
+    """Score again with the first pass's persons: each record against its candidate person's records, and
+    the household comparison (`matching.first_pass`)."""
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.comparisons]
@@ -97,6 +104,8 @@ class LinkageSpec:
                 problems.append(f"'{self.names.surname}' is not a surname comparison")
         if self.households is not None and self.names is None:
             problems.append("household rules need the name comparisons")
+        if any(isinstance(c, HouseholdComparison) for c in self.comparisons) and not self.second_pass:
+            problems.append("the household comparison has evidence only in a second pass")
         if problems:
             raise ValueError("linkage spec: " + "; ".join(problems))
 
@@ -110,6 +119,14 @@ class LinkageSpec:
     @property
     def level_columns(self) -> list[str]:
         return [level_column(c.name) for c in self.comparisons]
+
+    @property
+    def household(self) -> HouseholdComparison | None:
+        return self.comparison_of(HouseholdComparison)
+
+    def comparison_of(self, kind: type[C]) -> C | None:
+        """The spec's comparison of a kind (its date of birth, its postcode), if it has one."""
+        return next((c for c in self.comparisons if isinstance(c, kind)), None)
 
     def fixed_by(self, rule_name: str) -> tuple[str, ...]:
         """The comparisons a blocking rule forces to agree: those reading any column the rule blocks on."""
@@ -131,6 +148,7 @@ PROGRAMME_SPEC = LinkageSpec(
         IdentifierComparison(name="upn", column="upn"),
         PostcodeComparison(),
         SexComparison(),
+        HouseholdComparison(),
     ),
     blocking_rules=(
         BlockingRule("nino", ("nino_code",), why="the strongest identifier, where valid"),
@@ -165,6 +183,10 @@ PROGRAMME_SPEC = LinkageSpec(
             "phonetic surname+initial+sector", ("sn_phonetic", "initial_code", "postcode_sector_code"),
             why="surname misspelt and date of birth missing",
         ),
+        BlockingRule("dob+either name", ("dob_int",), any_of=("fn", "sn"),
+                     why="names swapped and one of them changed or mistyped"),
+        BlockingRule("forename+surname+birth year", ("nick1", "sn", "birth_year"), why="day or month mistyped"),
+        BlockingRule("forename+surname+birthday", ("nick1", "sn", "birthday"), why="year of birth mistyped"),
     ),
     training_sessions=tuple(TrainingSession(rule) for rule in
                             ("nino", "upn", "surname+dob", "forename+postcode", "dob+postcode")),
@@ -174,7 +196,9 @@ PROGRAMME_SPEC = LinkageSpec(
     ),
     names=NameComparisons(),
     households=HouseholdRules(),
-    # One housing event or police incident lists each person once: two records of one event are two people.
-    distinct_within=(("housing", "event_id"), ("police", "incident_id")),
+    # A council family, a housing event or a police incident lists each person once: two records of one are
+    # two people.
+    distinct_within=(("la_cases", "family_id"), ("housing", "event_id"), ("police", "incident_id")),
+    second_pass=True,
 )
 """The programme's linkage: council case records and the four partner extracts, people in families."""

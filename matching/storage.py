@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 from data.tables import read_parquet
 from matching.blocking import CandidatePairs, RuleReport
+from matching.first_pass import FirstPass
 from matching.standardise import PersonRecords
 from matching.tables import CANDIDATE_PAIRS, CATEGORY_COLUMNS, PERSON_RECORDS
 
@@ -91,3 +92,27 @@ def load_candidates(path: Path, rows: slice | None = None) -> CandidatePairs:
 
 def candidate_count(path: Path) -> int:
     return pq.ParquetFile(path).metadata.num_rows
+
+
+FIRST_PASS = "first_pass.parquet"
+
+
+def save_first_pass(first: FirstPass, directory: Path) -> Path:
+    path = directory / FIRST_PASS
+    pq.write_table(pa.table({"person": first.labels}), path)
+    return path
+
+
+_first_passes: dict[tuple[str, int], FirstPass] = {}
+
+
+def load_first_pass(directory: Path, records: PersonRecords) -> FirstPass:
+    """The first pass's persons, rebuilt once per process however many scoring tasks ask at once."""
+    path = directory / FIRST_PASS
+    key = (str(path.resolve()), path.stat().st_mtime_ns)
+    with _loading:
+        if key not in _first_passes:
+            _first_passes.clear()
+            labels = pq.read_table(path).column("person").to_numpy()
+            _first_passes[key] = FirstPass.of(labels, records.codes("event_code"), records.codes("dob_int"))
+        return _first_passes[key]

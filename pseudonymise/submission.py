@@ -33,13 +33,17 @@ class RunContext:
 
 def person_attributes(records: pd.DataFrame, linked: pd.DataFrame, sexes: pd.DataFrame,
                       dates_of_birth: pd.Series | None = None, persons: pd.Series | None = None) -> pd.DataFrame:
-    """One row per person: the council's record first, then other sources, field by field.
+    """One row per person, every value taken from records that agree with each other.
 
-    `records` are the standardised linkage records (valid identifiers only);
-    `sexes` gives the recorded M/F/U/X sex by source and record_id;
-    `dates_of_birth` (by person_id), where given, are the ones the family
-    assessment decided roles on, so the birth month and match key agree with the role;
-    `persons`, where given, are the only people wanted (those in the cohort).
+    A person's name, date of birth, sex and postcode come from one record: their principal record, the
+    council's first, then the other sources, among those that give the date of birth the family assessment
+    decided roles on. Their NINO and NHS number come from the first record, in the same order, whose date of
+    birth does not contradict that one. So the name-and-birth match key is one record's, never a name from one
+    record and a date from another, and a child's row never carries an adult's NINO through a chained link.
+
+    `records` are the standardised linkage records (valid identifiers only); `sexes` gives the recorded
+    M/F/U/X sex by source and record_id; `dates_of_birth` (by person_id), where given, are the ones the family
+    assessment decided roles on; `persons`, where given, are the only people wanted (those in the cohort).
     """
     link = linked[["source", "record_id", "person_id"]]
     if persons is not None:
@@ -50,11 +54,21 @@ def person_attributes(records: pd.DataFrame, linked: pd.DataFrame, sexes: pd.Dat
     frame = frame.merge(link, on=["source", "record_id"])
     frame = frame.merge(sexes.astype({"source": str, "record_id": str}), on=["source", "record_id"], how="left")
     frame["priority"] = frame["source"].map(SOURCE_PRIORITY).fillna(len(SOURCE_PRIORITY))
-    frame = frame.sort_values(["person_id", "priority", "record_id"], kind="stable")
-    people = frame.drop(columns=["source", "record_id", "priority"]).groupby("person_id").first()
+    frame = frame.sort_values(["person_id", "priority", "record_id"], kind="stable").reset_index(drop=True)
+    frame["dob"] = pd.to_datetime(frame["dob"])
+    chosen = (pd.to_datetime(frame["person_id"].map(dates_of_birth)) if dates_of_birth is not None
+              else pd.Series(pd.NaT, index=frame.index))
+    agrees = chosen.isna() | (frame["dob"] == chosen)
+    principal = frame[agrees].groupby("person_id").head(1)
+    without = frame[~frame["person_id"].isin(principal["person_id"])].groupby("person_id").head(1)
+    people = pd.concat([principal, without]).set_index("person_id").sort_index()
+    people = people[["forename", "surname", "dob", "sex", "postcode"]].copy()
+    consistent = frame[frame["dob"].isna() | chosen.isna() | (frame["dob"] == chosen)]
+    for column in ("nino", "nhs_number"):
+        people[column] = consistent.dropna(subset=[column]).groupby("person_id")[column].first().reindex(people.index)
     if dates_of_birth is not None:
-        chosen = pd.to_datetime(dates_of_birth.reindex(people.index))
-        people["dob"] = chosen.where(chosen.notna(), pd.to_datetime(people["dob"]))
+        decided = pd.to_datetime(dates_of_birth.reindex(people.index))
+        people["dob"] = decided.where(decided.notna(), people["dob"])
     return people
 
 

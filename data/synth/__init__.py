@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from data.contract import CONTRACTS_DIR, load_contracts
+from data.synth.difficulty import DIFFICULTIES, Difficulty
 from data.synth.extracts import BUILDERS, build_extract
 from data.synth.population import build_population
 from data.synth.writer import Style, file_format, write_extract
@@ -54,6 +55,7 @@ class SynthSummary:
     seed: int
     reference_date: str
     style: str
+    difficulty: str
     extracts_dir: str
     truth_dir: str
     records: dict[str, int]
@@ -66,6 +68,7 @@ def generate(
     reference_date: date = DEFAULT_REFERENCE_DATE,
     style: Style = "varied",
     progress: Callable[[str], None] | None = None,
+    difficulty: Difficulty = "standard",
 ) -> SynthSummary:
     """Write `out/extracts/` (the five files), `out/opt_outs.csv`, `out/truth/` and `out/synth.json`."""
     report = progress or (lambda step: None)
@@ -75,13 +78,15 @@ def generate(
     contracts = load_contracts(CONTRACTS_DIR, list(SOURCES))
 
     report("population")
-    population = build_population(households, seed, reference_date)
+    if difficulty not in DIFFICULTIES:
+        raise ValueError(f"difficulty must be one of {', '.join(DIFFICULTIES)}")
+    population = build_population(households, seed, reference_date, difficulty)
     truth_frames, counts = [], {}
     for offset, source in enumerate(SOURCES, start=1):
         report(source)
         # One generator per source, so that changing one source's rules leaves the others' rows as they were.
         rng = np.random.default_rng([seed, offset])
-        extract = build_extract(source, population, rng)
+        extract = build_extract(source, population, rng, difficulty)
         write_extract(extract.frame, contracts[source], file_format(source, style), extracts_dir, rng)
         counts[source] = len(extract.frame)
         truth_frames.append(pd.DataFrame({
@@ -100,7 +105,7 @@ def generate(
     write_parquet(population.people.drop(columns=["age"]), truth_dir / "people.parquet")
     summary = SynthSummary(
         households=households, people=len(population.people), seed=seed,
-        reference_date=reference_date.isoformat(), style=style,
+        reference_date=reference_date.isoformat(), style=style, difficulty=difficulty,
         extracts_dir=str(extracts_dir), truth_dir=str(truth_dir), records=counts,
     )
     (out / SYNTH_MANIFEST).write_text(json.dumps(asdict(summary), indent=2) + "\n", encoding="utf-8")

@@ -15,6 +15,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from data.synth.difficulty import REALISTIC_PROFILES, Difficulty
 from data.synth.noise import NoiseProfile, apply_noise
 from data.synth.population import Population
 
@@ -165,7 +166,7 @@ def housing(population: Population, rng: np.random.Generator) -> Extract:
     return Extract("housing", view)
 
 
-def police(population: Population, rng: np.random.Generator) -> Extract:
+def police(population: Population, rng: np.random.Generator, difficulty: Difficulty = "standard") -> Extract:
     households = population.households
     people = population.people
     need = households["need"].to_numpy()
@@ -196,12 +197,33 @@ def police(population: Population, rng: np.random.Generator) -> Extract:
     rows = np.concatenate([main, first[abuse] + 1])
     index = np.concatenate([np.arange(n), abuse])
     incident_type = np.concatenate([main_type, np.full(len(abuse), "domestic_abuse_perpetrator", dtype=object)])
+    if difficulty == "realistic":
+        present = _household_present(rows, index, first, size[incident_household], rng)
+        rows, index = np.r_[rows, present[0]], np.r_[index, present[1]]
+        incident_type = np.r_[incident_type, np.full(len(present[0]), "call_out", dtype=object)]
     view = _people_view(population, rows)
     view["incident_id"] = incident_ids[index]
     view["incident_type"] = incident_type
     times = rng.integers(0, 24 * 60, len(rows)).astype("timedelta64[m]")
     view["incident_date"] = dates[index].astype("datetime64[m]") + times
     return Extract("police", view)
+
+
+HOUSEHOLD_PRESENT = 0.3
+"""Realistic mode: the share of an incident household's other members the police record as present (the
+parent who reports a child missing, children present at a domestic incident)."""
+
+
+def _household_present(rows: np.ndarray, index: np.ndarray, first: np.ndarray, sizes: np.ndarray,
+                       rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Other members of each incident's household, listed as present: their rows and incident numbers."""
+    member_incident = np.repeat(np.arange(len(first)), sizes)
+    member_row = np.concatenate([first[i] + np.arange(sizes[i]) for i in range(len(first))]) if len(first) \
+        else np.array([], dtype=np.int64)
+    listed = pd.MultiIndex.from_arrays([index, rows])
+    already = pd.MultiIndex.from_arrays([member_incident, member_row]).isin(listed)
+    chosen = ~already & (rng.random(len(member_row)) < HOUSEHOLD_PRESENT)
+    return member_row[chosen], member_incident[chosen]
 
 
 def education(population: Population, rng: np.random.Generator) -> Extract:
@@ -236,10 +258,13 @@ BUILDERS = {
 PREFIXES = {"la_cases": "LA", "dwp_benefits": "DW", "housing": "HO", "police": "PO", "education": "ED"}
 
 
-def build_extract(source: str, population: Population, rng: np.random.Generator) -> Extract:
+def build_extract(source: str, population: Population, rng: np.random.Generator,
+                  difficulty: Difficulty = "standard") -> Extract:
     """One source's rows: who appears, what the source records about them, in shuffled order."""
-    raw = BUILDERS[source](population, rng)
-    noisy = apply_noise(raw.frame, PROFILES[source], rng)
+    raw = BUILDERS[source](population, rng, difficulty) if source == "police" else BUILDERS[source](population, rng)
+    profile = (REALISTIC_PROFILES if difficulty == "realistic" else PROFILES)[source]
+    elsewhere = population.households["postcode"].to_numpy(dtype=object)
+    noisy = apply_noise(raw.frame, profile, rng, postcodes=elsewhere)
     noisy = noisy.iloc[rng.permutation(len(noisy))].reset_index(drop=True)
     noisy.insert(0, "record_id", [f"{PREFIXES[source]}{i:08d}" for i in range(1, len(noisy) + 1)])
     rate = EXACT_DUPLICATE_RATE.get(source, 0.0)

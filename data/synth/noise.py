@@ -48,6 +48,19 @@ class NoiseProfile:
     previous_address: float = 0.0
     postcode_missing: float = 0.0
     postcode_format: float = 0.0
+    # The realistic mode's habits (data.synth.difficulty); all off in the standard mode.
+    alias: float = 0.0
+    """Another forename altogether, of the same sex: the name someone gives, not the one registered."""
+    forename_missing: float = 0.0
+    day_month_swap: float = 0.0
+    known_as: float = 0.0
+    """A step-child recorded under the surname they go by (the household's), not their legal one."""
+    surname_part: float = 0.0
+    """A double-barrelled surname recorded as one of its parts."""
+    other_postcode: float = 0.0
+    """A postcode from elsewhere: a relative's address, a hostel, a previous tenancy."""
+    household_late_move: float = 0.0
+    """A household that moved is recorded at its old address, all of its members at once."""
 
 
 def _mask(rng: np.random.Generator, n: int, rate: float, eligible: np.ndarray | None = None) -> np.ndarray:
@@ -133,10 +146,64 @@ def _apply(values: np.ndarray, mask: np.ndarray, change, rng: np.random.Generato
             values[i] = change(values[i], rng)
 
 
-def apply_noise(frame: pd.DataFrame, profile: NoiseProfile, rng: np.random.Generator) -> pd.DataFrame:
-    """The source's view of the people: the true values with this source's errors and gaps."""
+def _realistic_names(out: pd.DataFrame, profile: NoiseProfile, rng: np.random.Generator) -> None:
+    """Known-as surnames, parts of double-barrelled ones, and aliases: before any typing error."""
+    n = len(out)
+    sur = out["surname"].to_numpy(dtype=object).copy()
+    if profile.known_as and "known_as_surname" in out:
+        known = out["known_as_surname"].notna().to_numpy() & (rng.random(n) < profile.known_as)
+        sur[known] = out["known_as_surname"].to_numpy(dtype=object)[known]
+    if profile.surname_part:
+        barrelled = np.flatnonzero(pd.Series(sur).str.contains("-", na=False).to_numpy() & (rng.random(n) < profile.surname_part))
+        part = rng.integers(0, 2, len(barrelled))
+        sur[barrelled] = [str(sur[i]).split("-")[p] for i, p in zip(barrelled, part)]
+    out["surname"] = sur
+    fore = out["forename"].to_numpy(dtype=object).copy()
+    if profile.alias:
+        names = reference.forenames()
+        for person_sex in ("F", "M"):
+            pool = names.loc[names["sex"] == person_sex, "name"].to_numpy(dtype=object)
+            rows = np.flatnonzero((out["sex"].to_numpy() == person_sex) & (rng.random(n) < profile.alias))
+            fore[rows] = pool[rng.integers(0, len(pool), len(rows))]
+    if profile.forename_missing:
+        fore[rng.random(n) < profile.forename_missing] = None
+    out["forename"] = fore
+
+
+def _realistic_addresses(out: pd.DataFrame, profile: NoiseProfile, rng: np.random.Generator,
+                         postcodes: np.ndarray | None) -> None:
+    """Whole households recorded at their old address, and postcodes from elsewhere."""
+    n = len(out)
+    if profile.household_late_move:
+        households = pd.unique(out["true_household_id"])
+        late = set(households[rng.random(len(households)) < profile.household_late_move])
+        rows = out["true_household_id"].isin(late).to_numpy() & out["previous_postcode"].notna().to_numpy()
+        out.loc[rows, "postcode"] = out.loc[rows, "previous_postcode"]
+        out.loc[rows, "address"] = out.loc[rows, "previous_address"]
+    if profile.other_postcode and postcodes is not None and len(postcodes):
+        rows = rng.random(n) < profile.other_postcode
+        out.loc[rows, "postcode"] = postcodes[rng.integers(0, len(postcodes), int(rows.sum()))]
+
+
+def day_month_swapped(dates: np.ndarray) -> np.ndarray:
+    """Day and month exchanged where both could be a month and they differ (07/03 for 03/07)."""
+    stamps = pd.to_datetime(pd.Series(dates))
+    day, month = stamps.dt.day, stamps.dt.month
+    swappable = (day <= 12) & (day != month)
+    swapped = pd.to_datetime(pd.DataFrame({"year": stamps.dt.year, "month": day, "day": month}), errors="coerce")
+    return swapped.where(swappable, stamps).to_numpy(dtype="datetime64[ns]")
+
+
+def apply_noise(frame: pd.DataFrame, profile: NoiseProfile, rng: np.random.Generator,
+                postcodes: np.ndarray | None = None) -> pd.DataFrame:
+    """The source's view of the people: the true values with this source's errors and gaps.
+
+    `postcodes` are the postcodes a row may carry when it gives one from elsewhere (realistic mode).
+    """
     out = frame.copy()
     n = len(out)
+    if profile.known_as or profile.surname_part or profile.alias or profile.forename_missing:
+        _realistic_names(out, profile, rng)
     fore = out["forename"].to_numpy(dtype=object).copy()
     sur = out["surname"].to_numpy(dtype=object).copy()
 
@@ -145,11 +212,11 @@ def apply_noise(frame: pd.DataFrame, profile: NoiseProfile, rng: np.random.Gener
     _apply(fore, _mask(rng, n, profile.name_typo), typo, rng)
     _apply(sur, _mask(rng, n, profile.name_typo), typo, rng)
     initial = _mask(rng, n, profile.forename_initial)
-    fore[initial] = np.array([str(v)[0] for v in fore[initial]], dtype=object)
+    fore[initial] = np.array([str(v)[0] if v is not None else None for v in fore[initial]], dtype=object)
     swapped = _mask(rng, n, profile.swapped_names)
     fore[swapped], sur[swapped] = sur[swapped], fore[swapped].copy()
     shout = _mask(rng, n, profile.name_case)
-    fore[shout] = np.array([str(v).upper() for v in fore[shout]], dtype=object)
+    fore[shout] = np.array([str(v).upper() if v is not None else None for v in fore[shout]], dtype=object)
     sur[shout] = np.array([str(v).upper() for v in sur[shout]], dtype=object)
     out["forename"], out["surname"] = fore, sur
 
@@ -157,6 +224,9 @@ def apply_noise(frame: pd.DataFrame, profile: NoiseProfile, rng: np.random.Gener
     wrong = _mask(rng, n, profile.dob_error)
     dob[wrong] = dob_error(dob[wrong], rng)
     dob[_mask(rng, n, profile.dob_missing)] = np.datetime64("NaT")
+    if profile.day_month_swap:
+        swap = rng.random(n) < profile.day_month_swap
+        dob[swap] = day_month_swapped(dob[swap])
     out["dob"] = dob
     # A date that no calendar has, as legacy systems let through: kept as text.
     out["dob_text_override"] = np.where(_mask(rng, n, profile.dob_impossible), "31/02/" + out["dob"].dt.year.fillna(2000).astype(int).astype(str), None)
@@ -181,9 +251,11 @@ def apply_noise(frame: pd.DataFrame, profile: NoiseProfile, rng: np.random.Gener
     old = _mask(rng, n, profile.previous_address, moved)
     out.loc[old, "postcode"] = out.loc[old, "previous_postcode"]
     out.loc[old, "address"] = out.loc[old, "previous_address"]
+    if profile.household_late_move or profile.other_postcode:
+        _realistic_addresses(out, profile, rng, postcodes)
     postcode = out["postcode"].to_numpy(dtype=object).copy()
     postcode[_mask(rng, n, profile.postcode_missing)] = None
     odd = _mask(rng, n, profile.postcode_format)
     postcode[odd] = np.array([str(p).replace(" ", "").lower() if p else p for p in postcode[odd]], dtype=object)
     out["postcode"] = postcode
-    return out.drop(columns=["previous_postcode", "previous_address"])
+    return out.drop(columns=["previous_postcode", "previous_address", "known_as_surname"], errors="ignore")

@@ -17,6 +17,7 @@ import pandas as pd
 
 from data import reference
 from data.reference import origin_group
+from data.synth.difficulty import MOVED_RATE, Difficulty, realistic_people
 from data.identifiers import (
     NINO_BLOCKED_PREFIXES,
     UPN_CHECK_LETTERS,
@@ -39,7 +40,6 @@ NAMESAKE_RATE = 0.0005
 SEX_UNKNOWN_RATE = 0.003
 SEX_X_RATE = 0.001
 NHS_NUMBER_RATE = 0.97
-MOVED_RATE = 0.08
 NINO_AGE = 16
 SCHOOL_AGES = (4, 18)
 # Prefix letters per HMRC NIM39110; the pairs never allocated are drawn again.
@@ -240,8 +240,12 @@ def _dates_from_ages(rng: np.random.Generator, reference_date: date, ages_years:
     return reference - days.astype("timedelta64[D]")
 
 
-def build_population(households: int, seed: int, reference_date: date) -> Population:
-    """Households and their people with true, clean values."""
+def build_population(households: int, seed: int, reference_date: date, difficulty: Difficulty = "standard") -> Population:
+    """Households and their people with true, clean values.
+
+    The realistic mode moves more households and adds double-barrelled adults and step-children
+    (`data.synth.difficulty`), drawn from a random stream of their own.
+    """
     rng = np.random.default_rng(seed)
     districts = reference.districts()
     home_districts = _home_districts(districts, households)
@@ -258,7 +262,7 @@ def build_population(households: int, seed: int, reference_date: date) -> Popula
     ]
     unit = rng.integers(0, len(units), households)
     address, postcode = _addresses(rng, units, unit)
-    moved = rng.random(households) < MOVED_RATE
+    moved = rng.random(households) < MOVED_RATE[difficulty]
     previous_unit = rng.integers(0, len(units), households)
     previous_address, previous_postcode = _addresses(rng, units, previous_unit)
     away = rng.random(households) < 0.15  # of movers, some came from outside the council's area
@@ -376,4 +380,9 @@ def build_population(households: int, seed: int, reference_date: date) -> Popula
         "dob": dob.astype("datetime64[ns]"), "age": age_years,
         "nino": nino, "nhs_number": nhs, "upn": upn,
     })
+    if difficulty == "realistic":
+        people = realistic_people(people, sur["name"].to_numpy(dtype=object), sur["weight"].to_numpy(float),
+                                  np.random.default_rng([seed, 1013]))
+    else:
+        people["known_as_surname"] = None
     return Population(household_frame, people, reference_date)

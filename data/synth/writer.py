@@ -8,9 +8,7 @@ vary with the style.
 from __future__ import annotations
 
 import io
-import re
 import unicodedata
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -19,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from data.contract import Contract
+from data.workbooks import without_timestamps
 
 Style = Literal["varied", "canonical"]
 
@@ -120,23 +119,6 @@ def write_extract(frame: pd.DataFrame, contract: Contract, fmt: FileFormat, dire
     return path
 
 
-FIXED_ZIP_TIME = (2026, 1, 1, 0, 0, 0)
-
-
-def _without_timestamps(workbook_bytes: bytes) -> bytes:
-    """The workbook with a fixed time on every zip entry and document property, so a seed gives the same bytes."""
-    source = zipfile.ZipFile(io.BytesIO(workbook_bytes))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for item in source.infolist():
-            data = source.read(item.filename)
-            if item.filename == "docProps/core.xml":
-                data = re.sub(rb"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", b"2026-01-01T00:00:00Z", data)
-            target.writestr(zipfile.ZipInfo(item.filename, date_time=FIXED_ZIP_TIME), data,
-                            compress_type=zipfile.ZIP_DEFLATED)
-    return out.getvalue()
-
-
 def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
     from openpyxl import Workbook
 
@@ -154,4 +136,4 @@ def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
         sheet.append(row)
     buffer = io.BytesIO()
     workbook.save(buffer)
-    path.write_bytes(_without_timestamps(buffer.getvalue()))
+    path.write_bytes(without_timestamps(buffer.getvalue()))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from matching.clustering import Links, cluster, same_event_pairs
+from matching.clustering import GenerationSpan, Links, OnePerPerson, cluster, same_event_pairs
 
 NONE = np.array([], dtype=np.int64)
+NINOS = np.array(["AB123456C", "CE654321A", "AB123465C", "AB124365C"], dtype=object)
 
 
 def links(*edges: tuple[int, int, float]) -> Links:
@@ -15,8 +16,12 @@ def links(*edges: tuple[int, int, float]) -> Links:
     return Links(np.array(left), np.array(right), weight, 1 / (1 + 2.0 ** -weight))
 
 
-def no_codes(n: int) -> np.ndarray:
-    return np.full(n, -1)
+def no_codes(n: int) -> OnePerPerson:
+    return codes([-1] * n)
+
+
+def codes(values: list[int]) -> OnePerPerson:
+    return OnePerPerson(np.array(values), NINOS)
 
 
 def same(result, a: int, b: int) -> bool:
@@ -31,7 +36,7 @@ def test_accepted_links_form_persons_and_labels_follow_first_records():
 
 def test_a_chain_never_joins_two_different_ninos_and_the_strongest_link_wins():
     # 0 and 2 carry different NINOs; 1 (no NINO) links to both, more strongly to 2.
-    nino = np.array([7, -1, 8])
+    nino = codes([0, -1, 1])
     result = cluster(3, links((0, 1, 12), (1, 2, 20)), (NONE, NONE), [nino])
     assert not same(result, 0, 2)
     assert same(result, 1, 2)
@@ -40,7 +45,7 @@ def test_a_chain_never_joins_two_different_ninos_and_the_strongest_link_wins():
 
 
 def test_two_nhs_numbers_split_a_person_too():
-    nhs = np.array([1, 2, -1, -1])
+    nhs = codes([0, 1, -1, -1])
     result = cluster(4, links((0, 2, 30), (2, 3, 25), (3, 1, 10)), (NONE, NONE), [no_codes(4), nhs])
     assert not same(result, 0, 1)
     assert same(result, 0, 3)
@@ -76,3 +81,25 @@ def test_records_of_one_event_are_pairs_of_different_people():
 def test_an_event_listing_too_many_records_is_counted_not_paired():
     left, right, too_large = same_event_pairs(np.array([7] * 5 + [3, 3]), cap=4)
     assert list(zip(left.tolist(), right.tolist())) == [(5, 6)] and too_large == 1
+
+
+def test_a_nino_typed_with_a_slip_or_two_is_one_nino_not_two():
+    # AB123456C and AB123465C (two digits swapped) and AB124365C (two slips from the first) are one person's.
+    result = cluster(3, links((0, 1, 20), (1, 2, 20)), (NONE, NONE), [codes([0, 2, 3])])
+    assert same(result, 0, 1) and same(result, 1, 2) and result.components_split == 0
+
+
+def test_a_chain_through_a_record_without_a_birth_date_never_joins_a_baby_to_an_adult():
+    # 0: a one-year-old; 1: a police record of the same name with no date of birth; 2: a 33-year-old claimant.
+    years = GenerationSpan(np.array([2025, -1, 1993]), gap=12)
+    result = cluster(3, links((0, 1, 25), (1, 2, 16)), (NONE, NONE), [no_codes(3)], generation=years)
+    assert same(result, 0, 1) and not same(result, 0, 2)
+    assert result.kept.tolist() == [True, False]
+
+
+def test_an_identifier_may_vouch_for_a_birth_year_a_generation_out():
+    years = GenerationSpan(np.array([1990, 2005]), gap=12)
+    vouched = Links(np.array([0]), np.array([1]), np.array([30.0]), np.array([1.0]), np.array([True]))
+    assert same(cluster(2, vouched, (NONE, NONE), [no_codes(2)], generation=years), 0, 1)
+    unvouched = Links(np.array([0]), np.array([1]), np.array([30.0]), np.array([1.0]), np.array([False]))
+    assert not same(cluster(2, unvouched, (NONE, NONE), [no_codes(2)], generation=years), 0, 1)

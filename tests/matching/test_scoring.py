@@ -48,14 +48,37 @@ def test_probability_follows_the_prior():
 HOUSEHOLD = {"surname": "Okafor", "postcode": "LS9 1AA"}
 
 
+def bit(name: str) -> int:
+    return 1 << [c.name for c in CONTRADICTIONS].index(name)
+
+
 def test_twins_are_never_linked_on_household_evidence():
+    # Across two sources an analyst decides (an alias looks the same); within one family they are two people.
+    twins = [{**HOUSEHOLD, "forename": "Chidi", "dob": "2015-04-04", "sex": "M"},
+             {**HOUSEHOLD, "forename": "Emeka", "dob": "2015-04-04", "sex": "M"}]
+    _, result, _ = scored(records(a=table(*twins)), [(0, 1)])
+    assert result.decision[0] == Decision.REVIEW
+    assert result.contradiction[0] & bit("forenames differ")
+    family = table(*twins, family_id=None)
+    family["family_id"] = ["F1", "F1"]
+    _, result, _ = scored(records(la_cases=family), [(0, 1)])
+    assert result.decision[0] == Decision.REJECT and result.contradiction[0] & bit("listed apart")
+
+
+def test_a_sibling_with_a_similar_name_and_another_birthday_is_not_linked():
     built = records(a=table(
-        {**HOUSEHOLD, "forename": "Chidi", "dob": "2015-04-04", "sex": "M"},
-        {**HOUSEHOLD, "forename": "Emeka", "dob": "2015-04-04", "sex": "M"},
+        {**HOUSEHOLD, "forename": "Michelle", "dob": "2007-04-20"},
+        {**HOUSEHOLD, "forename": "Michael", "dob": "2007-07-17"},
     ))
     _, result, _ = scored(built, [(0, 1)])
-    assert result.decision[0] == Decision.REJECT
-    assert result.contradiction[0] & (1 << [c.name for c in CONTRADICTIONS].index("forenames differ"))
+    assert result.decision[0] == Decision.REJECT and result.contradiction[0] & bit("a sibling's name")
+
+
+@pytest.mark.parametrize(("left", "right"), [("Laura", "Luna"), ("Isla", "Isabella"), ("Abdul", "Abdullahi")])
+def test_a_fuzzy_forename_without_a_birth_date_in_one_household_is_never_linked_without_an_analyst(left, right):
+    built = records(a=table({**HOUSEHOLD, "forename": left, "dob": "2012-01-01"}, {**HOUSEHOLD, "forename": right}))
+    _, result, _ = scored(built, [(0, 1)])
+    assert result.decision[0] != Decision.ACCEPT
 
 
 def test_a_father_and_the_son_named_after_him_are_not_linked():

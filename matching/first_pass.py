@@ -1,0 +1,89 @@
+"""The persons a first pass of the linkage found, as evidence for the second.
+
+After a first pass, records that were linked with strong evidence form
+persons. Two kinds of evidence come from them:
+
+- **the person's other records** (`matching.person_evidence`): a record is
+  compared with every record of its candidate person, so a police record with
+  an old address meets the housing record that had the same address;
+- **the household** (associative matching, as in the ONS linkage of Census
+  2021): records share a household context when a council family, a housing
+  event or a police incident lists them together. "Another member of this
+  police incident is already linked to a member of this council family" is
+  evidence that the two records belong to one household, and so, with a name
+  and date of birth to tell the members apart, to one person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from matching.blocking import pairs_within_blocks
+from matching.pairs import member, pack, unpack
+
+CONTEXT_SIZE_CAP = 200
+BIRTHDAY_BASE = 100_000_000
+"""Above any YYYYMMDD date of birth."""
+"""A context listing more records than this (a reused reference) gives no household evidence."""
+
+
+@dataclass(frozen=True)
+class FirstPass:
+    labels: np.ndarray
+    """The first pass's person for each record (0..k-1)."""
+    person_contexts: np.ndarray
+    """Packed (person, other person), sorted: a record of the one shares a context with a record of the
+    other (and they are two first-pass persons)."""
+    has_context: np.ndarray
+    """Per person: some record of theirs shares a context with another person's."""
+    context_birthdays: np.ndarray
+    """Packed (record, date of birth) of the other records in each record's contexts, sorted: whether a
+    record's household has someone else born on a given day (a twin)."""
+
+    @classmethod
+    def of(cls, labels: np.ndarray, event_codes: np.ndarray, dob: np.ndarray) -> FirstPass:
+        labels = labels.astype(np.int64)
+        left, right, _ = pairs_within_blocks(event_codes.astype(np.int64), CONTEXT_SIZE_CAP)
+        records = np.r_[left, right]
+        others = np.r_[right, left]
+        mine, theirs = labels[records], labels[others]
+        two = mine != theirs
+        contexts = np.unique(pack(mine[two], theirs[two], len(labels) + 1))
+        has_context = np.zeros(int(labels.max()) + 1 if len(labels) else 0, dtype=bool)
+        has_context[mine[two]] = True
+        known = dob[others] >= 0
+        birthdays = np.unique(pack(records[known], dob[others][known], BIRTHDAY_BASE))
+        return cls(labels, contexts, has_context, birthdays)
+
+    def household_born_on(self, records: np.ndarray, dob: np.ndarray) -> np.ndarray:
+        """Whether someone else in each record's contexts was born on the given day."""
+        if not len(self.context_birthdays):
+            return np.zeros(len(records), dtype=bool)
+        return member(pack(records, dob, BIRTHDAY_BASE), self.context_birthdays) & (dob >= 0)
+
+    def in_households(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Both records' persons share a context with someone, and they are two persons."""
+        person_l, person_r = self.labels[left], self.labels[right]
+        return self.has_context[person_l] & self.has_context[person_r] & (person_l != person_r)
+
+    def shared_household(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """For each pair of records of two persons: a third person shares a context (a family, an event)
+        with a record of each, so the two belong to one household."""
+        found = np.zeros(len(left), dtype=bool)
+        if not len(left) or not len(self.person_contexts):
+            return found
+        base = len(self.labels) + 1
+        person_l, person_r = self.labels[left], self.labels[right]
+        owners, others = unpack(self.person_contexts, base)
+        starts = np.searchsorted(owners, person_l, side="left")
+        stops = np.searchsorted(owners, person_l, side="right")
+        counts = stops - starts
+        pair = np.repeat(np.arange(len(left)), counts)
+        offsets = np.arange(len(pair)) - np.repeat(np.cumsum(counts) - counts, counts)
+        third = others[np.repeat(starts, counts) + offsets]
+        wanted = (third != person_r[pair]) & (person_l[pair] != person_r[pair])
+        shared = member(pack(person_r[pair][wanted], third[wanted], base), self.person_contexts)
+        found[pair[wanted][shared]] = True
+        return found
