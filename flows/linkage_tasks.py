@@ -98,14 +98,35 @@ def linkage_model(config: RunConfiguration) -> LinkageModel:
                                        linkage.review_threshold)
 
 
+def _decisions(config: RunConfiguration, records: PersonRecords) -> DecisionsForRun:
+    """The analysts' stored decisions that apply to this run's records (a store of the earlier key format is
+    converted first, and written back)."""
+    settings = config.settings
+    stored, migrated = migrate_decisions(read_decisions(settings.decisions_path), records.frame)
+    if migrated.happened:
+        with shared_lock(settings.decisions_path):
+            write_decisions(stored, settings.decisions_path)
+        get_run_logger().info("review decisions migrated to the current key format: %d converted, %d kept as they "
+                              "were (their records are absent or changed)", migrated.converted,
+                              migrated.left_as_they_were)
+    return decisions_for_run(stored, records.frame)
+
+
 @task(name="train linkage model", cache_policy=NO_CACHE, timeout_seconds=120 * MINUTES)
 def train_linkage_model(run_root: Path, config: RunConfiguration, data_sha256: str) -> ModelSummary:
-    """Train on this run's records and save the model; an earlier model is kept beside it under its id."""
+    """Train on this run's records and save the model; an earlier model is kept beside it under its id.
+
+    Analysts' stored decisions on pairs of these records teach it too: their pairs count as known matches
+    and non-matches."""
     model_path = config.settings.model_path
     records = load_records(run_root / "linkage")
     candidates = load_candidates(run_root / "linkage" / "candidates.parquet")
+    decisions = _decisions(config, records)
     model = pipeline.train(config.linkage, records, candidates=candidates, data_sha256=data_sha256,
-                           code_version=code_version(), trained_at=utc_now())
+                           code_version=code_version(), trained_at=utc_now(), decisions=decisions)
+    if decisions.applied:
+        get_run_logger().info("trained with %d analysts' decisions (%d link, %d no link) as known answers",
+                              decisions.applied, len(decisions.links[0]), len(decisions.no_links[0]))
     if model_path.exists():
         previous = load_model(model_path)
         save_model(previous, model_path.with_name(f"{model_path.stem}.{previous.model_id}{model_path.suffix}"))
@@ -140,20 +161,6 @@ def score_pairs(run_root: Path, config: RunConfiguration, model: LinkageModel, p
     result = pipeline.score(config.linkage, model, records, candidates, first)
     scored_pairs(config.linkage.comparisons).write(result.pairs, scored_part(run_root, part, second))
     return result.without_pairs()
-
-
-def _decisions(config: RunConfiguration, records: PersonRecords) -> DecisionsForRun:
-    """The analysts' stored decisions that apply to this run's records (a store of the earlier key format is
-    converted first, and written back)."""
-    settings = config.settings
-    stored, migrated = migrate_decisions(read_decisions(settings.decisions_path), records.frame)
-    if migrated.happened:
-        with shared_lock(settings.decisions_path):
-            write_decisions(stored, settings.decisions_path)
-        get_run_logger().info("review decisions migrated to the current key format: %d converted, %d kept as they "
-                              "were (their records are absent or changed)", migrated.converted,
-                              migrated.left_as_they_were)
-    return decisions_for_run(stored, records.frame)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from data.documents import read_document, validation_problems
 from data.errors import SfmatchError
 from matching.comparisons import Comparison
+from matching.review_classifier import ReviewClassifier
 
 MODEL_FORMAT = "sfmatch-linkage-model"
 MODEL_VERSION = 2
@@ -86,6 +87,8 @@ class LinkageModel(_Frozen):
     thresholds: Thresholds = Thresholds()
     blocking_rules: tuple[str, ...]
     training: TrainingRecord
+    review_classifier: ReviewClassifier | None = None
+    """Learnt from analysts' decisions: settles review-band pairs like those they decided."""
 
     @property
     def model_id(self) -> str:

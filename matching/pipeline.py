@@ -26,6 +26,7 @@ from matching.model import LinkageModel, Thresholds, load_model
 from matching.partition import PartitionResult, partitions, score_partition
 from matching.person_evidence import second_pass_evidence
 from matching.review import DecisionsForRun, render_queue
+from matching.review_classifier import fit_review_classifier
 from matching.scoring import TermFrequencies, weight_matrix
 from matching.spec import LinkageSpec
 from matching.standardise import PersonRecords, standardise
@@ -75,8 +76,26 @@ def train(spec: LinkageSpec, records: PersonRecords, *, data_sha256: str, code_v
     scored = PartitionResult.combine([score(spec, model, records, candidates.take(piece))
                                       for piece in partitions(len(candidates), PARTITION_PAIRS)])
     first = first_pass(spec, records, scored, decisions)
-    return train_household(spec, model, records, candidates, first, TermFrequencies.of(records, spec),
-                           random_pairs=random_pairs, seed=seed, labelled=labelled)
+    tf = TermFrequencies.of(records, spec)
+    model = train_household(spec, model, records, candidates, first, tf, random_pairs=random_pairs, seed=seed,
+                            labelled=labelled)
+    return learn_review_classifier(spec, model, records, first, tf, labelled, seed)
+
+
+def learn_review_classifier(spec: LinkageSpec, model: LinkageModel, records: PersonRecords, first: FirstPass,
+                            tf: TermFrequencies, labelled: LabelledPairs, seed: int = 0) -> LinkageModel:
+    """The model with a classifier of analysts' decisions, when they made enough of each kind."""
+    if not len(labelled):
+        return model
+    evidence = second_pass_evidence(spec, model, tf, records, labelled.left, labelled.right, first)
+    classifier = fit_review_classifier(spec.comparisons, evidence.levels, evidence.weights.sum(axis=1),
+                                       labelled.match, seed)
+    session = {"rule": "review classifier", "decisions": int(len(labelled)), "links": int(labelled.match.sum()),
+               "fitted": classifier is not None}
+    if classifier is not None:
+        session.update(accept_at=classifier.accept_at, reject_at=classifier.reject_at, **classifier.cross_validated)
+    training = model.training.model_copy(update={"sessions": model.training.sessions + (session,)})
+    return model.model_copy(update={"review_classifier": classifier, "training": training})
 
 
 def load_linkage_model(spec: LinkageSpec, path: Path, accept: float | None = None,

@@ -135,6 +135,9 @@ CONTRADICTIONS = (
 
 
 FORENAMES_DIFFER = 1 << [c.name for c in CONTRADICTIONS].index("forenames differ")
+ALIAS_REVIEW = 0.8
+"""A pair whose only contradiction is its forenames goes to an analyst from this probability (or the review
+threshold, if higher): below it, it is more often a twin or a sibling than an alias."""
 LISTED_APART = 1 << [c.name for c in CONTRADICTIONS].index("listed apart")
 
 
@@ -302,6 +305,27 @@ def household_caution(spec: LinkageSpec, levels: ComparisonLevels) -> np.ndarray
     return fuzzy_forename(spec, levels) & no_birthday & surname_agrees & same_place(spec, levels)
 
 
+def _settle_like_analysts(spec: LinkageSpec, model: LinkageModel, levels: ComparisonLevels, weight: np.ndarray,
+                          decision: np.ndarray, contradiction: np.ndarray) -> None:
+    """Pairs for review that the model's classifier of analysts' decisions is sure of are settled its way.
+
+    That includes pairs whose only contradiction is their forenames (an alias or a twin): analysts decide
+    those every month, so where the classifier has learnt which they call one person, it lifts the
+    contradiction for that pair."""
+    classifier = model.review_classifier
+    band = np.flatnonzero((decision == Decision.REVIEW) & ((contradiction == 0) | (contradiction == FORENAMES_DIFFER)))
+    if classifier is None or not len(band):
+        return
+    probability = classifier.probability(spec.comparisons, ComparisonLevels(levels.matrix[band], levels.names),
+                                         weight[band])
+    if classifier.accept_at is not None:
+        accepted = band[probability >= classifier.accept_at]
+        decision[accepted] = Decision.ACCEPT
+        contradiction[accepted] = 0
+    if classifier.reject_at is not None:
+        decision[band[probability <= classifier.reject_at]] = Decision.REJECT
+
+
 def probability_from_weight(weight: np.ndarray, prior: float) -> np.ndarray:
     prior_bits = np.log2(prior / (1 - prior))
     return 1.0 / (1.0 + np.exp2(-(weight + prior_bits)))
@@ -328,10 +352,11 @@ def decide(spec: LinkageSpec, model: LinkageModel, levels: ComparisonLevels, wei
         probability >= model.thresholds.accept, Decision.ACCEPT,
         np.where(probability >= model.thresholds.review, Decision.REVIEW, Decision.REJECT),
     ).astype(np.int8)
-    # A pair that differs only in forename but would otherwise be accepted is an alias or a twin: an analyst
-    # decides. Every other contradiction is two people.
-    alias_or_twin = (contradiction == FORENAMES_DIFFER) & (decision == Decision.ACCEPT)
+    # A pair that differs only in forename but would otherwise be accepted or reviewed is an alias or a twin:
+    # an analyst decides. Every other contradiction is two people.
+    alias_or_twin = (contradiction == FORENAMES_DIFFER) & (probability >= max(model.thresholds.review, ALIAS_REVIEW))
     decision[contradiction != 0] = Decision.REJECT
     decision[alias_or_twin] = Decision.REVIEW
     decision[household_caution(spec, levels) & (decision == Decision.ACCEPT)] = Decision.REVIEW
+    _settle_like_analysts(spec, model, levels, weight, decision, contradiction)
     return Scores(weight, probability, decision, contradiction)

@@ -187,6 +187,8 @@ PROGRAMME_SPEC = LinkageSpec(
                      why="names swapped and one of them changed or mistyped"),
         BlockingRule("forename+surname+birth year", ("nick1", "sn", "birth_year"), why="day or month mistyped"),
         BlockingRule("forename+surname+birthday", ("nick1", "sn", "birthday"), why="year of birth mistyped"),
+        BlockingRule("dob+initial", ("dob_int", "initial_code"),
+                     why="surname changed (a step-parent's) and the forename mistyped"),
     ),
     training_sessions=tuple(TrainingSession(rule) for rule in
                             ("nino", "upn", "surname+dob", "forename+postcode", "dob+postcode")),

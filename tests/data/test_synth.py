@@ -119,3 +119,49 @@ def test_each_source_carries_its_kind_of_noise(synth_small):
     education = records["education"]
     assert education["upn"].notna().mean() > 0.95
     assert upn_is_valid(education["upn"].dropna()).mean() > 0.97
+
+
+@pytest.fixture(scope="module")
+def realistic(tmp_path_factory):
+    out = tmp_path_factory.mktemp("realistic")
+    generate(1500, seed=5, out=out, difficulty="realistic")
+    contracts = load_contracts(CONTRACTS_DIR)
+    located = locate_extracts(out / "extracts", contracts)
+    records = {s: ingest_extract(p, contracts[s]).records for s, p in located.items()}
+    truth = read_parquet(out / "truth" / "records.parquet")
+    people = read_parquet(out / "truth" / "people.parquet").set_index("person_id")
+    return out, records, truth, people
+
+
+def _joined(realistic, source):
+    _, records, truth, people = realistic
+    return records[source].merge(truth[truth["source"] == source], on="record_id").join(people, on="person_id",
+                                                                                       rsuffix="_true")
+
+
+@pytest.mark.parametrize("source", ["police", "housing"])
+def test_realistic_partner_extracts_are_as_dirty_as_councils_receive(realistic, source):
+    joined = _joined(realistic, source)
+    forename_differs = joined["forename"].fillna("").str.upper() != joined["forename_true"].str.upper()
+    assert 0.10 < forename_differs.mean() < 0.30, "about one forename in six differs from the person's"
+    assert 0.03 < joined["dob"].isna().mean() < 0.15, "dates of birth missing in 5-10 % of rows"
+    adults = joined[joined["role_true"] == "adult"] if "role_true" in joined else joined
+    assert 0.05 < adults["nino"].notna().mean() < 0.5, "NINOs on 10-40 % of rows"
+
+
+def test_realistic_mode_has_step_children_known_by_another_surname(realistic):
+    out, _, _, people = realistic
+    known_as = people["known_as_surname"].dropna()
+    assert len(known_as) > 0 and (people.loc[known_as.index, "surname"] != known_as).all()
+    police = _joined(realistic, "police")
+    stepchildren = police[police["known_as_surname_true"].notna()] if "known_as_surname_true" in police else \
+        police[police["known_as_surname"].notna()]
+    surname = stepchildren["surname"].str.upper()
+    assert (surname == stepchildren["known_as_surname"].str.upper()).any(), "police record the surname they go by"
+
+
+def test_realistic_mode_leaves_the_standard_mode_as_it_was(tmp_path):
+    generate(150, seed=3, out=tmp_path / "standard")
+    generate(150, seed=3, out=tmp_path / "realistic", difficulty="realistic")
+    assert file_digests(tmp_path / "standard") != file_digests(tmp_path / "realistic")
+    assert json.loads((tmp_path / "realistic" / "synth.json").read_text())["difficulty"] == "realistic"

@@ -63,3 +63,45 @@ def test_a_pair_id_does_not_depend_on_which_side_a_record_is_on():
     assert a.tolist() == b.tolist()
     assert set(KEY_COLUMNS) <= {"left_source", "left_record_id", "left_identity_key", "right_source",
                                 "right_record_id", "right_identity_key"}
+
+
+def test_the_workbook_has_a_decision_drop_down_a_frozen_header_and_shaded_levels(tmp_path):
+    from openpyxl import load_workbook
+
+    from matching.review_workbook import AGREE, DISAGREE, NO_EVIDENCE, write_review_queue
+
+    queue = pd.DataFrame({"pair_id": ["p0", "p1"], "forename_level": ["exact", "different"],
+                          "forename_weight": [8.5, -5.6], "dob_level": ["no evidence", "exact"],
+                          "dob_weight": [0.0, 13.3], "decision": ["", ""], "note": ["", ""]})
+    csv, workbook = write_review_queue(queue, tmp_path / "review_queue.csv", tmp_path / "review_queue.xlsx")
+    assert pd.read_csv(csv).shape == queue.shape
+    sheet = load_workbook(workbook)["review queue"]
+    assert sheet.freeze_panes == "A2"
+    validation = sheet.data_validations.dataValidation[0]
+    assert validation.formula1 == '"link,no link"' and "F2" in str(validation.sqref)
+    fill = lambda cell: sheet[cell].fill.start_color.rgb[-6:]  # noqa: E731
+    assert (fill("B2"), fill("B3"), fill("D2"), fill("D3")) == (AGREE, DISAGREE, NO_EVIDENCE, AGREE)
+    again = tmp_path / "again.xlsx"
+    write_review_queue(queue, tmp_path / "again.csv", again)
+    assert again.read_bytes() == workbook.read_bytes(), "the same queue gives the same bytes"
+
+
+def test_decisions_from_the_workbook_are_stored_like_those_from_the_csv(tmp_path):
+    from matching.review_workbook import write_workbook
+
+    queue = pd.read_csv(queue_file(tmp_path, ["link", "no link", ""]), dtype=str, keep_default_na=False)
+    workbook = write_workbook(queue, tmp_path / "review_queue.xlsx")
+    stats = apply_review_file(workbook, tmp_path / "decisions.csv")
+    assert (stats.decided, stats.links, stats.no_links, stats.undecided) == (2, 1, 1, 1)
+    assert set(read_decisions(tmp_path / "decisions.csv")["pair_id"]) == {"p0", "p1"}
+
+
+def test_a_bad_decision_in_the_workbook_names_its_row_and_stores_nothing(tmp_path):
+    from matching.review_workbook import write_workbook
+
+    queue = pd.read_csv(queue_file(tmp_path, ["link", "perhaps", "link"]), dtype=str, keep_default_na=False)
+    workbook = write_workbook(queue, tmp_path / "review_queue.xlsx")
+    store = tmp_path / "decisions.csv"
+    with pytest.raises(ReviewError, match=r"row\(s\) 3: decision must be 'link' or 'no link'"):
+        apply_review_file(workbook, store)
+    assert not store.exists()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from matching import pipeline
 from matching.spec import PROGRAMME_SPEC
-from matching.training import estimate_u, expectation_maximisation, neutral_m
+from matching.training import estimate_u, expectation_maximisation, monotone_levels, neutral_m
 
 COMPARISONS = PROGRAMME_SPEC.comparisons
 
@@ -92,3 +94,25 @@ def test_a_field_no_true_match_carries_on_both_sides_keeps_its_neutral_m(synth_r
     assert [level.m for level in nhs.levels] == pytest.approx(list(neutral))
     assert nhs.levels[0].weight > 10
     assert all("nhs_number" in s["not_estimated"] for s in model.training.sessions if "fixed" in s)
+
+
+def test_known_answers_pull_m_toward_what_analysts_decided():
+    levels = simulate(20_000, 0.3, missing=0.0, seed=5)
+    start = [np.array([0.6, 0.3, 0.1]), np.array([0.6, 0.3, 0.1]), np.array([0.4, 0.3, 0.2, 0.1])]
+    plain = expectation_maximisation(levels, TRUE_U, start, [True, True, True])
+    # Five thousand decided pairs that all disagree on the first comparison, and were all links.
+    known = np.column_stack([np.full(5000, 2), np.zeros(5000), np.zeros(5000)]).astype(np.int8)
+    taught = expectation_maximisation(levels, TRUE_U, start, [True, True, True], labelled=known,
+                                      labels=np.ones(5000, dtype=bool))
+    assert taught.m[0][2] > plain.m[0][2] + 0.05
+
+
+@given(st.lists(st.floats(0.001, 1.0), min_size=2, max_size=7), st.lists(st.floats(0.001, 1.0), min_size=2, max_size=7))
+def test_pooled_levels_never_let_a_weaker_level_outweigh_a_stronger_one(m_raw, u_raw):
+    k = min(len(m_raw), len(u_raw))
+    m, u = np.array(m_raw[:k]) / sum(m_raw[:k]), np.array(u_raw[:k]) / sum(u_raw[:k])
+    adjusted, groups = monotone_levels(m, u)
+    weights = np.log2(adjusted / u)
+    assert (np.diff(weights) <= 1e-9).all()
+    assert adjusted.sum() == pytest.approx(1.0)
+    assert all(len(g) > 1 for g in groups)
