@@ -67,7 +67,7 @@ def test_the_file_has_the_spec_columns_and_formats(submitted):
     assert cohort["postcode_district"].str.fullmatch(r"([A-Z]{1,2}\d[A-Z\d]?)?").all()
     assert set(cohort["role"]) <= {"adult", "child", "unknown"} and set(cohort["sex"]) <= set("MFUX")
     assert (cohort["eligible"] == "1").all() and (cohort["needs_count"].astype(int) >= 3).all()
-    assert set(cohort["la_code"]) == {"E99999999"} and set(cohort["framework_version"]) == {"sf-2022 v2"}
+    assert set(cohort["la_code"]) == {"E99999999"} and set(cohort["framework_version"]) == {"sf-2022 v3"}
 
 
 def test_no_value_of_the_file_is_an_identifier_of_the_inputs(submitted):
