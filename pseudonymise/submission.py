@@ -21,6 +21,10 @@ from pseudonymise.pseudonyms import Pseudonymiser
 
 SOURCE_PRIORITY = {"la_cases": 0, "education": 1, "dwp_benefits": 2, "housing": 3, "police": 4}
 MATCH_KEYS = ("mk_nino", "mk_nhs_number", "mk_name_dob")
+SENT_ROLES = ("adult", "child")
+"""The roles the spec allows. A member with no date of birth anywhere has the role `unknown`: they are held out
+of the file (and counted), since their role cannot be stated and their birth month is unknown anyway; their
+family's eligibility, decided without counting them as a dependent child, is unchanged."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,8 @@ def build_submission(
     chosen = chosen.sort_values(["person_id", "needs_count", "family_id"], ascending=[True, False, True], kind="stable")
     chosen = chosen.drop_duplicates("person_id")
     excluded = chosen["person_id"].isin(opted_out)
-    chosen = chosen[~excluded].drop(columns="needs_count")
+    role_unknown = ~excluded & ~chosen["role"].isin(SENT_ROLES)
+    chosen = chosen[~excluded & ~role_unknown].drop(columns="needs_count")
     rows = chosen.merge(eligible, on="family_id").join(people, on="person_id")
 
     codes = framework.headline_codes
@@ -129,5 +134,6 @@ def build_submission(
     counts = {
         "rows": len(cohort), "families": int(cohort["family_pseudo_id"].nunique()),
         "persons_in_several_eligible_families": in_several, "persons_left_out_by_opt_out": int(excluded.sum()),
+        "persons_held_out_role_unknown": int(role_unknown.sum()),
     }
     return cohort, crosswalk, counts

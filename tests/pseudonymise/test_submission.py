@@ -65,7 +65,7 @@ def test_the_file_has_the_spec_columns_and_formats(submitted):
         assert cohort[column].str.fullmatch(r"([0-9a-f]{64})?").all()
     assert cohort["birth_year_month"].str.fullmatch(r"(\d{4}-\d{2})?").all()
     assert cohort["postcode_district"].str.fullmatch(r"([A-Z]{1,2}\d[A-Z\d]?)?").all()
-    assert set(cohort["role"]) <= {"adult", "child", "unknown"} and set(cohort["sex"]) <= set("MFUX")
+    assert set(cohort["role"]) <= {"adult", "child"} and set(cohort["sex"]) <= set("MFUX")
     assert (cohort["eligible"] == "1").all() and (cohort["needs_count"].astype(int) >= 3).all()
     assert set(cohort["la_code"]) == {"E99999999"} and set(cohort["framework_version"]) == {"sf-2022 v3"}
 
