@@ -267,14 +267,15 @@ app.add_typer(keys_app, name="keys")
 
 @keys_app.command("new")
 def keys_new(
-    kind: Annotated[str, typer.Option(help="'council' (pseudonyms) or 'evaluation' (match keys, shared)")],
+    kind: Annotated[str, typer.Option(
+        help="'council' (pseudonyms), 'evaluation' (match keys, shared) or 'opt-out' (the restriction register)")],
     out: Annotated[Path, typer.Option(help="the key file to write (readable by you only)")],
 ) -> None:
     """Write a new 256-bit key to a file with 0600 permissions."""
-    from pseudonymise.keys import new_key, write_key_file
+    from pseudonymise.keys import KEY_KINDS, new_key, write_key_file
 
-    if kind not in ("council", "evaluation"):
-        _fail("--kind must be 'council' or 'evaluation'")
+    if kind not in KEY_KINDS:
+        _fail("--kind must be 'council', 'evaluation' or 'opt-out'")
     key = new_key(kind)
     write_key_file(key, out)
     console.print(f"wrote the {kind} key to {out} (fingerprint {key.fingerprint})")
@@ -333,6 +334,42 @@ def keys_rotate(
     mapping.to_csv(out, index=False)
     console.print(f"wrote {len(mapping):,} old-to-new pairs to {out} "
                   f"({before.fingerprint} -> {after.fingerprint}); send it with the next submission")
+
+
+optouts_app = typer.Typer(help="The restriction register: people who objected to or restricted processing.",
+                          no_args_is_help=True)
+app.add_typer(optouts_app, name="optouts")
+
+
+@optouts_app.command("seal")
+def optouts_seal(
+    plain: Annotated[Path, typer.Argument(help="the opt-out list (CSV: any of nino, nhs_number, forename, surname, dob)")],
+    out: Annotated[Path, typer.Option(help="the restriction register to write, or to add these people to")],
+    key: Annotated[Path | None, typer.Option(help="the opt-out key file (default: the settings' opt_out_key_file)")] = None,
+    config: Annotated[Path | None, typer.Option(help="settings file (YAML)")] = None,
+) -> None:
+    """Keep only keyed hashes of the normalised identifiers: the least that lets the restriction be respected.
+
+    Point `submission.opt_outs` at the register afterwards, and delete the plain list securely.
+    """
+    from flows.configuration import opt_out_key
+    from flows.settings import load_settings
+    from pseudonymise.keys import read_key_file
+    from pseudonymise.optouts import is_register, load_opt_outs, read_register, write_register
+
+    sealing_key = read_key_file(key, "opt-out") if key is not None else opt_out_key(load_settings(config))
+    if sealing_key is None:
+        _fail("no opt-out key: give --key, or set submission.opt_out_key_file (or SFMATCH_OPT_OUT_KEY); "
+              "'sfmatch keys new --kind opt-out' makes one")
+    if is_register(plain):
+        _fail(f"{plain} is already a sealed register")
+    register = load_opt_outs(plain, sealing_key)
+    added = len(register.hashes)
+    if out.exists():
+        register = read_register(out, sealing_key).merged(register)
+    write_register(register, out)
+    console.print(f"sealed {added:,} opt-outs into {out} ({len(register.hashes):,} people in the register; key "
+                  f"{sealing_key.fingerprint}). Set submission.opt_outs to it, and delete {plain} securely.")
 
 
 @app.command()

@@ -14,7 +14,7 @@ from flows.configuration import RunConfiguration
 from flows.tasks import IO_RETRIES, MINUTES, GateSummary
 from matching.storage import load_records
 from pseudonymise.cohort import CohortInputs, build_cohort_package, recorded_sexes, write_cohort_package
-from pseudonymise.optouts import read_opt_outs
+from pseudonymise.optouts import load_opt_outs
 from pseudonymise.pseudonyms import Pseudonymiser
 from pseudonymise.publish import SubmissionDescription, publish, seal_submission
 from pseudonymise.submission import RunContext
@@ -46,7 +46,8 @@ def pseudonymise_cohort(run_root: Path, config: RunConfiguration, run_id: str, r
         sexes=recorded_sexes(run_root / "ingested", config.contracts, config.sources),
         evidence=lambda: read_parquet(run_root / "evidence.parquet",
                                       columns=["family_id", "headline", "descriptor", "person_id", "status"]),
-        opt_outs=read_opt_outs(settings.submission.opt_outs) if settings.submission.opt_outs is not None else None,
+        opt_outs=(load_opt_outs(settings.submission.opt_outs, config.opt_out_key())
+                  if settings.submission.opt_outs is not None else None),
     )
     context = RunContext(settings.la_code, run_id, reference_date.isoformat(), config.framework.label)
     package = build_cohort_package(inputs, Pseudonymiser(keys.council), Pseudonymiser(keys.evaluation), context)

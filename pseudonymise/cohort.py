@@ -20,7 +20,7 @@ from criteria.framework import Framework
 from data.contract import Contract
 from data.tables import read_parquet, write_parquet
 from pseudonymise.aggregates import disclosure_controlled, family_counts
-from pseudonymise.optouts import OptOutStats, match_opt_outs
+from pseudonymise.optouts import OptOutRegister, OptOutStats, match_opt_outs
 from pseudonymise.pseudonyms import Pseudonymiser
 from pseudonymise import submission
 from pseudonymise.submission import RunContext, person_attributes
@@ -59,7 +59,7 @@ class CohortInputs:
     sexes: pd.DataFrame
     evidence: Callable[[], pd.DataFrame]
     """The assessment's evidence (family_id, headline, descriptor, person_id, status), read only if someone opted out."""
-    opt_outs: pd.DataFrame | None = None
+    opt_outs: OptOutRegister | None = None
 
 
 @dataclass(frozen=True)
