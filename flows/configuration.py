@@ -43,7 +43,7 @@ class RunConfiguration:
             submission.council_key_file, settings.council_key.get_secret_value() if settings.council_key else None,
             submission.evaluation_key_file,
             settings.evaluation_key.get_secret_value() if settings.evaluation_key else None,
-            submission.recipient_public_key,
+            submission.recipient_public_key, submission.aggregates_recipient_public_key,
         )
 
     def opt_out_key(self) -> SecretKey | None:

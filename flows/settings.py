@@ -90,7 +90,10 @@ class SubmissionSettings(_Group):
     enabled: bool = Field(True, description="build, encrypt and stage the cohort file for the evaluation")
     council_key_file: Path | None = Field(None, description="the council's pseudonym key (sfmatch keys new)")
     evaluation_key_file: Path | None = Field(None, description="the key shared with the evaluation, for match keys")
-    recipient_public_key: Path | None = Field(None, description="the evaluation's X25519 public key (PEM)")
+    recipient_public_key: Path | None = Field(None, description="the evaluation's X25519 public key (PEM): the "
+                                              "cohort package is encrypted for it")
+    aggregates_recipient_public_key: Path | None = Field(None, description="the X25519 public key (PEM) of whoever "
+                                                         "receives the aggregate return, a package of its own")
     opt_outs: Path | None = Field(None, description="people who objected to or restricted processing: a plain CSV, "
                                   "or a restriction register sealed by 'sfmatch optouts seal'")
     opt_out_key_file: Path | None = Field(None, description="the key the restriction register is sealed with "

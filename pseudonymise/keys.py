@@ -162,20 +162,24 @@ def load_private_key(path: Path) -> X25519PrivateKey:
 
 @dataclass(frozen=True)
 class SubmissionKeys:
-    """The three keys a submission needs: the council's and the evaluation's HMAC keys, the recipient's public key."""
+    """The keys a submission needs: the council's and the evaluation's HMAC keys, and the public keys of the two
+    recipients, the cohort's (the evaluation) and the aggregate return's."""
 
     council: SecretKey
     evaluation: SecretKey
     recipient: X25519PublicKey
+    aggregates_recipient: X25519PublicKey
 
     @property
     def fingerprints(self) -> dict[str, str]:
         return {"council": self.council.fingerprint, "evaluation": self.evaluation.fingerprint,
-                "recipient": public_fingerprint(self.recipient)}
+                "recipient": public_fingerprint(self.recipient),
+                "aggregates_recipient": public_fingerprint(self.aggregates_recipient)}
 
 
 def load_submission_keys(council_file: Path | None, council_secret: str | None, evaluation_file: Path | None,
-                         evaluation_secret: str | None, recipient_public_key: Path | None) -> SubmissionKeys:
+                         evaluation_secret: str | None, recipient_public_key: Path | None,
+                         aggregates_recipient_public_key: Path | None) -> SubmissionKeys:
     """Every key a submission needs, or a clear error naming the one that is missing or wrong."""
     council = load_key("council", council_file, council_secret)
     evaluation = load_key("evaluation", evaluation_file, evaluation_secret)
@@ -184,4 +188,12 @@ def load_submission_keys(council_file: Path | None, council_secret: str | None, 
     if recipient_public_key is None:
         raise SecretKeyError("no recipient_public_key: the cohort file is encrypted for the evaluation before it "
                              "leaves ('sfmatch keys recipient' makes a pair for testing)")
-    return SubmissionKeys(council, evaluation, load_public_key(recipient_public_key))
+    if aggregates_recipient_public_key is None:
+        raise SecretKeyError("no aggregates_recipient_public_key: the aggregate return is a package of its own, "
+                             "encrypted for its own recipient ('sfmatch keys recipient' makes a pair for testing)")
+    recipient, aggregates = load_public_key(recipient_public_key), load_public_key(aggregates_recipient_public_key)
+    if public_fingerprint(recipient) == public_fingerprint(aggregates):
+        raise SecretKeyError("recipient_public_key and aggregates_recipient_public_key are the same key: the row-level "
+                             "cohort and the aggregate return go to their own recipients, so that the rows cannot "
+                             "undo the aggregates' suppression")
+    return SubmissionKeys(council, evaluation, recipient, aggregates)

@@ -97,7 +97,7 @@ def build_submission(
     framework: Framework, families: pd.DataFrame, members: pd.DataFrame, people: pd.DataFrame,
     opted_out: set[str], council: Pseudonymiser, evaluation: Pseudonymiser, context: RunContext,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
-    """The cohort rows, the internal crosswalk (person and family ids to pseudonyms) and counts."""
+    """The cohort rows, the internal crosswalk (person and family ids to the pseudonyms sent) and counts."""
     eligible = families[families["eligible"].astype(bool)]
     chosen = members[["family_id", "person_id", "role"]].merge(eligible[["family_id", "needs_count"]], on="family_id")
     in_several = int(chosen["person_id"].duplicated(keep=False).groupby(chosen["person_id"]).any().sum())
@@ -126,10 +126,13 @@ def build_submission(
     cohort["eligible"] = rows["eligible"].astype(np.int8).to_numpy()
     for column, (label, values) in match_key_inputs(rows).items():
         cohort[column] = pd.Series(evaluation.column(label, values).to_numpy()).astype(STRING).fillna("")
+    sent_pseudonyms = cohort[["family_pseudo_id", "person_pseudo_id"]]  # still in the order of `rows`
     cohort = cohort.sort_values(["family_pseudo_id", "person_pseudo_id"], kind="stable").reset_index(drop=True)
 
     crosswalk = pd.DataFrame({
         "family_id": rows["family_id"].astype(str).to_numpy(), "person_id": rows["person_id"].astype(str).to_numpy(),
+        "family_pseudo_id": sent_pseudonyms["family_pseudo_id"].astype(str).to_numpy(),
+        "person_pseudo_id": sent_pseudonyms["person_pseudo_id"].astype(str).to_numpy(),
     })
     counts = {
         "rows": len(cohort), "families": int(cohort["family_pseudo_id"].nunique()),
