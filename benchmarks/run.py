@@ -73,12 +73,16 @@ def keys_config(work: Path) -> Path:
     for command in (["keys", "new", "--kind", "council", "--out", str(keys / "council.key")],
                     ["keys", "new", "--kind", "evaluation", "--out", str(keys / "evaluation.key")],
                     ["keys", "recipient", "--private", str(keys / "recipient_private.pem"),
-                     "--public", str(keys / "recipient_public.pem")]):
+                     "--public", str(keys / "recipient_public.pem")],
+                    ["keys", "recipient", "--private", str(keys / "aggregates_private.pem"),
+                     "--public", str(keys / "aggregates_public.pem")]):
         subprocess.run([str(SFMATCH), *command], check=True, capture_output=True, cwd=ROOT)
     config = work / "sfmatch.yaml"
     config.write_text(
         f"council_key_file: {keys / 'council.key'}\nevaluation_key_file: {keys / 'evaluation.key'}\n"
-        f"recipient_public_key: {keys / 'recipient_public.pem'}\nopt_outs: {work / 'synthetic' / 'opt_outs.csv'}\n"
+        f"recipient_public_key: {keys / 'recipient_public.pem'}\n"
+        f"aggregates_recipient_public_key: {keys / 'aggregates_public.pem'}\n"
+        f"opt_outs: {work / 'synthetic' / 'opt_outs.csv'}\n"
     )
     return config
 
@@ -128,7 +132,7 @@ def bench(households: int, out: Path, seed: int, difficulty: str = "standard",
         "candidate_pairs": manifest["linkage"]["candidate_pairs"],
         "families_assessed": manifest["criteria"]["families_assessed"],
         "families_eligible": manifest["criteria"]["families_eligible"],
-        "cohort_rows": manifest["submission"]["rows"],
+        "cohort_rows": manifest["submission"]["cohort"]["rows"],
     }
     if review_round:
         result["review_round"] = answer_review_round(work, run_dir, config, common, seed, difficulty, households)
@@ -219,7 +223,7 @@ def dask_comparison(households: int, out: Path) -> dict[str, object]:
                                         work / "compare-dask.log", env)
         finally:
             os.environ.pop("PREFECT_API_URL", None)
-    compared = ("linked_records.parquet", "families.parquet", "evidence.parquet", "submission/cohort.parquet")
+    compared = ("linked_records.parquet", "families.parquet", "evidence.parquet", "submission/cohort/cohort.parquet")
     identical = all(file_sha256(runs["single"] / "runs" / "same" / name) == file_sha256(runs["dask"] / "runs" / "same" / name)
                     for name in compared)
     partitions = json.loads((runs["dask"] / "runs" / "same" / "manifest.json").read_text())["linkage"]["partitions"]

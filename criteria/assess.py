@@ -19,7 +19,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from criteria.conditions import condition_mask, descriptor_mask, period_mask, person_totals
+from criteria.conditions import SCOPES, condition_mask, descriptor_mask, period_mask, period_scope, person_totals
 from criteria.families import family_members, person_dates_of_birth
 from criteria.framework import Descriptor, Framework
 from criteria.persons import RecordPersons
@@ -27,14 +27,16 @@ from data.tables import STRING
 
 HIT_TYPES = {
     "headline": STRING, "descriptor": STRING, "applies_to": STRING, "source": STRING, "record_id": STRING,
-    "evidence_date": "datetime64[ns]", "record_family": STRING, "person_id": object, "match_probability": float,
+    "evidence_date": "datetime64[ns]", "scope_end": "datetime64[ns]", "scope": STRING, "record_family": STRING, "person_id": object, "match_probability": float,
 }
 COUNTED = "counted"
 PENDING = "pending review"
 EVIDENCE_COLUMNS = [
     "family_id", "headline", "descriptor", "source", "record_id", "person_id", "link_probability", "evidence_date",
-    "status",
+    "scope_end", "scope", "status",
 ]
+"""`evidence_date` to `scope_end` are the days of the period the record puts in scope (`criteria.conditions.period_scope`);
+`scope` says how: an event, a spell's overlap, a return for the period, or the council's current view."""
 
 
 def _stack(frames: list[pd.DataFrame], types: dict[str, object]) -> pd.DataFrame:
@@ -84,12 +86,12 @@ def _hits(framework: Framework, tables: dict[str, pd.DataFrame], start: date, en
         if not mask.any():
             continue
         chosen = table.loc[mask]
-        date_field = descriptor.period.date or descriptor.period.start
+        first_day, last_day = period_scope(chosen, descriptor.period, start, end)
         frames.append(pd.DataFrame({
             "headline": headline.code, "descriptor": descriptor.id, "applies_to": descriptor.applies_to,
             "source": descriptor.source, "record_id": chosen["record_id"].astype(STRING).to_numpy(),
-            "evidence_date": (pd.to_datetime(chosen[date_field]) if date_field
-                              else pd.Series(pd.NaT, index=chosen.index, dtype="datetime64[ns]")).to_numpy(),
+            "evidence_date": first_day.to_numpy(), "scope_end": last_day.to_numpy(),
+            "scope": SCOPES[descriptor.period.rule],
             "record_family": (chosen["family_id"] if "family_id" in chosen
                               else pd.Series(pd.NA, index=chosen.index)).astype(STRING).to_numpy(),
             "person_id": persons.names[codes[mask]],

@@ -76,6 +76,33 @@ def period_mask(table: pd.DataFrame, period: PeriodRule, start: date, end: date)
     return np.ones(len(table), dtype=bool)
 
 
+SCOPES = {"event": "event in the period", "spell": "spell overlapping the period",
+          "whole_record": "return for the period", "current": "council's current view"}
+"""How each period rule puts a record in scope, as the evidence says it."""
+
+
+def period_scope(table: pd.DataFrame, period: PeriodRule, start: date, end: date) -> tuple[pd.Series, pd.Series]:
+    """The days each record (already in the period) puts in scope: its first and last, both within the period.
+
+    An event is its own day. A spell is its overlap with the period, so a claim that began years ago is in
+    scope from the first day of the period. A return for the period (the school census) covers the whole
+    period. The council's current view (its flags and assessment) holds from the date the rule names (the
+    assessment), or the period's start if that is earlier, up to the reference date; with no such date, it
+    is the view as at the reference date.
+    """
+    first, last = pd.Timestamp(start), pd.Timestamp(end)
+    day = lambda column: pd.to_datetime(table[column]).dt.normalize()  # noqa: E731
+    at = lambda value: pd.Series(value, index=table.index, dtype="datetime64[ns]")  # noqa: E731
+    if period.rule == "event":
+        return day(period.date), day(period.date)
+    if period.rule == "spell":
+        return day(period.start).clip(lower=first), day(period.end).fillna(last).clip(upper=last)
+    if period.rule == "whole_record":
+        return at(first), at(last)
+    since = day(period.date).clip(lower=first, upper=last).fillna(last) if period.date else at(last)
+    return since, at(last)
+
+
 def descriptor_mask(table: pd.DataFrame, conditions: tuple[Condition, ...], period: PeriodRule,
                     start: date, end: date) -> np.ndarray:
     mask = period_mask(table, period, start, end)

@@ -81,7 +81,8 @@ class PeriodRule(_Strict):
     - `event`: its date is within the period;
     - `spell`: its start..end (end empty = ongoing) overlaps the period;
     - `whole_record`: the record describes the period itself (a census return);
-    - `current`: the record is the council's current view (case flags, assessment).
+    - `current`: the record is the council's current view (case flags, assessment); `date`, if given,
+      names the field it dates from (the assessment date), which dates the evidence but does not filter.
     """
 
     rule: Literal["event", "spell", "whole_record", "current"]
@@ -92,9 +93,10 @@ class PeriodRule(_Strict):
     @model_validator(mode="after")
     def _fields_for_rule(self) -> PeriodRule:
         needed = {"event": {"date"}, "spell": {"start", "end"}, "whole_record": set(), "current": set()}[self.rule]
+        optional = {"date"} if self.rule == "current" else set()
         given = {name for name in ("date", "start", "end") if getattr(self, name) is not None}
-        if given != needed:
-            wanted = ", ".join(sorted(needed)) or "no date fields"
+        if not needed <= given <= needed | optional:
+            wanted = ", ".join(sorted(needed)) or ("at most a date" if optional else "no date fields")
             raise ValueError(f"period rule '{self.rule}' takes {wanted}")
         return self
 

@@ -9,6 +9,7 @@ or more is a candidate for a claimable outcome.
 
 from __future__ import annotations
 
+import calendar
 from datetime import date
 
 import numpy as np
@@ -19,10 +20,17 @@ CHANGE_COLUMNS = ["family_id", "headline", "change", "first_met", "last_met", "c
 
 
 def months_between(start: pd.Series, end: date) -> pd.Series:
-    """Whole months from each start date to `end` (empty where there is no start)."""
+    """Whole months from each start date to `end` (empty where there is no start).
+
+    As calendar months are added: a month from the 31st is the last day of a shorter month, so 31 August to
+    28 February is six months, and a need cleared at one month-end run is six months clear at the sixth.
+    """
     start = pd.to_datetime(start)
-    whole = (end.year - start.dt.year) * 12 + (end.month - start.dt.month) - (start.dt.day > end.day).astype("Int64")
-    return whole.astype("Int64")
+    months = (end.year - start.dt.year) * 12 + (end.month - start.dt.month)
+    # `months` later than the start is that day of the end's month, or its last day if the month is shorter.
+    last_day = calendar.monthrange(end.year, end.month)[1]
+    landed = start.dt.day.clip(upper=last_day)
+    return (months - (landed > end.day).astype("Int64")).astype("Int64")
 
 
 def update_history(met: pd.DataFrame, previous: pd.DataFrame | None, reference_date: date

@@ -17,7 +17,7 @@ import pandas as pd
 
 from expectations.identifiers import identifier_expectation
 from expectations.runner import expectation, gx_expectations
-from pseudonymise.submission import MATCH_KEYS
+from pseudonymise.submission import MATCH_KEYS, SENT_ROLES
 
 RUN_COLUMNS = ["la_code", "run_id", "reference_date", "framework_version"]
 PERSON_COLUMNS = ["family_pseudo_id", "person_pseudo_id", "role", "sex", "birth_year_month", "postcode_district"]
@@ -56,8 +56,9 @@ def cohort_expectations(headline_codes: tuple[str, ...], minimum_needs: int) -> 
                     "a month with no eligible family usually means an upstream problem", min_value=1),
         check(gxe.ExpectColumnValuesToBeUnique, "one_row_per_person", "each person appears once",
               column="person_pseudo_id"),
-        check(gxe.ExpectColumnValuesToBeInSet, "codes_in_range", "role is adult, child or unknown", column="role",
-              value_set=["adult", "child", "unknown"]),
+        check(gxe.ExpectColumnValuesToBeInSet, "codes_in_range",
+              "role is adult or child, as the spec allows (a member of unknown age is held out)", column="role",
+              value_set=list(SENT_ROLES)),
         check(gxe.ExpectColumnValuesToBeInSet, "codes_in_range", "sex is M, F, U or X", column="sex",
               value_set=["M", "F", "U", "X"]),
         check(gxe.ExpectColumnValuesToMatchRegex, "codes_in_range", "birth year and month only",

@@ -22,14 +22,17 @@ from rich.table import Table
 
 import flows  # noqa: F401  (sets Prefect's environment before Prefect is imported)
 from data.errors import SfmatchError
+from data.private_files import private_umask
 from data.synth import DEFAULT_REFERENCE_DATE, DIFFICULTIES, SOURCES, SynthSummary, generate
 
 class _ReportingGroup(TyperGroup):
-    """Every command's expected failures (SfmatchError) become one message on stderr and exit status 1."""
+    """Every command's expected failures (SfmatchError) become one message on stderr and exit status 1, and
+    every file a command writes is its owner's only (umask 077)."""
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with private_umask():  # keys, mappings, registers, run folders: readable by their owner only
+                return super().invoke(ctx)
         except SfmatchError as error:
             _fail(str(error))
 
@@ -207,14 +210,28 @@ def _demo_keys(keys: Path) -> dict[str, Path]:
 
     paths = {
         "council_key_file": keys / "council.key", "evaluation_key_file": keys / "evaluation.key",
+        "opt_out_key_file": keys / "opt-out.key",
         "recipient_public_key": keys / "recipient_public.pem", "recipient_private_key": keys / "recipient_private.pem",
+        "aggregates_recipient_public_key": keys / "aggregates_public.pem",
+        "aggregates_recipient_private_key": keys / "aggregates_private.pem",
     }
-    for kind in ("council", "evaluation"):
-        if not paths[f"{kind}_key_file"].exists():
-            write_key_file(new_key(kind), paths[f"{kind}_key_file"])
-    if not paths["recipient_private_key"].exists():
-        new_recipient_pair(paths["recipient_private_key"], paths["recipient_public_key"])
+    for kind in ("council", "evaluation", "opt-out"):
+        if not paths[f"{kind.replace('-', '_')}_key_file"].exists():
+            write_key_file(new_key(kind), paths[f"{kind.replace('-', '_')}_key_file"])
+    for private, public in (("recipient_private_key", "recipient_public_key"),
+                            ("aggregates_recipient_private_key", "aggregates_recipient_public_key")):
+        if not paths[private].exists():
+            new_recipient_pair(paths[private], paths[public])
     return paths
+
+
+def _demo_register(plain: Path, key_file: Path) -> Path:
+    """The synthetic opt-out list sealed into a restriction register, as a council keeps it."""
+    from pseudonymise.keys import read_key_file
+    from pseudonymise.optouts import load_opt_outs, write_register
+
+    return write_register(load_opt_outs(plain, read_key_file(key_file, "opt-out")),
+                          plain.with_name("restriction_register.csv"))
 
 
 @app.command()
@@ -232,32 +249,35 @@ def demo(
     _print_synth(summary, time.perf_counter() - started)
     keys = _demo_keys(out / "keys")
     config = out / "sfmatch-demo.yaml"
-    submission = {name: str(path) for name, path in keys.items() if name != "recipient_private_key"}
-    submission["opt_outs"] = str(out / "synthetic" / "opt_outs.csv")
+    submission = {name: str(path) for name, path in keys.items() if not name.endswith("private_key")}
+    submission["opt_outs"] = str(_demo_register(out / "synthetic" / "opt_outs.csv", keys["opt_out_key_file"]))
     settings = {"la_code": "E99999999", "submission": submission}
-    config.write_text("# Written by sfmatch demo: the demo's own keys and opt-out list.\n"
+    config.write_text("# Written by sfmatch demo: the demo's own keys and restriction register.\n"
                       + yaml.safe_dump(settings, sort_keys=False))
     result = _run_flow(Path(summary.extracts_dir), out, config, None, DEFAULT_REFERENCE_DATE)
     _print_run(result, time.perf_counter() - started)
-    opened = _open_submission(result.published, keys["recipient_private_key"])
+    opened = _open_submission(result.published / "cohort", keys["recipient_private_key"], "cohort.csv")
+    returned = _open_submission(result.published / "aggregates", keys["aggregates_recipient_private_key"],
+                                "aggregates.csv")
     console.print(f"[bold green]demo complete[/]: outputs are in {result.run_dir}\n"
-                  f"the recipient's key opens the encrypted cohort file: {opened:,} rows")
+                  f"the recipient's key opens the encrypted cohort file: {opened:,} rows; the aggregate return's "
+                  f"recipient opens it with their own key: {returned:,} rows")
 
 
-def _open_submission(published: Path, private_key: Path) -> int:
-    """What the recipient does: decrypt the published cohort file, and check it against the manifest's hash."""
+def _open_submission(package: Path, private_key: Path, name: str) -> int:
+    """What a recipient does: decrypt a published file, and check it against its manifest's hash."""
     import tempfile
 
     from data.readers import file_sha256
     from pseudonymise.keys import load_private_key
     from pseudonymise.transfer import decrypt_file
 
-    manifest = json.loads((published / "manifest.json").read_text())
+    manifest = json.loads((package / "manifest.json").read_text())
     with tempfile.TemporaryDirectory() as scratch:
-        plain = Path(scratch) / "cohort.csv"
-        decrypt_file(published / "cohort.csv.enc", plain, load_private_key(private_key))
-        if file_sha256(plain) != manifest["files_sha256"]["cohort.csv"]:
-            _fail("the decrypted cohort file does not match the manifest's hash")
+        plain = Path(scratch) / name
+        decrypt_file(package / f"{name}.enc", plain, load_private_key(private_key))
+        if file_sha256(plain) != manifest["files_sha256"][name]:
+            _fail(f"the decrypted {name} does not match the manifest's hash")
         return sum(1 for _ in plain.open(encoding="utf-8")) - 1
 
 
@@ -267,14 +287,15 @@ app.add_typer(keys_app, name="keys")
 
 @keys_app.command("new")
 def keys_new(
-    kind: Annotated[str, typer.Option(help="'council' (pseudonyms) or 'evaluation' (match keys, shared)")],
+    kind: Annotated[str, typer.Option(
+        help="'council' (pseudonyms), 'evaluation' (match keys, shared) or 'opt-out' (the restriction register)")],
     out: Annotated[Path, typer.Option(help="the key file to write (readable by you only)")],
 ) -> None:
     """Write a new 256-bit key to a file with 0600 permissions."""
-    from pseudonymise.keys import new_key, write_key_file
+    from pseudonymise.keys import KEY_KINDS, new_key, write_key_file
 
-    if kind not in ("council", "evaluation"):
-        _fail("--kind must be 'council' or 'evaluation'")
+    if kind not in KEY_KINDS:
+        _fail("--kind must be 'council', 'evaluation' or 'opt-out'")
     key = new_key(kind)
     write_key_file(key, out)
     console.print(f"wrote the {kind} key to {out} (fingerprint {key.fingerprint})")
@@ -295,29 +316,52 @@ def keys_recipient(
 @keys_app.command("rotate")
 def keys_rotate(
     kind: Annotated[str, typer.Option(help="which key changes: 'council' or 'evaluation'")],
-    old: Annotated[Path, typer.Option(help="the old key file")],
+    old: Annotated[Path, typer.Option(help="the old key file: the one the run's submission was made with")],
     new: Annotated[Path, typer.Option(help="the new key file")],
     run: Annotated[Path, typer.Option(help="the run whose submission the mapping covers")],
-    out: Annotated[Path, typer.Option(help="the mapping file to write (CSV: field, old, new)")],
+    out: Annotated[Path, typer.Option(help="the mapping file to write (CSV: field, old, new), readable by you only")],
+    encrypt: Annotated[bool | None, typer.Option(
+        help="encrypt the mapping for the recipient (default: ask, at a terminal)")] = None,
+    recipient: Annotated[Path | None, typer.Option(
+        help="the recipient's public key (PEM); default: the one the run encrypted its cohort for")] = None,
 ) -> None:
     """The old-to-new pseudonym mapping for a key change, so the evaluation can follow people across it.
 
-    The council code, sources and contracts are the ones the run used (from its manifest), and the match
-    keys are rebuilt exactly as the submission built them.
+    The old key must be the one the run used (its fingerprint is in the run manifest). The council code,
+    sources and contracts are the ones the run used, and the match keys are rebuilt exactly as the submission
+    built them. The mapping is what lets the evaluation re-link: it is written 0600, and is best encrypted for
+    the recipient before it leaves.
     """
+    import io
+    import sys
+
     from data.contract import load_contracts
+    from data.private_files import write_private
     from data.tables import read_parquet
     from matching.storage import load_records
     from pseudonymise.cohort import cohort_people, recorded_sexes
-    from pseudonymise.keys import read_key_file
+    from pseudonymise.keys import load_public_key, public_fingerprint, read_key_file
     from pseudonymise.pseudonyms import Pseudonymiser
-    from pseudonymise.rotation import council_key_mapping, evaluation_key_mapping
+    from pseudonymise.rotation import council_key_mapping, evaluation_key_mapping, run_key_fingerprints
+    from pseudonymise.transfer import encrypt_stream
 
     if kind not in ("council", "evaluation"):
         _fail("--kind must be 'council' or 'evaluation'")
+    if out.exists():
+        _fail(f"{out} already exists; a mapping is never overwritten (move the old one first)")
     try:
-        used = json.loads((run / "manifest.json").read_text(encoding="utf-8"))["settings"]
-        before, after = Pseudonymiser(read_key_file(old, kind)), Pseudonymiser(read_key_file(new, kind))
+        run_manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+        used, fingerprints = run_manifest["settings"], run_key_fingerprints(run_manifest)
+    except (OSError, KeyError, ValueError):
+        _fail(f"{run} is not a run folder with a submission")
+    old_key, new_key = read_key_file(old, kind), read_key_file(new, kind)
+    if old_key.fingerprint != fingerprints.get(kind):
+        _fail(f"the old {kind} key {old} (fingerprint {old_key.fingerprint}) is not the one run {run.name} used "
+              f"(fingerprint {fingerprints.get(kind)}): give the key its submission was made with")
+    if new_key.fingerprint == old_key.fingerprint:
+        _fail(f"the new {kind} key is the old one (fingerprint {old_key.fingerprint}): nothing to rotate")
+    before, after = Pseudonymiser(old_key), Pseudonymiser(new_key)
+    try:
         crosswalk = read_parquet(run / "criteria" / "submission_crosswalk.parquet")
         if kind == "council":
             mapping = council_key_mapping(crosswalk, used["la_code"], before, after)
@@ -330,9 +374,63 @@ def keys_rotate(
             mapping = evaluation_key_mapping(people, before, after)
     except (OSError, KeyError, ValueError):
         _fail(f"{run} is not a run folder with a submission")
-    mapping.to_csv(out, index=False)
-    console.print(f"wrote {len(mapping):,} old-to-new pairs to {out} "
-                  f"({before.fingerprint} -> {after.fingerprint}); send it with the next submission")
+    plain = mapping.to_csv(index=False).encode("utf-8")
+    offered = recipient or (Path(used["submission"]["recipient_public_key"])
+                            if used.get("submission", {}).get("recipient_public_key") else None)
+    if encrypt is None and sys.stdin.isatty() and offered is not None:
+        encrypt = typer.confirm(f"The mapping lets the evaluation re-link people across the change. Encrypt it for "
+                                f"the recipient ({offered})?", default=True)
+    if encrypt:
+        if offered is None:
+            _fail("--encrypt needs --recipient: the run names no recipient key")
+        public = load_public_key(offered)
+        sealed = io.BytesIO()
+        encrypt_stream(io.BytesIO(plain), sealed, public)
+        write_private(out, sealed.getvalue())
+        console.print(f"wrote {len(mapping):,} old-to-new pairs to {out}, encrypted for recipient key "
+                      f"{public_fingerprint(public)} ({before.fingerprint} -> {after.fingerprint}); "
+                      "send it with the next submission")
+        return
+    write_private(out, plain)
+    console.print(f"wrote {len(mapping):,} old-to-new pairs to {out} (readable by you only; "
+                  f"{before.fingerprint} -> {after.fingerprint}). It lets the evaluation re-link people: encrypt it "
+                  "for the recipient before it leaves (--encrypt)")
+
+
+optouts_app = typer.Typer(help="The restriction register: people who objected to or restricted processing.",
+                          no_args_is_help=True)
+app.add_typer(optouts_app, name="optouts")
+
+
+@optouts_app.command("seal")
+def optouts_seal(
+    plain: Annotated[Path, typer.Argument(help="the opt-out list (CSV: any of nino, nhs_number, forename, surname, dob)")],
+    out: Annotated[Path, typer.Option(help="the restriction register to write, or to add these people to")],
+    key: Annotated[Path | None, typer.Option(help="the opt-out key file (default: the settings' opt_out_key_file)")] = None,
+    config: Annotated[Path | None, typer.Option(help="settings file (YAML)")] = None,
+) -> None:
+    """Keep only keyed hashes of the normalised identifiers: the least that lets the restriction be respected.
+
+    Point `submission.opt_outs` at the register afterwards, and delete the plain list securely.
+    """
+    from flows.configuration import opt_out_key
+    from flows.settings import load_settings
+    from pseudonymise.keys import read_key_file
+    from pseudonymise.optouts import is_register, load_opt_outs, read_register, write_register
+
+    sealing_key = read_key_file(key, "opt-out") if key is not None else opt_out_key(load_settings(config))
+    if sealing_key is None:
+        _fail("no opt-out key: give --key, or set submission.opt_out_key_file (or SFMATCH_OPT_OUT_KEY); "
+              "'sfmatch keys new --kind opt-out' makes one")
+    if is_register(plain):
+        _fail(f"{plain} is already a sealed register")
+    register = load_opt_outs(plain, sealing_key)
+    added = len(register.hashes)
+    if out.exists():
+        register = read_register(out, sealing_key).merged(register)
+    write_register(register, out)
+    console.print(f"sealed {added:,} opt-outs into {out} ({len(register.hashes):,} people in the register; key "
+                  f"{sealing_key.fingerprint}). Set submission.opt_outs to it, and delete {plain} securely.")
 
 
 @app.command()

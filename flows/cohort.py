@@ -3,9 +3,10 @@
     prepare -> ingest -> input gate -> standardise -> block -> (train) -> score -> resolve
             -> criteria -> report -> pseudonymise -> submission gate -> encrypt -> publish
 
-Write-audit-publish: the cohort file is written to the run folder (staged),
-audited by the submission gate, and only then encrypted and copied to
-`published/`. An expected failure (a bad extract, a bad setting, a failed
+Write-audit-publish: the cohort and the aggregate return are written to the
+run folder (staged), audited by the submission gate, and only then encrypted,
+each for its own recipient, and published as the period's next version under
+`published/<period>/v<n>/`. An expected failure (a bad extract, a bad setting, a failed
 gate) ends the run in a Failed state whose message says what to fix, with no
 traceback; the manifest records it and nothing is published.
 """
@@ -29,6 +30,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from criteria.report import CriteriaSummary
 from data.errors import SfmatchError
 from data.ingest import IngestStats
+from data.private_files import private_umask, restrict
 from expectations.runner import warm_up
 from expectations.thresholds import DEFAULT_THRESHOLDS
 from flows.caching import base_fingerprint, cached, file_fingerprint, fingerprint
@@ -57,6 +59,7 @@ from matching.linker import LinkageStats
 from matching.model import LinkageModel
 from matching.partition import PartitionResult, partitions
 from matching.storage import candidate_count
+from pseudonymise.publish import period_of
 
 __all__ = ["RunSummary", "cohort_run"]
 
@@ -293,14 +296,17 @@ def submit(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, c
         context = {"la_code": settings.la_code, "run_id": folder.run_id, "reference_date": manifest.reference_date,
                    "framework_version": f"{criteria.framework} v{criteria.version}"}
         # Cached with the rest: a rerun keeps the files already encrypted, so its outputs stay byte-identical.
-        submission_manifest = stages.run(encrypt_cohort, fingerprint(key, "encrypt", keys.fingerprints["recipient"]),
-                                         root, config, submission, context, gate)
+        recipients = (keys.fingerprints["recipient"], keys.fingerprints["aggregates_recipient"])
+        package_manifests = stages.run(encrypt_cohort, fingerprint(key, "encrypt", *recipients),
+                                       root, config, submission, context, gate)
     with times.measure("publish"):
         with shared_lock(settings.out_dir / "published" / "latest.json"):
-            published = publish_submission(root, settings.out_dir, folder.run_id)
-    manifest.submission = json.loads(submission_manifest.read_text(encoding="utf-8"))
-    manifest.outputs.update({"submission": "submission/", "published": str(published)})
-    return submission, published
+            publication = publish_submission(root, config, period_of(manifest.reference_date))
+    manifest.submission = {name: json.loads(path.read_text(encoding="utf-8"))
+                           for name, path in package_manifests.items()}
+    manifest.submission["publication"] = publication.describe()
+    manifest.outputs.update({"submission": "submission/", "published": str(publication.folder)})
+    return submission, publication.folder
 
 
 # Two workers: the machine's cores. More threads only hold more partitions in memory at once.
@@ -318,6 +324,12 @@ def cohort_run(
 
     `refresh` recomputes every stage even when an earlier run of the same inputs and settings left its results.
     """
+    with private_umask():  # every file this process makes for the run (Prefect's cache, Data Docs too) is private
+        return _cohort_run(extracts_dir, out_dir, config_file, run_id, reference_date, refresh)
+
+
+def _cohort_run(extracts_dir: Path, out_dir: Path | None, config_file: Path | None, run_id: str | None,
+                reference_date: date | None, refresh: bool) -> RunSummary | State:
     logger = get_run_logger()
     times = StageTimes()
     try:
@@ -330,7 +342,10 @@ def cohort_run(
 
     try:
         with run_lock(prepared.folder.root):
-            return _run_stages(prepared, config, times, refresh)
+            try:
+                return _run_stages(prepared, config, times, refresh)
+            finally:
+                restrict(prepared.folder.root)  # and what other processes wrote into it (Dask workers)
     except SfmatchError as error:
         logger.error("%s", error)
         return Failed(message=str(error))

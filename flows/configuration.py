@@ -14,7 +14,14 @@ from data.contract import Contract, load_contracts
 from expectations.thresholds import SourceThresholds, load_thresholds
 from flows.settings import Settings
 from matching.spec import PROGRAMME_SPEC, LinkageSpec
-from pseudonymise.keys import SubmissionKeys, load_submission_keys
+from pseudonymise.keys import SecretKey, SubmissionKeys, load_key, load_submission_keys
+
+
+def opt_out_key(settings: Settings) -> SecretKey | None:
+    """The key the restriction register is sealed with, if the settings give one."""
+    file = settings.submission.opt_out_key_file
+    secret = settings.opt_out_key.get_secret_value() if settings.opt_out_key else None
+    return load_key("opt-out", file, secret) if file is not None or secret else None
 
 
 @dataclass(frozen=True)
@@ -36,8 +43,11 @@ class RunConfiguration:
             submission.council_key_file, settings.council_key.get_secret_value() if settings.council_key else None,
             submission.evaluation_key_file,
             settings.evaluation_key.get_secret_value() if settings.evaluation_key else None,
-            submission.recipient_public_key,
+            submission.recipient_public_key, submission.aggregates_recipient_public_key,
         )
+
+    def opt_out_key(self) -> SecretKey | None:
+        return opt_out_key(self.settings)
 
     def without_secrets(self) -> RunConfiguration:
         """The configuration without key material, for tasks that may run on other machines (Dask workers)."""

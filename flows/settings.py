@@ -41,7 +41,7 @@ PREFECT_ENVIRONMENT = {
 ENV_PREFIX = "SFMATCH_"
 NESTED = "__"
 DEFAULT_SOURCES = ("la_cases", "dwp_benefits", "housing", "police", "education")
-SECRET_FIELDS = {"council_key", "evaluation_key"}
+SECRET_FIELDS = {"council_key", "evaluation_key", "opt_out_key"}
 
 
 class SettingsError(SfmatchError):
@@ -90,8 +90,14 @@ class SubmissionSettings(_Group):
     enabled: bool = Field(True, description="build, encrypt and stage the cohort file for the evaluation")
     council_key_file: Path | None = Field(None, description="the council's pseudonym key (sfmatch keys new)")
     evaluation_key_file: Path | None = Field(None, description="the key shared with the evaluation, for match keys")
-    recipient_public_key: Path | None = Field(None, description="the evaluation's X25519 public key (PEM)")
-    opt_outs: Path | None = Field(None, description="people who objected to or restricted processing (CSV)")
+    recipient_public_key: Path | None = Field(None, description="the evaluation's X25519 public key (PEM): the "
+                                              "cohort package is encrypted for it")
+    aggregates_recipient_public_key: Path | None = Field(None, description="the X25519 public key (PEM) of whoever "
+                                                         "receives the aggregate return, a package of its own")
+    opt_outs: Path | None = Field(None, description="people who objected to or restricted processing: a plain CSV, "
+                                  "or a restriction register sealed by 'sfmatch optouts seal'")
+    opt_out_key_file: Path | None = Field(None, description="the key the restriction register is sealed with "
+                                          "(sfmatch keys new --kind opt-out)")
 
 
 class OrchestrationSettings(_Group):
@@ -171,6 +177,7 @@ class Settings(BaseSettings):
 
     council_key: SecretStr | None = Field(None, description="the council key itself, from SFMATCH_COUNCIL_KEY only")
     evaluation_key: SecretStr | None = Field(None, description="the evaluation key itself, from SFMATCH_EVALUATION_KEY only")
+    opt_out_key: SecretStr | None = Field(None, description="the opt-out key itself, from SFMATCH_OPT_OUT_KEY only")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
@@ -231,7 +238,8 @@ def load_settings(config_file: Path | None = None, **overrides: object) -> Setti
         if secrets_in_file:
             raise SettingsError(
                 f"config {config_file}: {', '.join(sorted(secrets_in_file))} may only come from the environment "
-                "(SFMATCH_COUNCIL_KEY, SFMATCH_EVALUATION_KEY); a config file names a key file instead"
+                "(SFMATCH_COUNCIL_KEY, SFMATCH_EVALUATION_KEY, SFMATCH_OPT_OUT_KEY); a config file names a key file "
+                "instead"
             )
         document = _into_groups(document, f"config {config_file}")
     outdated = _earlier_environment_names()

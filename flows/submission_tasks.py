@@ -1,4 +1,4 @@
-"""The submission's tasks: pseudonymise and stage the cohort, seal it for the recipient, publish it."""
+"""The submission's tasks: pseudonymise and stage the packages, seal each for its recipient, publish them."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+import pandas as pd
+
 from data.tables import read_parquet
 from flows.configuration import RunConfiguration
 from flows.tasks import IO_RETRIES, MINUTES, GateSummary
 from matching.storage import load_records
-from pseudonymise.cohort import CohortInputs, build_cohort_package, recorded_sexes, write_cohort_package
-from pseudonymise.optouts import read_opt_outs
+from pseudonymise.cohort import OPTED_OUT, CohortInputs, build_cohort_package, recorded_sexes, write_cohort_package
+from pseudonymise.optouts import load_opt_outs
 from pseudonymise.pseudonyms import Pseudonymiser
-from pseudonymise.publish import SubmissionDescription, publish, seal_submission
+from pseudonymise.publish import AGGREGATES, COHORT, PackageDescription, Publication, publish, seal_package
 from pseudonymise.submission import RunContext
 
 
@@ -46,7 +48,8 @@ def pseudonymise_cohort(run_root: Path, config: RunConfiguration, run_id: str, r
         sexes=recorded_sexes(run_root / "ingested", config.contracts, config.sources),
         evidence=lambda: read_parquet(run_root / "evidence.parquet",
                                       columns=["family_id", "headline", "descriptor", "person_id", "status"]),
-        opt_outs=read_opt_outs(settings.submission.opt_outs) if settings.submission.opt_outs is not None else None,
+        opt_outs=(load_opt_outs(settings.submission.opt_outs, config.opt_out_key())
+                  if settings.submission.opt_outs is not None else None),
     )
     context = RunContext(settings.la_code, run_id, reference_date.isoformat(), config.framework.label)
     package = build_cohort_package(inputs, Pseudonymiser(keys.council), Pseudonymiser(keys.evaluation), context)
@@ -66,24 +69,49 @@ def pseudonymise_cohort(run_root: Path, config: RunConfiguration, run_id: str, r
 
 @task(name="encrypt", cache_policy=NO_CACHE, timeout_seconds=30 * MINUTES, **IO_RETRIES)
 def encrypt_cohort(run_root: Path, config: RunConfiguration, summary: SubmissionSummary, context: dict[str, str],
-                   gate: GateSummary) -> Path:
-    """Encrypt the staged files for the recipient and write the submission manifest beside them."""
+                   gate: GateSummary) -> dict[str, Path]:
+    """Encrypt each staged package for its own recipient and write its manifest beside it."""
     keys = config.submission_keys()
-    description = SubmissionDescription(
-        context=context, rows=summary.rows, families=summary.families, columns=summary.columns,
+    staging = run_root / "submission"
+    verdict = gate.counts()
+    cohort = PackageDescription(
+        context=context,
+        details={"rows": summary.rows, "families": summary.families, "columns": list(summary.columns),
+                 "opt_outs": summary.opt_outs, "counts": summary.counts},
         key_fingerprints={"council": summary.council_key, "evaluation": summary.evaluation_key},
-        opt_outs=summary.opt_outs, counts=summary.counts, quality_gate=gate.counts(),
+        quality_gate={"passed": verdict["passed"], "suites": {"cohort": verdict["suites"]["cohort"]}},
     )
-    path = seal_submission(run_root / "submission", keys.recipient, description)
-    get_run_logger().info("encrypted the submission for recipient key %s", keys.fingerprints["recipient"])
-    return path
+    aggregates = PackageDescription(
+        context=context, details={}, key_fingerprints={},
+        quality_gate={"passed": verdict["passed"], "suites": {"aggregates": verdict["suites"]["aggregates"]}},
+    )
+    manifests = {
+        COHORT.name: seal_package(staging / COHORT.name, COHORT, keys.recipient, cohort),
+        AGGREGATES.name: seal_package(staging / AGGREGATES.name, AGGREGATES, keys.aggregates_recipient, aggregates),
+    }
+    get_run_logger().info("encrypted the cohort for recipient key %s and the aggregate return for recipient key %s",
+                          keys.fingerprints["recipient"], keys.fingerprints["aggregates_recipient"])
+    return manifests
 
 
 @task(name="publish", cache_policy=NO_CACHE, timeout_seconds=15 * MINUTES, **IO_RETRIES)
-def publish_submission(run_root: Path, out_dir: Path, run_id: str) -> Path:
-    """Copy the encrypted files and their manifest to `published/<run_id>/`, all at once or not at all."""
-    target = publish(run_root / "submission", out_dir / "published", run_id)
-    get_run_logger().info("published %s", target)
-    return target
-
-
+def publish_submission(run_root: Path, config: RunConfiguration, period: str) -> Publication:
+    """Publish the sealed packages as the period's next version, all at once or not at all, withdrawing what was
+    sent before of anyone who has since opted out."""
+    out_dir = config.settings.out_dir
+    internal = run_root / "criteria"
+    opted_out = set(read_parquet(internal / OPTED_OUT)["person_id"].astype(str))
+    changes = run_root / "linkage" / "person_id_changes.csv"
+    if opted_out and changes.exists():  # sent before under an ID merged into theirs this run
+        merged = pd.read_csv(changes, dtype=str)
+        opted_out |= set(merged.loc[merged["merged_into"].isin(opted_out), "previous_id"])
+    sent = read_parquet(internal / "submission_crosswalk.parquet", columns=["person_id", "person_pseudo_id"])
+    publication = publish(run_root / "submission", out_dir / "published", out_dir / "sent", period, sent, opted_out,
+                          config.submission_keys().recipient)
+    logger = get_run_logger()
+    if publication.new:
+        logger.info("published %s%s; %d pseudonyms withdrawn", publication.name,
+                    f", superseding {publication.supersedes}" if publication.supersedes else "", publication.withdrawn)
+    else:
+        logger.info("%s already holds these files: nothing new to publish", publication.name)
+    return publication

@@ -206,10 +206,11 @@ def gate_submission(run_root: Path, config: RunConfiguration) -> GateSummary:
     """The submission suite on the staged cohort file (as the recipient will read it) and the aggregates."""
     framework = config.framework.framework
     staging = run_root / "submission"
-    cohort = read_cohort(staging / "cohort.csv")
+    cohort = read_cohort(staging / "cohort" / "cohort.csv")
+    aggregates = pd.read_csv(staging / "aggregates" / "aggregates.csv", dtype=str, keep_default_na=False)
     batches = {
         "cohort": (cohort, cohort_expectations(framework.headline_codes, framework.eligibility.minimum)),
-        "aggregates": (pd.read_csv(staging / "aggregates.csv", dtype=str, keep_default_na=False), aggregate_expectations()),
+        "aggregates": (aggregates, aggregate_expectations()),
     }
     return _gate(run_root, "submission", "Submission data quality", batches)
 

@@ -15,6 +15,7 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
 from data.errors import SfmatchError
+from data.private_files import private_umask, restrict
 from flows.cohort import fail_run, ingest_all
 from flows.configuration import load_run_configuration
 from flows.locks import shared_lock
@@ -42,6 +43,12 @@ def train_flow(
     reference_date: date | None = None,
 ) -> TrainSummary | State:
     """Ingest, standardise and block the extracts, then train and save the linkage model."""
+    with private_umask():  # the training folder holds the ingested extracts
+        return _train(extracts_dir, out_dir, config_file, model_file, reference_date)
+
+
+def _train(extracts_dir: Path, out_dir: Path | None, config_file: Path | None, model_file: Path | None,
+           reference_date: date | None) -> TrainSummary | State:
     logger = get_run_logger()
     times = StageTimes()
     try:
@@ -68,4 +75,5 @@ def train_flow(
                                   "trained_at": model.trained_at}, "candidate_pairs": blocking.pairs}
     manifest.finish("completed", times)
     manifest.write(folder.manifest)
+    restrict(folder.root)
     return TrainSummary(folder.root, model, standardised.records, blocking.pairs, dict(times.seconds))

@@ -1,4 +1,4 @@
-"""Stable person IDs across runs.
+"""Stable person IDs across runs, never given to two different people.
 
 The person index lists every record ever linked (by source, record_id and an
 identity key) with the person ID it was given. The next run matches its new
@@ -6,14 +6,25 @@ persons to the previous index through their records: first by source and
 record_id, then by identity key (the same person details under a reissued
 record_id). A new person takes the previous ID most of its records carried;
 each previous ID goes to one new person at most (the one with most of its
-records), so a split keeps the ID on the larger part and a merge keeps the
-lowest ID, recording the other as merged into it. Persons not seen this month
-stay in the index with their IDs, so that someone who comes back next month
-keeps theirs.
+records), so a split keeps the ID on the larger part and a merge keeps the ID
+with most records, recording the other as merged into it. Persons not seen
+this month stay in the index with their IDs, so that someone who comes back
+next month keeps theirs.
+
+A person the index has not seen gets an ID derived from the records that make
+them up: a BLAKE2b hash of their sorted (source, record_id, identity key)
+triples. It does not depend on the order of the rows, the folder or the
+counter of any index, so a rebuilt index (lost, or a fresh output folder) can
+only give an ID to the very records it was first given to; a sequential
+number, as earlier versions gave, named whoever came first in a rebuild. An ID
+already in the index, or drawn twice in one run, is derived again with a
+counter (a collision check; at 128 bits it never fires in practice). IDs of the
+earlier sequential format are kept where the index carries them.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,10 +33,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.tables import STRING
+from matching.tables import PERSON_INDEX
 
 ID_PREFIX = "P"
-ID_DIGITS = 9
-INDEX_COLUMNS = ["person_id", "source", "record_id", "identity_key", "first_seen_run", "last_seen_run"]
+ID_BYTES = 16
+ID_LABEL = b"sfmatch person id v2"
+INDEX_COLUMNS = PERSON_INDEX.columns
+RECORD_SEPARATOR, SET_SEPARATOR = "\x1f", "\x1e"
 
 
 @dataclass(frozen=True)
@@ -39,15 +53,39 @@ class IdAssignment:
     merged: int
 
 
-def format_ids(numbers: np.ndarray) -> np.ndarray:
-    digits = pc.utf8_lpad(pa.array(np.asarray(numbers, dtype=np.int64)).cast(pa.string()), ID_DIGITS, "0")
-    return pc.binary_join_element_wise(ID_PREFIX, digits, "").to_numpy(zero_copy_only=False)
+def person_set_texts(rows: pd.DataFrame) -> pd.Series:
+    """Each cluster's records as one canonical text, by cluster: sorted `source|record_id|identity_key` lines."""
+    parts = []
+    for name in ("source", "record_id", "identity_key"):
+        array = pa.array(rows[name].astype(STRING), from_pandas=True)
+        array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+        parts.append(pc.fill_null(array.cast(pa.string()), ""))
+    table = pa.table({"cluster": pa.array(rows["cluster"].to_numpy(dtype=np.int64)),
+                      "line": pc.binary_join_element_wise(*parts, RECORD_SEPARATOR)})
+    table = table.take(pc.sort_indices(table, [("cluster", "ascending"), ("line", "ascending")]))
+    clusters = table["cluster"].to_numpy()
+    lines = table["line"].to_pylist()
+    starts = np.flatnonzero(np.r_[True, clusters[1:] != clusters[:-1]]) if len(clusters) else np.array([], dtype=int)
+    ends = np.r_[starts[1:], len(clusters)]
+    return pd.Series([SET_SEPARATOR.join(lines[a:b]) for a, b in zip(starts, ends)], index=clusters[starts],
+                     dtype=object)
 
 
-def _highest_number(index: pd.DataFrame | None) -> int:
-    if index is None or index.empty:
-        return 0
-    return int(index["person_id"].str.slice(len(ID_PREFIX)).astype(np.int64).max())
+def derive_ids(texts: pd.Series, taken: set[str]) -> pd.Series:
+    """An ID per record set (by cluster), none of them in `taken` nor repeated; `taken` gains them."""
+    ids = {}
+    for cluster, text in texts.items():
+        attempt = 0
+        while True:
+            salt = b"" if attempt == 0 else f"\x00{attempt}".encode()
+            digest = hashlib.blake2b(ID_LABEL + salt + b"\x00" + text.encode("utf-8"), digest_size=ID_BYTES)
+            candidate = ID_PREFIX + digest.hexdigest()
+            if candidate not in taken:
+                break
+            attempt += 1
+        taken.add(candidate)
+        ids[cluster] = candidate
+    return pd.Series(ids, dtype=object)
 
 
 def assign_person_ids(current: pd.DataFrame, previous: pd.DataFrame | None, run_id: str) -> IdAssignment:
@@ -89,7 +127,11 @@ def assign_person_ids(current: pd.DataFrame, previous: pd.DataFrame | None, run_
 
     kept = int(sum(x is not None for x in chosen))
     fresh = np.flatnonzero(pd.isna(chosen))
-    chosen[fresh] = format_ids(np.arange(len(fresh)) + _highest_number(previous) + 1)
+    if len(fresh):
+        taken = set(previous["person_id"].astype(str)) if previous is not None and not previous.empty else set()
+        taken.update(str(x) for x in chosen[~pd.isna(chosen)])
+        new_rows = current.loc[np.isin(clusters, fresh), ["source", "record_id", "identity_key", "cluster"]]
+        chosen[fresh] = derive_ids(person_set_texts(new_rows), taken).reindex(fresh).to_numpy()
     person_ids = chosen[clusters] if len(clusters) else np.array([], dtype=object)
 
     seen = current[["source", "record_id", "identity_key"]].assign(person_id=person_ids, last_seen_run=run_id)
@@ -106,7 +148,6 @@ def assign_person_ids(current: pd.DataFrame, previous: pd.DataFrame | None, run_
         seen["first_seen_run"] = run_id
         index = seen
     index = index[INDEX_COLUMNS].astype({c: STRING for c in INDEX_COLUMNS})
-    # IDs are fixed-width, so their numbers sort as they do; within a person, records keep the run's order.
-    number = index["person_id"].str.slice(len(ID_PREFIX)).astype(np.int64).to_numpy()
-    index = index.iloc[np.argsort(number, kind="stable")].reset_index(drop=True)
+    # Grouped by person; within a person, records keep the run's order.
+    index = index.sort_values("person_id", kind="stable").reset_index(drop=True)
     return IdAssignment(person_ids, index, changes.reset_index(drop=True), kept, len(fresh), len(changes))

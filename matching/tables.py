@@ -89,4 +89,6 @@ PERSON_INDEX = TableSchema("person index", _fields(
     ("person_id", TEXT, REQUIRED), ("source", TEXT, REQUIRED), ("record_id", TEXT, REQUIRED),
     ("identity_key", TEXT, REQUIRED), ("first_seen_run", TEXT, REQUIRED), ("last_seen_run", TEXT, REQUIRED),
 ))
-"""Every record ever linked and its person ID, read by the next run."""
+"""Every record ever linked and its person ID, read by the next run. A person ID is `P` and 32 hex digits, derived
+from the records that first made the person up (`matching.person_index`); an index of an earlier version may
+carry sequential IDs (`P` and 9 digits), which are kept."""

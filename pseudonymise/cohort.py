@@ -20,13 +20,17 @@ from criteria.framework import Framework
 from data.contract import Contract
 from data.tables import read_parquet, write_parquet
 from pseudonymise.aggregates import disclosure_controlled, family_counts
-from pseudonymise.optouts import OptOutStats, match_opt_outs
+from pseudonymise.optouts import OptOutRegister, OptOutStats, match_opt_outs
 from pseudonymise.pseudonyms import Pseudonymiser
 from pseudonymise import submission
 from pseudonymise.submission import RunContext, person_attributes
 
-STAGED_FILES = ("cohort.csv", "cohort.parquet", "aggregates.csv")
-"""What the submission folder stages for encryption."""
+COHORT_FILES = ("cohort.csv", "cohort.parquet")
+AGGREGATE_FILES = ("aggregates.csv",)
+"""What the submission folder stages for encryption, one package each: `cohort/` (pseudonymised personal data,
+for the evaluation under the data-sharing agreement) and `aggregates/` (the disclosure-controlled return). They
+are never in one package: counts from the rows would undo the aggregates' suppression."""
+OPTED_OUT = "opted_out_persons.parquet"
 
 
 def recorded_sexes(ingested_dir: Path, contracts: dict[str, Contract], sources: Sequence[str]) -> pd.DataFrame:
@@ -59,7 +63,7 @@ class CohortInputs:
     sexes: pd.DataFrame
     evidence: Callable[[], pd.DataFrame]
     """The assessment's evidence (family_id, headline, descriptor, person_id, status), read only if someone opted out."""
-    opt_outs: pd.DataFrame | None = None
+    opt_outs: OptOutRegister | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,8 @@ class CohortPackage:
     aggregates_internal: pd.DataFrame
     counts: dict[str, int]
     opt_outs: OptOutStats | None
+    opted_out: frozenset[str] = frozenset()
+    """The persons left out because they opted out: a publication withdraws what was sent of them before."""
 
     def opt_out_counts(self) -> dict[str, int] | None:
         if self.opt_outs is None:
@@ -99,15 +105,19 @@ def build_cohort_package(inputs: CohortInputs, council: Pseudonymiser, evaluatio
     )
     counts["families_no_longer_eligible_without_opt_outs"] = families_left_out
     table = family_counts(inputs.framework, families)
-    return CohortPackage(cohort, crosswalk, disclosure_controlled(table), table, counts, opt_out_stats)
+    return CohortPackage(cohort, crosswalk, disclosure_controlled(table), table, counts, opt_out_stats,
+                         frozenset(opted_out))
 
 
 def write_cohort_package(package: CohortPackage, staging: Path, internal: Path) -> None:
-    """The files to send in `staging`; the unsuppressed aggregates and the crosswalk, never sent, in `internal`."""
-    staging.mkdir(parents=True, exist_ok=True)
-    package.cohort.to_csv(staging / "cohort.csv", index=False, encoding="utf-8")
-    write_parquet(package.cohort, staging / "cohort.parquet")
-    package.aggregates.to_csv(staging / "aggregates.csv")
-    internal.mkdir(parents=True, exist_ok=True)
+    """The files to send in `staging/cohort/` and `staging/aggregates/`; never sent, in `internal`: the
+    unsuppressed aggregates, the crosswalk and the persons who opted out."""
+    cohort, aggregates = staging / "cohort", staging / "aggregates"
+    for folder in (cohort, aggregates, internal):
+        folder.mkdir(parents=True, exist_ok=True)
+    package.cohort.to_csv(cohort / "cohort.csv", index=False, encoding="utf-8")
+    write_parquet(package.cohort, cohort / "cohort.parquet")
+    package.aggregates.to_csv(aggregates / "aggregates.csv")
     package.aggregates_internal.to_csv(internal / "aggregates_internal.csv")
     write_parquet(package.crosswalk, internal / "submission_crosswalk.parquet")
+    write_parquet(pd.DataFrame({"person_id": sorted(package.opted_out)}, dtype="string"), internal / OPTED_OUT)

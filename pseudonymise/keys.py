@@ -1,7 +1,8 @@
 """Secret keys for pseudonyms, and the recipient's key pair for transfer.
 
 Two HMAC keys of 256 bits: the council's own (family and person pseudonyms)
-and the evaluation key it shares with the recipient (match keys). A key file is
+and the evaluation key it shares with the recipient (match keys); a third, the
+opt-out key, seals the restriction register (`pseudonymise.optouts`). A key file is
 one short text file, written readable by its owner only; a key can also come
 from an environment variable. Anything recorded about a key (manifest, logs)
 is its fingerprint, never the key.
@@ -12,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 import secrets
 import stat
 from dataclasses import dataclass
@@ -23,9 +23,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from data.errors import SfmatchError
+from data.private_files import write_private
 
 KEY_BYTES = 32
-KeyKind = Literal["council", "evaluation"]
+KeyKind = Literal["council", "evaluation", "opt-out"]
+KEY_KINDS = ("council", "evaluation", "opt-out")
 HEADER = "sfmatch-key v1"
 
 
@@ -53,14 +55,9 @@ def new_key(kind: KeyKind) -> SecretKey:
 
 def _write_private(path: Path, content: bytes) -> Path:
     """Create the file readable and writable by its owner only, from the first byte."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         raise SecretKeyError(f"{path} already exists; keys are never overwritten (move the old one first)")
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(content)
-    os.chmod(path, 0o600)
-    return path
+    return write_private(path, content)
 
 
 def write_key_file(key: SecretKey, path: Path) -> Path:
@@ -96,14 +93,19 @@ def read_key_file(path: Path, kind: KeyKind) -> SecretKey:
     return _decode(lines[1], f"{kind} key file {path}", kind)
 
 
+def environment_name(kind: KeyKind) -> str:
+    return f"SFMATCH_{kind.upper().replace('-', '_')}_KEY"
+
+
 def load_key(kind: KeyKind, file: Path | None, secret: str | None) -> SecretKey:
     """A key from its file, or from the environment (already read by the settings)."""
     if file is not None:
         return read_key_file(file, kind)
     if secret:
-        return _decode(secret, f"the {kind} key from SFMATCH_{kind.upper()}_KEY", kind)
+        return _decode(secret, f"the {kind} key from {environment_name(kind)}", kind)
+    setting = f"{kind.replace('-', '_')}_key_file"
     raise SecretKeyError(
-        f"no {kind} key: set {kind}_key_file in the settings (or SFMATCH_{kind.upper()}_KEY); "
+        f"no {kind} key: set {setting} in the settings (or {environment_name(kind)}); "
         f"'sfmatch keys new --kind {kind}' makes one"
     )
 
@@ -160,20 +162,24 @@ def load_private_key(path: Path) -> X25519PrivateKey:
 
 @dataclass(frozen=True)
 class SubmissionKeys:
-    """The three keys a submission needs: the council's and the evaluation's HMAC keys, the recipient's public key."""
+    """The keys a submission needs: the council's and the evaluation's HMAC keys, and the public keys of the two
+    recipients, the cohort's (the evaluation) and the aggregate return's."""
 
     council: SecretKey
     evaluation: SecretKey
     recipient: X25519PublicKey
+    aggregates_recipient: X25519PublicKey
 
     @property
     def fingerprints(self) -> dict[str, str]:
         return {"council": self.council.fingerprint, "evaluation": self.evaluation.fingerprint,
-                "recipient": public_fingerprint(self.recipient)}
+                "recipient": public_fingerprint(self.recipient),
+                "aggregates_recipient": public_fingerprint(self.aggregates_recipient)}
 
 
 def load_submission_keys(council_file: Path | None, council_secret: str | None, evaluation_file: Path | None,
-                         evaluation_secret: str | None, recipient_public_key: Path | None) -> SubmissionKeys:
+                         evaluation_secret: str | None, recipient_public_key: Path | None,
+                         aggregates_recipient_public_key: Path | None) -> SubmissionKeys:
     """Every key a submission needs, or a clear error naming the one that is missing or wrong."""
     council = load_key("council", council_file, council_secret)
     evaluation = load_key("evaluation", evaluation_file, evaluation_secret)
@@ -182,4 +188,12 @@ def load_submission_keys(council_file: Path | None, council_secret: str | None, 
     if recipient_public_key is None:
         raise SecretKeyError("no recipient_public_key: the cohort file is encrypted for the evaluation before it "
                              "leaves ('sfmatch keys recipient' makes a pair for testing)")
-    return SubmissionKeys(council, evaluation, load_public_key(recipient_public_key))
+    if aggregates_recipient_public_key is None:
+        raise SecretKeyError("no aggregates_recipient_public_key: the aggregate return is a package of its own, "
+                             "encrypted for its own recipient ('sfmatch keys recipient' makes a pair for testing)")
+    recipient, aggregates = load_public_key(recipient_public_key), load_public_key(aggregates_recipient_public_key)
+    if public_fingerprint(recipient) == public_fingerprint(aggregates):
+        raise SecretKeyError("recipient_public_key and aggregates_recipient_public_key are the same key: the row-level "
+                             "cohort and the aggregate return go to their own recipients, so that the rows cannot "
+                             "undo the aggregates' suppression")
+    return SubmissionKeys(council, evaluation, recipient, aggregates)

@@ -26,3 +26,10 @@ def evaluation_key_mapping(people: pd.DataFrame, old: Pseudonymiser, new: Pseudo
         values = values.dropna().drop_duplicates()
         parts.append(pd.DataFrame({"field": field, "old": old.column(label, values), "new": new.column(label, values)}))
     return pd.concat(parts, ignore_index=True)
+
+
+def run_key_fingerprints(run_manifest: dict) -> dict[str, str]:
+    """The fingerprints of the keys a run's submission was made with, from its manifest (either layout)."""
+    submission = run_manifest["submission"]
+    described = submission["cohort"] if "cohort" in submission else submission  # the earlier layout: one package
+    return dict(described["key_fingerprints"])

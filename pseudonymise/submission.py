@@ -21,6 +21,10 @@ from pseudonymise.pseudonyms import Pseudonymiser
 
 SOURCE_PRIORITY = {"la_cases": 0, "education": 1, "dwp_benefits": 2, "housing": 3, "police": 4}
 MATCH_KEYS = ("mk_nino", "mk_nhs_number", "mk_name_dob")
+SENT_ROLES = ("adult", "child")
+"""The roles the spec allows. A member with no date of birth anywhere has the role `unknown`: they are held out
+of the file (and counted), since their role cannot be stated and their birth month is unknown anyway; their
+family's eligibility, decided without counting them as a dependent child, is unchanged."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ def build_submission(
     framework: Framework, families: pd.DataFrame, members: pd.DataFrame, people: pd.DataFrame,
     opted_out: set[str], council: Pseudonymiser, evaluation: Pseudonymiser, context: RunContext,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
-    """The cohort rows, the internal crosswalk (person and family ids to pseudonyms) and counts."""
+    """The cohort rows, the internal crosswalk (person and family ids to the pseudonyms sent) and counts."""
     eligible = families[families["eligible"].astype(bool)]
     chosen = members[["family_id", "person_id", "role"]].merge(eligible[["family_id", "needs_count"]], on="family_id")
     in_several = int(chosen["person_id"].duplicated(keep=False).groupby(chosen["person_id"]).any().sum())
@@ -101,7 +105,8 @@ def build_submission(
     chosen = chosen.sort_values(["person_id", "needs_count", "family_id"], ascending=[True, False, True], kind="stable")
     chosen = chosen.drop_duplicates("person_id")
     excluded = chosen["person_id"].isin(opted_out)
-    chosen = chosen[~excluded].drop(columns="needs_count")
+    role_unknown = ~excluded & ~chosen["role"].isin(SENT_ROLES)
+    chosen = chosen[~excluded & ~role_unknown].drop(columns="needs_count")
     rows = chosen.merge(eligible, on="family_id").join(people, on="person_id")
 
     codes = framework.headline_codes
@@ -121,13 +126,17 @@ def build_submission(
     cohort["eligible"] = rows["eligible"].astype(np.int8).to_numpy()
     for column, (label, values) in match_key_inputs(rows).items():
         cohort[column] = pd.Series(evaluation.column(label, values).to_numpy()).astype(STRING).fillna("")
+    sent_pseudonyms = cohort[["family_pseudo_id", "person_pseudo_id"]]  # still in the order of `rows`
     cohort = cohort.sort_values(["family_pseudo_id", "person_pseudo_id"], kind="stable").reset_index(drop=True)
 
     crosswalk = pd.DataFrame({
         "family_id": rows["family_id"].astype(str).to_numpy(), "person_id": rows["person_id"].astype(str).to_numpy(),
+        "family_pseudo_id": sent_pseudonyms["family_pseudo_id"].astype(str).to_numpy(),
+        "person_pseudo_id": sent_pseudonyms["person_pseudo_id"].astype(str).to_numpy(),
     })
     counts = {
         "rows": len(cohort), "families": int(cohort["family_pseudo_id"].nunique()),
         "persons_in_several_eligible_families": in_several, "persons_left_out_by_opt_out": int(excluded.sum()),
+        "persons_held_out_role_unknown": int(role_unknown.sum()),
     }
     return cohort, crosswalk, counts

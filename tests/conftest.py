@@ -27,11 +27,13 @@ def submission_config(tmp_path_factory) -> Path:
     write_key_file(new_key("council"), folder / "council.key")
     write_key_file(new_key("evaluation"), folder / "evaluation.key")
     new_recipient_pair(folder / "recipient_private.pem", folder / "recipient_public.pem")
+    new_recipient_pair(folder / "aggregates_private.pem", folder / "aggregates_public.pem")
     config = folder / "sfmatch.yaml"
     config.write_text(
         f"council_key_file: {folder / 'council.key'}\n"
         f"evaluation_key_file: {folder / 'evaluation.key'}\n"
-        f"recipient_public_key: {folder / 'recipient_public.pem'}\n",
+        f"recipient_public_key: {folder / 'recipient_public.pem'}\n"
+        f"aggregates_recipient_public_key: {folder / 'aggregates_public.pem'}\n",
         encoding="utf-8",
     )
     return config

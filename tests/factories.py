@@ -73,3 +73,29 @@ def dwp_file(tmp_path: Path, rows: list[str], *, header: str = DWP_HEADER, name:
     path = tmp_path / name
     path.write_bytes(text.encode(encoding))
     return path
+
+
+def reorder_extracts(source: Path, target: Path, seed: int) -> Path:
+    """The same extracts with their data rows in another order, each file in its own format and encoding."""
+    from openpyxl import Workbook, load_workbook
+
+    rng = np.random.default_rng(seed)
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.iterdir()):
+        if path.suffix == ".xlsx":
+            rows = list(load_workbook(path, read_only=True).active.iter_rows(values_only=True))
+            order = rng.permutation(len(rows) - 1) + 1
+            workbook = Workbook(write_only=True)
+            sheet = workbook.create_sheet("Extract")
+            for row in [rows[0], *(rows[i] for i in order)]:
+                sheet.append(row)
+            workbook.save(target / path.name)
+            continue
+        content = path.read_bytes()
+        newline = b"\r\n" if b"\r\n" in content else b"\n"
+        header, *lines = content.split(newline)
+        rows = [line for line in lines if line]
+        blank = len(lines) - len(rows)  # the final newline and any trailing blank lines stay at the end
+        shuffled = [rows[i] for i in rng.permutation(len(rows))]
+        (target / path.name).write_bytes(newline.join([header, *shuffled]) + newline * blank)
+    return target

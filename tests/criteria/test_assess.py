@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from criteria.assess import COUNTED, PENDING, assess, reassess_without
-from criteria.framework import FRAMEWORKS_DIR, FrameworkError, load_framework
+from criteria.conditions import period_mask, period_scope, reporting_period
+from criteria.framework import FRAMEWORKS_DIR, FrameworkError, PeriodRule, load_framework
 from data.contract import load_contracts
 
 CONTRACTS = load_contracts()
@@ -109,6 +112,45 @@ def test_evidence_names_the_record_person_and_link(scenario):
     assert crm["evidence_date"].iloc[0] == D("2026-03-03")
     fin = evidence[(evidence["family_id"] == "F1") & (evidence["headline"] == "FIN")]
     assert fin["record_id"].tolist() == ["W1"], "the son's benefit record is not an adult's"
+
+
+def test_every_evidence_row_carries_the_days_that_put_it_in_scope(scenario):
+    """The issue found 79% of evidence undated (council and census needs) and benefit evidence dated before the period."""
+    evidence = families(scenario).evidence
+    start, end = (pd.Timestamp(day) for day in PERIOD)
+    assert evidence["evidence_date"].notna().all() and evidence["scope_end"].notna().all()
+    assert (evidence["evidence_date"] >= start).all() and (evidence["scope_end"] <= end).all()
+    assert (evidence["evidence_date"] <= evidence["scope_end"]).all()
+    by = evidence.set_index(["family_id", "descriptor", "record_id"])
+
+    def scope(*key):
+        row = by.loc[key]
+        return row["evidence_date"], row["scope_end"], row["scope"]
+
+    # A claim open since 2024 is in scope for the whole period; one that ended in December, up to then.
+    assert scope("F1", "FIN-out-of-work-benefit", "W1") == (start, end, "spell overlapping the period")
+    assert scope("F2", "FIN-out-of-work-benefit", "W2")[:2] == (start, D("2025-12-31"))
+    assert scope("F1", "CRM-asb-offence", "P1") == (D("2026-03-03"), D("2026-03-03"), "event in the period")
+    # The school census covers the period; the assessment dates from the early help start, else the reference date.
+    assert scope("F1", "EDU-attendance", "E1") == (start, end, "return for the period")
+    assert scope("F1", "HLT-assessed", "L1") == (D("2026-01-10"), end, "council's current view")
+    assert scope("F3", "HLT-assessed", "L6") == (end, end, "council's current view")
+    assert scope("F1", "SAF-child-in-need", "L3") == (end, end, "council's current view")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dates(date(2020, 1, 1), date(2030, 12, 31)), st.integers(1, 36), st.dates(date(2015, 1, 1), date(2035, 12, 31)),
+       st.one_of(st.none(), st.integers(0, 4000)))
+def test_a_spell_is_in_scope_for_its_overlap_with_the_period_only(reference, months, began, length):
+    period = reporting_period(reference, months)
+    ended = None if length is None else began + timedelta(days=length)
+    spell = pd.DataFrame({"start_date": [pd.Timestamp(began)], "end_date": [pd.Timestamp(ended) if ended else pd.NaT]})
+    rule = PeriodRule(rule="spell", start="start_date", end="end_date")
+    if not period_mask(spell, rule, *period)[0]:
+        return
+    first, last = (series.iloc[0].date() for series in period_scope(spell, rule, *period))
+    assert first == max(began, period[0]) and last == min(ended or period[1], period[1])
+    assert period[0] <= first <= last <= period[1]
 
 
 def test_a_claim_ended_before_the_period_and_an_offence_before_it_do_not_count(scenario):
@@ -225,7 +267,7 @@ def test_under_the_needs_rule_a_pending_record_of_a_need_already_met_holds_nothi
             ("HOU", "HOU-eviction", "H2", PENDING)]  # a second record of a need the family already has
     evidence = pd.DataFrame({
         "family_id": "F", "headline": [r[0] for r in rows], "descriptor": [r[1] for r in rows], "source": "x",
-        "record_id": [r[2] for r in rows], "person_id": "A", "link_probability": 0.9, "evidence_date": pd.NaT,
+        "record_id": [r[2] for r in rows], "person_id": "A", "link_probability": 0.9, "evidence_date": D("2026-09-30"),
         "status": [r[3] for r in rows],
     })
     f = reassess_without(framework, members, evidence, set()).set_index("family_id")

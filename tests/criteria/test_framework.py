@@ -19,7 +19,7 @@ def test_sf_2022_has_ten_headlines_and_needs_three():
     assert framework.headline_codes == ("EDU", "EYD", "HLT", "SUB", "REL", "SAF", "CRM", "DAB", "HOU", "FIN")
     assert (framework.eligibility.rule, framework.eligibility.minimum) == ("distinct_headlines", 3)
     assert framework.eligibility.requires_dependent_child
-    assert len(loaded.sha256) == 64 and loaded.label == "sf-2022 v2"
+    assert len(loaded.sha256) == 64 and loaded.label == "sf-2022 v3"
 
 
 def test_tf_2015_needs_two_of_six():
@@ -73,6 +73,8 @@ def edit(headline: str, descriptor: int, **changes):
     (edit("FIN", 0, conditions=[{"field": "benefit_type", "op": "is_true"}]), "'is_true' needs a Y/N flag"),
     (edit("FIN", 0, period={"rule": "event", "date": "benefit_type"}), "period: 'benefit_type' is not a date field"),
     (edit("FIN", 0, period={"rule": "spell", "start": "start_date"}), "period rule 'spell' takes end, start"),
+    (edit("HLT", 0, period={"rule": "current", "date": "assessed_needs"}), "period: 'assessed_needs' is not a date field"),
+    (edit("HLT", 0, period={"rule": "current", "start": "early_help_start"}), "period rule 'current' takes at most a date"),
     (edit("FIN", 0, applies_to="toddler"), "applies_to"),
     (edit("FIN", 0, conditions=[{"field": "benefit_type", "sum": ["a"], "op": "eq", "value": 1}]),
      "exactly one of 'field', 'sum' or 'ratio'"),

@@ -160,6 +160,8 @@ def test_a_clean_cohort_passes(tmp_path):
     (lambda f: f.assign(person_pseudo_id=["c" * 64] * 6), ("one_row_per_person", "person_pseudo_id")),
     (lambda f: f.assign(family_pseudo_id=["f" * 63] * 6), ("pseudonym_format", "family_pseudo_id")),
     (lambda f: f.assign(sex=["Q"] * 6), ("codes_in_range", "sex")),
+    # The spec allows adult and child only: a member whose age is unknown is held out before the gate.
+    (lambda f: f.assign(role=["unknown"] + ["child"] * 5), ("codes_in_range", "role")),
     (lambda f: f.assign(need_EDU=[2] * 6), ("codes_in_range", "need_EDU")),
     (lambda f: f.assign(surname=["x"] * 6), ("schema", None)),
 ])

@@ -50,8 +50,9 @@ def test_a_rerun_reuses_every_stage_and_its_outputs_are_byte_identical(prefect_h
     hits = set(json.loads(again.manifest.read_text())["cache_hits"])
     assert ALL_STAGES <= hits and {f"ingest-{s}" for s in first.ingest} <= hits
     assert digests(again.run_dir) == before, "nothing rewritten, the encrypted files included"
-    published = tmp_path / "published" / first.run_id
-    assert (published / "cohort.csv.enc").read_bytes() == (first.run_dir / "submission" / "cohort.csv.enc").read_bytes()
+    assert again.published == first.published == tmp_path / "published" / "2026-09" / "v1", "no new version"
+    staged = first.run_dir / "submission" / "cohort" / "cohort.csv.enc"
+    assert (first.published / "cohort" / "cohort.csv.enc").read_bytes() == staged.read_bytes()
 
 
 def test_recomputing_everything_gives_the_same_data(prefect_harness, synth_small, submission_config, tmp_path):

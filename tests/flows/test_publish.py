@@ -22,16 +22,20 @@ def test_a_clean_run_passes_its_gates_and_publishes(prefect_harness, synth_small
     state = run(synth_small / "extracts", tmp_path, submission_config)
     assert state.is_completed(), state.message
     summary = state.result()
-    published = tmp_path / "published" / summary.run_id
+    published = tmp_path / "published" / "2026-09" / "v1"
     assert summary.published == published
-    assert sorted(p.name for p in published.iterdir()) == ["aggregates.csv.enc", "cohort.csv.enc", "cohort.parquet.enc",
-                                                          "manifest.json"]
-    assert json.loads((tmp_path / "published" / "latest.json").read_text())["run_id"] == summary.run_id
+    assert {p.name: sorted(f.name for f in p.iterdir()) for p in published.iterdir()} == {
+        "cohort": ["cohort.csv.enc", "cohort.parquet.enc", "manifest.json", "withdrawals.csv.enc"],
+        "aggregates": ["aggregates.csv.enc", "manifest.json"],
+    }
+    latest = json.loads((tmp_path / "published" / "latest.json").read_text())
+    assert (latest["run_id"], latest["folder"], latest["supersedes"]) == (summary.run_id, "2026-09/v1", None)
     manifest = json.loads(summary.manifest.read_text())
     assert manifest["quality"]["inputs"]["passed"] and manifest["quality"]["submission"]["passed"]
     assert set(manifest["quality"]["inputs"]["suites"]) == {f"input_{s}" for s in
                                                            ("la_cases", "dwp_benefits", "housing", "police", "education")}
-    assert json.loads((published / "manifest.json").read_text())["quality_gate"]["passed"] is True
+    for package in ("cohort", "aggregates"):
+        assert json.loads((published / package / "manifest.json").read_text())["quality_gate"]["passed"] is True
     for gate in ("inputs", "submission"):
         assert (summary.run_dir / "data_docs" / gate / "index.html").exists()
         assert (summary.run_dir / "quality" / f"{gate}.md").exists()
@@ -77,7 +81,7 @@ def test_a_failed_submission_gate_publishes_nothing(prefect_harness, synth_small
     assert "submission gate failed" in state.message and "no_identifiers" in state.message
     assert "LS1 4AP" not in state.message
     run_dir = next((tmp_path / "runs").iterdir())
-    assert not list((run_dir / "submission").glob("*.enc")), "nothing is encrypted for sending"
+    assert not list((run_dir / "submission").rglob("*.enc")), "nothing is encrypted for sending"
     assert not (tmp_path / "published").exists()
     assert "postcode_district" in (run_dir / "quality" / "submission.md").read_text()
     assert "LS1 4AP" not in (run_dir / "quality" / "submission.md").read_text()

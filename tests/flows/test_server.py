@@ -26,8 +26,8 @@ from tests.conftest import sfmatch_command
 ROOT = Path(__file__).resolve().parents[2]
 COMPARED = [
     "linked_records.parquet", "person_index.parquet", "families.parquet", "evidence.parquet", "review_queue.csv",
-    "needs_changes.csv", "linkage/links.parquet", "match_report.html", "submission/cohort.csv",
-    "submission/cohort.parquet", "submission/aggregates.csv",
+    "needs_changes.csv", "linkage/links.parquet", "match_report.html", "submission/cohort/cohort.csv",
+    "submission/cohort/cohort.parquet", "submission/aggregates/aggregates.csv",
 ]
 
 
@@ -122,12 +122,18 @@ def test_two_runs_at_once_do_not_corrupt_each_other(prefect_server, synth_small,
     outputs = {name: process.communicate(timeout=600)[0] for name, process in started.items()}
     assert all(process.returncode == 0 for process in started.values()), outputs
     private = load_private_key(submission_config.parent / "recipient_private.pem")
-    for name in commands:
-        published = out / "published" / name
-        manifest = json.loads((published / "manifest.json").read_text())
-        decrypt_file(published / "cohort.csv.enc", tmp_path / f"{name}.csv", private)
-        assert file_sha256(tmp_path / f"{name}.csv") == manifest["files_sha256"]["cohort.csv"]
-    assert json.loads((out / "published" / "latest.json").read_text())["run_id"] in commands
+    # One period, two publications: each its own version, neither overwriting the other.
+    versions = sorted((out / "published" / "2026-09").iterdir())
+    assert [v.name for v in versions] == ["v1", "v2"]
+    runs = set()
+    for version in versions:
+        manifest = json.loads((version / "cohort" / "manifest.json").read_text())
+        runs.add(manifest["run_id"])
+        decrypt_file(version / "cohort" / "cohort.csv.enc", tmp_path / f"{version.name}.csv", private)
+        assert file_sha256(tmp_path / f"{version.name}.csv") == manifest["files_sha256"]["cohort.csv"]
+    assert runs == set(commands)
+    latest = json.loads((out / "published" / "latest.json").read_text())
+    assert (latest["folder"], latest["supersedes"]) == ("2026-09/v2", "2026-09/v1")
 
     same = [subprocess.Popen(sfmatch_command(*run_args(synth_small / "extracts", tmp_path / "same", submission_config)),
                              env=environment(prefect_server), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -152,11 +158,11 @@ def test_a_killed_run_publishes_nothing_and_the_next_run_succeeds(prefect_server
     assert process.poll() is None, "the run finished before it could be killed"
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(30)
-    assert not (out / "published" / "killed").exists()
+    assert not (out / "published" / "2026-09").exists() or not list((out / "published" / "2026-09").glob("v*"))
     manifest = out / "runs" / "killed" / "manifest.json"
     assert not manifest.exists() or json.loads(manifest.read_text())["status"] != "completed"
 
     result = sfmatch(prefect_server, *args)
-    assert (out / "published" / "killed" / "cohort.csv.enc").exists()
+    assert (out / "published" / "2026-09" / "v1" / "cohort" / "cohort.csv.enc").exists()
     assert json.loads(manifest.read_text())["status"] == "completed"
     assert "published" in result.stdout

@@ -1,11 +1,18 @@
-"""Opt-outs: read with clear errors, matched through the linkage by whichever identifier is given."""
+"""Opt-outs: read with clear errors, matched through the linkage by whichever identifier is given, kept as a
+restriction register of keyed hashes only."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from pseudonymise.optouts import OptOutError, match_opt_outs, read_opt_outs
+import stat
+
+from typer.testing import CliRunner
+
+from flows.cli import app
+from pseudonymise.keys import new_key, write_key_file
+from pseudonymise.optouts import OptOutError, load_opt_outs, match_opt_outs, read_opt_outs
 from tests.factories import records, table
 
 
@@ -23,12 +30,12 @@ def test_a_person_listed_by_one_identifier_is_found_under_all_their_records(tmp_
     ).frame
     linked = pd.DataFrame({"source": ["dwp_benefits", "la_cases", "police"], "record_id": ["D0", "L0", "P0"],
                            "person_id": ["P1", "P1", "P2"]})
-    opt_outs = read_opt_outs(listing(tmp_path, "NHS Number,nino\n943 476 5870,\n"))
+    opt_outs = load_opt_outs(listing(tmp_path, "NHS Number,nino\n943 476 5870,\n"), None)
     persons, stats = match_opt_outs(opt_outs, built, linked)
     assert persons == {"P1"}
     assert (stats.listed, stats.matched, stats.persons_left_out, stats.unmatched) == (1, 1, 1, 0)
 
-    by_name = read_opt_outs(listing(tmp_path, "forename,surname,dob\nSAM,cole,05/05/1985\nNo,Body,01/01/2000\n"))
+    by_name = load_opt_outs(listing(tmp_path, "forename,surname,dob\nSAM,cole,05/05/1985\nNo,Body,01/01/2000\n"), None)
     persons, stats = match_opt_outs(by_name, built, linked)
     assert persons == {"P2"} and stats.unmatched == 1
 
@@ -41,3 +48,59 @@ def test_a_row_that_identifies_nobody_is_named(tmp_path):
 def test_unexpected_columns_are_refused(tmp_path):
     with pytest.raises(OptOutError, match="unexpected: address"):
         read_opt_outs(listing(tmp_path, "nino,address\nAB123456C,1 High St\n"))
+
+
+def built_records():
+    built = records(
+        la_cases=table({"forename": "Amina", "surname": "Yusuf", "dob": "1990-02-03", "nhs_number": "9434765870"}, prefix="L"),
+        dwp_benefits=table({"forename": "Amina", "surname": "Yusuf", "dob": "1990-02-03", "nino": "AB123456C"}, prefix="D"),
+        police=table({"forename": "Sam", "surname": "Cole", "dob": "1985-05-05"}, prefix="P"),
+    ).frame
+    linked = pd.DataFrame({"source": ["dwp_benefits", "la_cases", "police"], "record_id": ["D0", "L0", "P0"],
+                           "person_id": ["P1", "P1", "P2"]})
+    return built, linked
+
+
+PLAIN = "nino,nhs_number,forename,surname,dob\nAB 12 34 56 C,,,,\n,,sam,COLE,1985-05-05\n,,No,Body,01/01/2000\n"
+
+
+def test_a_sealed_register_keeps_no_identifier_and_matches_as_the_list_did(tmp_path):
+    key_file = write_key_file(new_key("opt-out"), tmp_path / "opt-out.key")
+    register = tmp_path / "register.csv"
+    result = CliRunner().invoke(app, ["optouts", "seal", str(listing(tmp_path, PLAIN)), "--out", str(register),
+                                      "--key", str(key_file)])
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(register.stat().st_mode) == 0o600
+    text = register.read_text()
+    for value in ("AB123456C", "AB 12 34 56 C", "COLE", "Cole", "SAM", "1985", "BODY"):
+        assert value.upper() not in text.upper()
+    assert text.splitlines()[0] == "key_fingerprint,nino_hmac,nhs_number_hmac,name_dob_hmac"
+
+    from pseudonymise.keys import read_key_file
+    built, linked = built_records()
+    persons, stats = match_opt_outs(load_opt_outs(register, read_key_file(key_file, "opt-out")), built, linked)
+    assert persons == {"P1", "P2"}
+    assert (stats.listed, stats.matched, stats.unmatched) == (3, 2, 1)
+
+    # Next month's opt-outs are added to the register; someone listed twice is kept once.
+    more = tmp_path / "more.csv"
+    more.write_text("nino,nhs_number\nAB123456C,\n,9434765870\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["optouts", "seal", str(more), "--out", str(register), "--key", str(key_file)])
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(register)) == 4 and stat.S_IMODE(register.stat().st_mode) == 0o600
+
+
+def test_a_register_is_refused_under_another_key_or_without_one(tmp_path):
+    key_file = write_key_file(new_key("opt-out"), tmp_path / "opt-out.key")
+    register = tmp_path / "register.csv"
+    CliRunner().invoke(app, ["optouts", "seal", str(listing(tmp_path, PLAIN)), "--out", str(register),
+                             "--key", str(key_file)])
+    with pytest.raises(OptOutError, match="sealed with opt-out key .*, but the settings give key"):
+        load_opt_outs(register, new_key("opt-out"))
+    with pytest.raises(OptOutError, match="is sealed: set opt_out_key_file"):
+        load_opt_outs(register, None)
+    from pseudonymise.keys import read_key_file
+    key = read_key_file(key_file, "opt-out")
+    register.write_text(register.read_text() + f"{key.fingerprint},AB123456C,,\n")  # a plain NINO slipped in
+    with pytest.raises(OptOutError, match="hold something other than keyed hashes"):
+        load_opt_outs(register, key)
