@@ -103,8 +103,8 @@ def test_published_files_are_readable_by_their_owner_only_whatever_the_umask(tmp
 
     previous = os.umask(0o000)
     try:
-        publication = publish(stage(tmp_path / "run", recipients), tmp_path / "published", tmp_path / "sent", PERIOD,
-                              crosswalk(("PA", "pa" * 32)), set(), recipients["cohort"][0])
+        publish(stage(tmp_path / "run", recipients), tmp_path / "published", tmp_path / "sent", PERIOD,
+                crosswalk(("PA", "pa" * 32)), set(), recipients["cohort"][0])
     finally:
         os.umask(previous)
     published = tmp_path / "published"
