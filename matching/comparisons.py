@@ -52,6 +52,10 @@ class PairView:
     def __len__(self) -> int:
         return len(self.left_index)
 
+    def subset(self, positions: np.ndarray) -> PairView:
+        """The view of some of these pairs (by position), for conditions that only those pairs still need."""
+        return PairView(self.records, self.left_index[positions], self.right_index[positions], self.first_pass)
+
     def left(self, column: str) -> np.ndarray:
         return self._side(column, "left")
 
@@ -150,11 +154,25 @@ class Comparison:
         raise KeyError(f"comparison '{self.name}' has no level '{key}'")
 
     def compute(self, pairs: PairView) -> np.ndarray:
-        """The level of every pair: the first whose condition holds, the last if none does, -1 if missing."""
+        """The level of every pair: the first whose condition holds, the last if none does, -1 if missing.
+
+        Each level's condition is worked out only for the pairs no stronger level (nor a missing value) has
+        already settled: most candidate pairs miss an identifier or agree exactly, and the costly conditions
+        (slips, similarity, transpositions) then run on the few pairs left."""
         levels = self.levels
-        conditions = [level.when(pairs) for level in levels[:-1]]
-        level = np.select(conditions, np.arange(len(conditions)), default=len(levels) - 1).astype(np.int8)
-        level[self.missing(pairs)] = NO_EVIDENCE
+        level = np.full(len(pairs), len(levels) - 1, dtype=np.int8)
+        missing = np.asarray(self.missing(pairs), dtype=bool)
+        level[missing] = NO_EVIDENCE
+        undecided = np.flatnonzero(~missing)
+        view = pairs if len(undecided) == len(pairs) else pairs.subset(undecided)
+        for position, candidate in enumerate(levels[:-1]):
+            if not len(undecided):
+                break
+            holds = np.asarray(candidate.when(view), dtype=bool)
+            level[undecided[holds]] = position
+            if holds.any():
+                rest = np.flatnonzero(~holds)
+                undecided, view = undecided[rest], view.subset(rest)
         return level
 
 
