@@ -114,15 +114,27 @@ PLACEHOLDER_SURNAMES = 5
 PLACEHOLDER_GROUP_LIMIT = 100
 
 
-def _placeholder_ninos(frame: pd.DataFrame, valid: np.ndarray) -> set[str]:
-    """NINOs that clearly different people carry within one extract: stand-ins, not identifiers.
+REPEATED_DIGIT = "|".join(f"{digit}{{10}}" for digit in range(10))
+
+
+def repeated_digit_placeholders(values: pd.Series) -> np.ndarray:
+    """NHS numbers of one digit repeated (0000000000, 2222222222, ...): several pass modulus 11, but systems
+    use them as stand-ins for an unknown number, never as anyone's own."""
+    text = values.astype(STRING)
+    return text.str.fullmatch(REPEATED_DIGIT).fillna(False).to_numpy(dtype=bool)
+
+
+def _placeholder_identifiers(frame: pd.DataFrame, column: str, valid: np.ndarray) -> set[str]:
+    """Identifiers (NINOs, NHS numbers) that clearly different people carry within one extract: stand-ins,
+    not identifiers.
 
     Two records are clearly different people when their surnames are unlike
     (Jaro-Winkler below 0.8, and not the other's forename), their forenames are
     unlike, and their dates of birth (where both are known) are more than a year apart.
     """
     # Distinct name and birth date combinations only: a person with forty police incidents is one row here.
-    carried = frame.loc[valid, ["source", "nino", "forename", "surname", "dob"]].drop_duplicates()
+    carried = (frame.loc[valid, ["source", column, "forename", "surname", "dob"]].rename(columns={column: "nino"})
+               .drop_duplicates())
     shared = carried[carried.duplicated(["source", "nino"], keep=False)]
     if shared.empty:
         return set()
@@ -199,9 +211,13 @@ def standardise(tables: dict[str, pd.DataFrame], latest_birth: date,
     out["sex_code"] = raw["sex"].map(SEX_CODES).fillna(-1).astype(np.int8).to_numpy()
 
     nino_valid = nino_is_valid(raw["nino"])
-    placeholders = _placeholder_ninos(raw.assign(forename=forename, surname=surnames["surname"]), nino_valid)
+    named = raw.assign(forename=forename, surname=surnames["surname"])
+    placeholders = _placeholder_identifiers(named, "nino", nino_valid)
     out["nino"], out["nino_status"] = _identifier(raw, "nino", nino_valid, placeholders)
-    out["nhs_number"], out["nhs_status"] = _identifier(raw, "nhs_number", nhs_number_is_valid(raw["nhs_number"]))
+    nhs_valid = nhs_number_is_valid(raw["nhs_number"])
+    nhs_placeholders = _placeholder_identifiers(named, "nhs_number", nhs_valid)
+    nhs_placeholders |= set(raw["nhs_number"][nhs_valid & repeated_digit_placeholders(raw["nhs_number"])].unique())
+    out["nhs_number"], out["nhs_status"] = _identifier(raw, "nhs_number", nhs_valid, nhs_placeholders)
     out["upn"], out["upn_status"] = _identifier(raw, "upn", upn_is_valid(raw["upn"]))
     postcode_ok = postcode_is_valid(raw["postcode"])
     out["postcode"] = raw["postcode"].where(postcode_ok)

@@ -91,3 +91,19 @@ def test_twins_are_kept_apart_whatever_the_household_says(model, background):
     assert person("police", "X2") == person("la_cases", "X2"), "a twin's own record links to her"
     assert person("police", "X1") not in {person("la_cases", "X1"), person("la_cases", "X2")}, \
         "an unknown forename for a twin's birthday is nobody's without an analyst"
+
+
+def test_twins_carrying_a_placeholder_nhs_number_stay_two_people(model, background):
+    """Twins in two council cases (one lives with each parent), both recorded with 2222222222, which passes
+    modulus 11: the number must not make them one person."""
+    placeholder = {"nhs_number": "2222222222"}
+    twin = {**CHILD, "forename": "Rosalind", **placeholder, **ELSEWHERE}
+    tables = dict(background)
+    council = with_rows(background, "la_cases", [{**MOTHER, **FAMILY}, {**CHILD, **placeholder, **FAMILY}],
+                        {"family_id": "FX", "case_id": "CX"})
+    council = with_rows({"la_cases": council}, "la_cases", [twin], {"family_id": "FY", "case_id": "CY"})
+    council.loc[council.index[-1], "record_id"] = "Y0"
+    tables["la_cases"] = council
+    outcome = pipeline.link(SPEC, model, pipeline.person_records(SPEC, tables, REFERENCE)).outcome
+    frame = outcome.linked.astype({"source": str, "record_id": str}).set_index(["source", "record_id"])["person_id"]
+    assert frame[("la_cases", "X1")] != frame[("la_cases", "Y0")], "a stand-in number is nobody's identifier"

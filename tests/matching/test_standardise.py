@@ -98,3 +98,23 @@ def test_records_from_one_event_share_an_event_code():
     built = records(police=police).frame
     codes = built["event_code"].tolist()
     assert codes[0] == codes[1] != codes[2]
+
+
+def test_nhs_numbers_of_one_repeated_digit_are_placeholders_although_they_pass_modulus_11():
+    built = records(la_cases=table(
+        {"nhs_number": "0000000000"}, {"nhs_number": "1111111111"}, {"nhs_number": "2222222222"},
+        {"nhs_number": "9434765870"},
+    )).frame
+    assert built["nhs_status"].astype(str).tolist() == ["placeholder", "placeholder", "placeholder", "valid"]
+    assert built["nhs_number"].isna().tolist() == [True, True, True, False]
+    assert (built["nhs_number_code"] >= 0).tolist() == [False, False, False, True]
+
+
+def test_an_nhs_number_carried_by_clearly_different_people_is_a_placeholder():
+    built = records(police=table(
+        {"forename": "Amy", "surname": "Jones", "dob": "1980-01-01", "nhs_number": "9434765870"},
+        {"forename": "Tariq", "surname": "Hussain", "dob": "1992-05-05", "nhs_number": "9434765870"},
+        {"forename": "Ann", "surname": "Smith", "dob": "1975-03-03", "nhs_number": "4010232137"},
+        {"forename": "Ann", "surname": "Smith", "dob": "1975-03-03", "nhs_number": "4010232137"},
+    )).frame
+    assert built["nhs_status"].astype(str).tolist() == ["placeholder", "placeholder", "valid", "valid"]
