@@ -251,7 +251,7 @@ def demo(
     config = out / "sfmatch-demo.yaml"
     submission = {name: str(path) for name, path in keys.items() if not name.endswith("private_key")}
     submission["opt_outs"] = str(_demo_register(out / "synthetic" / "opt_outs.csv", keys["opt_out_key_file"]))
-    settings = {"la_code": "E99999999", "submission": submission}
+    settings = {"la_code": "E99999999", "linkage": {"train_in_run": True}, "submission": submission}
     config.write_text("# Written by sfmatch demo: the demo's own keys and restriction register.\n"
                       + yaml.safe_dump(settings, sort_keys=False))
     result = _run_flow(Path(summary.extracts_dir), out, config, None, DEFAULT_REFERENCE_DATE)

@@ -60,6 +60,8 @@ class _Group(BaseModel):
 
 class LinkageSettings(_Group):
     model_file: Path | None = Field(None, description="the trained linkage model; default <out_dir>/models/linkage_model.json")
+    train_in_run: bool = Field(False, description="where no model exists and model_file names none, train one on the "
+                                                  "month's own data (the demo does); otherwise the run stops")
     accept_threshold: float | None = Field(None, gt=0, lt=1, description="overrides the model's accept probability")
     review_threshold: float | None = Field(None, gt=0, lt=1, description="overrides the model's review probability")
     block_size_cap: int = Field(BLOCK_SIZE_CAP, ge=10, description="blocks above this many records are split or skipped")
@@ -202,6 +204,24 @@ class Settings(BaseSettings):
     @property
     def model_path(self) -> Path:
         return self.linkage.model_file or self.out_dir / "models" / "linkage_model.json"
+
+    def require_model(self) -> bool:
+        """Whether the run must train its own model; raises if it may not.
+
+        The model is meant to stay fixed from month to month: a model named in the settings that is not
+        there is a mistake to stop on (a mistyped path must not quietly train on this month's data), and
+        training inside a run happens only where the operator allows it."""
+        path = self.model_path
+        if path.exists():
+            return False
+        if self.linkage.model_file is not None:
+            raise SettingsError(f"linkage.model_file names {path}, which does not exist: nothing was trained or "
+                                "run (correct the path, or train a model there with `sfmatch train --model`)")
+        if not self.linkage.train_in_run:
+            raise SettingsError(f"no linkage model at {path}: train one with `sfmatch train` (it then stays fixed "
+                                "from month to month), or set linkage.train_in_run to let this run train on its "
+                                "own data")
+        return True
 
     @property
     def decisions_path(self) -> Path:

@@ -81,6 +81,8 @@ def prepare_run(extracts_dir: Path, config: RunConfiguration, run_id: str | None
     extracts = locate_extracts(extracts_dir, config.contracts)
     if settings.submission.enabled and kind == "runs":
         config.submission_keys()  # a missing key fails before the work (training publishes nothing, so needs none)
+    if kind == "runs":
+        settings.require_model()  # a missing model fails before the work too
     hashes = {source: file_sha256(path) for source, path in extracts.items()}
     reference_date = settings.resolved_reference_date()
     folder = RunFolder(settings.out_dir, run_id or run_id_for(reference_date, hashes, settings.public_dump()), kind)

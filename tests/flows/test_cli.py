@@ -55,6 +55,30 @@ def test_run_with_a_bad_config_is_one_clear_line(prefect_harness, tmp_path, synt
     assert "Traceback" not in result.output
 
 
+def test_a_model_file_named_in_the_settings_that_is_missing_stops_the_run(prefect_harness, tmp_path, synth_small,
+                                                                         submission_config):
+    typo = tmp_path / "modles" / "linkage_model.json"
+    config = tmp_path / "sfmatch.yaml"
+    config.write_text(submission_config.read_text() + f"model_file: {typo}\n", encoding="utf-8")
+    result = runner.invoke(app, ["run", "--extracts", str(synth_small / "extracts"), "--out", str(tmp_path / "out"),
+                                 "--config", str(config)])
+    assert result.exit_code == 1, result.output
+    assert "linkage.model_file names" in result.output and "does not exist" in result.output
+    assert "Traceback" not in result.output
+    assert not typo.exists(), "nothing trained under the mistyped path"
+    assert not (tmp_path / "out" / "runs").exists()
+
+
+def test_a_run_trains_its_own_model_only_where_the_operator_allows_it(prefect_harness, tmp_path, synth_small,
+                                                                     submission_config, monkeypatch):
+    monkeypatch.delenv("SFMATCH_LINKAGE__TRAIN_IN_RUN", raising=False)
+    result = runner.invoke(app, ["run", "--extracts", str(synth_small / "extracts"), "--out", str(tmp_path),
+                                 "--config", str(submission_config)])
+    assert result.exit_code == 1, result.output
+    assert "no linkage model at" in result.output and "sfmatch train" in result.output
+    assert not (tmp_path / "models").exists() and not (tmp_path / "runs").exists()
+
+
 def test_train_then_run_uses_the_saved_model_and_evaluate_scores_it(prefect_harness, synth_small, tmp_path, submission_config):
     extracts = str(synth_small / "extracts")
     trained = runner.invoke(app, ["train", "--extracts", extracts, "--out", str(tmp_path), "--reference-date", "2026-09-30"])
