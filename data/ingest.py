@@ -55,6 +55,11 @@ class IngestResult:
     records: pd.DataFrame
     quarantine: pd.DataFrame
     field_issues: pd.DataFrame = field(repr=False)
+    readable: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    """Per row read: `source_row`, `kept` (not set aside) and, per field, whether ingest could read its value
+    (a blank is readable; a present value it had to null, or a required one missing, is not). Flags only, no
+    values: the input gate checks these rates, since a field that became unreadable is null by the time it
+    looks at the typed table, and a row set aside is not in it at all."""
 
 
 def arrow_schema(contract: Contract) -> pa.Schema:
@@ -129,13 +134,16 @@ def ingest_raw(raw: RawExtract, contract: Contract) -> IngestResult:
     reasons.add(blank, "blank row", "blank row")
 
     typed: dict[str, pd.Series] = {}
+    readable: dict[str, np.ndarray] = {}
     issues: list[pd.DataFrame] = []
     issue_counts: dict[str, int] = {}
     for name, spec in contract.fields.items():
         parsed = parse_field(frame[name], spec, contract.formats_for(name))
         typed[name] = parsed.values
+        readable[name] = ~np.asarray(parsed.unusable, dtype=bool)
         if not spec.nullable:
             missing = ~blank & frame[name].isna().to_numpy()
+            readable[name] &= ~missing
             reasons.add(missing, f"{name}: missing", f"{name} missing")
             reasons.add(parsed.unusable, f"{name}: {parsed.problem}", f"{name} unusable")
         elif parsed.unusable.any():
@@ -172,6 +180,12 @@ def ingest_raw(raw: RawExtract, contract: Contract) -> IngestResult:
         pd.concat(issues, ignore_index=True).sort_values("source_row", kind="stable")
         if issues else pd.DataFrame(columns=["source_row", contract.key, "field", "problem"])
     )
+    # A row too short or too long to read has no fields to judge: it counts against `kept` alone.
+    usable = pd.DataFrame({"source_row": frame["source_row"].to_numpy(np.int64), "kept": kept, **readable})
+    if len(malformed):
+        usable = pd.concat([usable, pd.DataFrame({
+            "source_row": malformed["source_row"].to_numpy(np.int64), "kept": False,
+            **{name: True for name in readable}})], ignore_index=True)
     stats = IngestStats(
         source=contract.source, file_name=raw.file_name, sha256=raw.sha256, size_bytes=raw.size_bytes,
         encoding=raw.encoding, rows_read=len(frame) + len(malformed),
@@ -181,7 +195,8 @@ def ingest_raw(raw: RawExtract, contract: Contract) -> IngestResult:
     )
     if not stats.reconciles:
         raise AssertionError(f"{raw.file_name}: ingest counts do not reconcile")
-    return IngestResult(stats, records, quarantine, field_issues.reset_index(drop=True))
+    return IngestResult(stats, records, quarantine, field_issues.reset_index(drop=True),
+                        usable.sort_values("source_row", kind="stable").reset_index(drop=True))
 
 
 def ingest_extract(path: Path, contract: Contract) -> IngestResult:
@@ -194,6 +209,7 @@ class IngestOutputs:
     records: Path
     quarantine: Path
     field_issues: Path
+    readable: Path
 
 
 def write_ingest_outputs(result: IngestResult, contract: Contract, run_dir: Path) -> IngestOutputs:
@@ -203,9 +219,16 @@ def write_ingest_outputs(result: IngestResult, contract: Contract, run_dir: Path
         records=run_dir / "ingested" / f"{source}.parquet",
         quarantine=run_dir / "quarantine" / f"{source}.rows.csv",
         field_issues=run_dir / "quarantine" / f"{source}.fields.csv",
+        readable=readable_path(run_dir, source),
     )
     outputs.quarantine.parent.mkdir(parents=True, exist_ok=True)
     write_parquet(result.records, outputs.records, arrow_schema(contract))
     result.quarantine.to_csv(outputs.quarantine, index=False)
     result.field_issues.to_csv(outputs.field_issues, index=False)
+    write_parquet(result.readable, outputs.readable)
     return outputs
+
+
+def readable_path(run_dir: Path, source: str) -> Path:
+    """Where a source's per-row readability flags are kept for the input gate."""
+    return run_dir / "ingested" / f"{source}.readable.parquet"

@@ -7,6 +7,7 @@ apart. Checks run on the ingested, typed table.
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 
 from dateutil.relativedelta import relativedelta
@@ -25,6 +26,9 @@ IDENTIFIER_FORMATS = {
     "postcode": rf"^{POSTCODE_PATTERN.pattern}$",
 }
 SEX_CODES = ["M", "F", "U", "X"]
+LINKAGE_TYPES = frozenset({"nino", "nhs_number", "upn"})
+CODE_TYPES = frozenset({"code", "sex"})
+FREE_TEXT_TYPES = frozenset({"string", "name"})
 
 
 def _day(value: date) -> datetime:
@@ -55,13 +59,20 @@ def input_expectations(contract: Contract, thresholds: SourceThresholds, referen
         if spec.type in IDENTIFIER_FORMATS:
             rate = getattr(t.identifier_format, spec.type)
             checks.append(expectation(gxe.ExpectColumnValuesToMatchRegex, "identifier_format", rate.severity,
-                                      f"present {spec.type} values have the {spec.type} shape", column=name,
-                                      regex=IDENTIFIER_FORMATS[spec.type], mostly=rate.mostly))
+                                      f"at least {rate.mostly:.0%} of present {spec.type} values have the "
+                                      f"{spec.type} shape", column=name, regex=IDENTIFIER_FORMATS[spec.type],
+                                      mostly=rate.mostly, counted=f"present {spec.type} values malformed"))
         if spec.type == "date" and name == "dob":
-            checks.append(expectation(gxe.ExpectColumnValuesToBeBetween, "dob_plausible", t.dob_plausible.severity,
-                                      "dates of birth lie between the earliest plausible date and the reference date",
-                                      column=name, min_value=_day(t.dob_plausible.earliest), max_value=_day(reference_date),
-                                      mostly=t.dob_plausible.mostly))
+            plausible = t.dob_plausible
+            tiers = [(plausible.severity, plausible.mostly)]
+            if plausible.blocking_mostly is not None and plausible.severity != "blocking":
+                tiers.append(("blocking", plausible.blocking_mostly))
+            for severity, mostly in tiers:
+                checks.append(expectation(gxe.ExpectColumnValuesToBeBetween, "dob_plausible", severity,
+                                          f"at least {mostly:.1%} of dates of birth lie between the earliest plausible "
+                                          "date and the reference date", column=name,
+                                          min_value=_day(plausible.earliest), max_value=_day(reference_date),
+                                          mostly=mostly, counted="present dates of birth implausible"))
         elif spec.type == "date":
             checks.append(expectation(gxe.ExpectColumnValuesToBeBetween, "dates_not_future",
                                       t.dates_not_future.severity, "dates are not after the reference date",
@@ -73,9 +84,39 @@ def input_expectations(contract: Contract, thresholds: SourceThresholds, referen
                                   f"event dates are no older than {recent.years_back} years", column=name,
                                   min_value=_day(earliest), mostly=recent.mostly))
     change = t.row_count_change
+    # Both bounds exclude the limit itself: a fall of exactly the allowed share is already too much.
     low, high = (1, None) if previous_rows is None else (
-        max(1, int(previous_rows * (1 - change.max_drop))), int(previous_rows * (1 + change.max_rise)) + 1)
+        max(1, math.floor(previous_rows * (1 - change.max_drop)) + 1),
+        max(1, math.ceil(previous_rows * (1 + change.max_rise)) - 1))
+    why = ("the extract is not empty" if previous_rows is None else
+           f"the extract is not empty, and its rows ({low:,} to {high:,} allowed) have not fallen by "
+           f"{change.max_drop:.0%} or more, nor risen by {change.max_rise:.0%} or more, since last month's {previous_rows:,}")
     checks.append(expectation(gxe.ExpectTableRowCountToBeBetween, "row_count_change",
-                              "blocking" if previous_rows is None else change.severity,
-                              "the extract is not empty and its size is near last month's", min_value=low, max_value=high))
+                              "blocking" if previous_rows is None else change.severity, why,
+                              min_value=low, max_value=high))
+    return checks
+
+
+def ingest_expectations(contract: Contract, thresholds: SourceThresholds) -> list:
+    """The suite on what ingest set aside or could not read (`IngestResult.readable`), per row read.
+
+    A value ingest could not read is null in the typed table and a row it set aside is absent, so the
+    typed suite cannot see either: a partner's new date format or code list would pass it."""
+    gxe = gx_expectations()
+    aside = thresholds.rows_set_aside
+    checks = [expectation(gxe.ExpectColumnValuesToBeInSet, "rows_set_aside", aside.severity,
+                          f"at most {aside.max_rate:.0%} of the rows read are set aside at ingest "
+                          f"(quarantine/{contract.source}.rows.csv gives each one's reason)",
+                          column="kept", value_set=[True], mostly=1 - aside.max_rate, counted="rows read set aside")]
+    for name, spec in contract.fields.items():
+        if spec.type in FREE_TEXT_TYPES:
+            continue
+        kind = ("linkage" if spec.type in LINKAGE_TYPES or name == "dob"
+                else "codes" if spec.type in CODE_TYPES else "other")
+        rate = getattr(thresholds.unreadable_values, kind)
+        checks.append(expectation(gxe.ExpectColumnValuesToBeInSet, "unreadable_values", rate.severity,
+                                  f"at most {rate.max_rate:.0%} of the rows read have a {name} ingest could not read "
+                                  f"(quarantine/{contract.source}.fields.csv and .rows.csv list them)",
+                                  column=name, value_set=[True], mostly=1 - rate.max_rate,
+                                  counted=f"rows read with {name} unreadable"))
     return checks

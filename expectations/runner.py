@@ -63,11 +63,17 @@ class Outcome:
     why: str = ""
     columns: str = ""
     """For a table's column check: which columns are missing or unexpected (header names, never values)."""
+    missing_count: int | None = None
+    counted: str = ""
+    """What the counts are of (e.g. "present nino values"); GX's rate is of the values present."""
 
     def describe(self) -> str:
         where = f" on {self.column}" if self.column else ""
         if self.unexpected_count is not None:
-            counts = f"{self.unexpected_count:,} of {self.element_count:,} values unexpected ({self.unexpected_percent or 0:.2f}%)"
+            # GX's percentage is of the present values, so the count beside it is of those too.
+            base = (self.element_count or 0) - (self.missing_count or 0)
+            counts = (f"{self.unexpected_count:,} of {base:,} {self.counted or 'present values unexpected'} "
+                      f"({self.unexpected_percent or 0:.2f}%)")
         elif self.observed_value is not None:
             counts = f"observed {self.observed_value:,}"
         elif self.columns:
@@ -124,10 +130,10 @@ def _outcome(result) -> Outcome:
         check=str(meta.get("check", config.type)), expectation=config.type,
         column=config.kwargs.get("column"), severity=str(meta.get("severity", "blocking")),
         success=bool(result.success),
-        **{key: details.get(key) for key in _COUNTS_ONLY if key != "missing_count"},
+        **{key: details.get(key) for key in _COUNTS_ONLY},
         # Only whole-table counts are kept as observed values: a column's observed value could be a datum.
         observed_value=observed if isinstance(observed, int) and config.kwargs.get("column") is None else None,
-        why=str(meta.get("why", "")), columns=columns,
+        why=str(meta.get("why", "")), columns=columns, counted=str(meta.get("counted", "")),
     )
 
 
@@ -171,9 +177,13 @@ def _validate(gx, context, source, name: str, frame: pd.DataFrame, expectations:
     return GateResult(name, len(frame), [_outcome(r) for r in validation.results])
 
 
-def expectation(kind, check: str, severity: str, why: str, **kwargs):
-    """A GX expectation labelled with our check name, its severity (blocking/warning) and why it exists."""
-    return kind(**kwargs, severity=GX_SEVERITY[severity], meta={"check": check, "severity": severity, "why": why})
+def expectation(kind, check: str, severity: str, why: str, counted: str = "", **kwargs):
+    """A GX expectation labelled with our check name, its severity (blocking/warning) and why it exists;
+    `counted` names what its counts are of, so a rate and its count are reported on the same base."""
+    meta = {"check": check, "severity": severity, "why": why}
+    if counted:
+        meta["counted"] = counted
+    return kind(**kwargs, severity=GX_SEVERITY[severity], meta=meta)
 
 
 def gx_expectations():

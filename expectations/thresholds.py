@@ -37,6 +37,22 @@ class RowCountChange(Check):
 class DobPlausible(Check):
     earliest: date
     mostly: float = Field(gt=0, le=1)
+    blocking_mostly: float | None = Field(None, gt=0, le=1)
+    """Below this share of plausible dates of birth the run stops, whatever `severity` says for a few."""
+
+
+class Rate(Check):
+    max_rate: float = Field(ge=0, le=1)
+
+
+class UnreadableValues(_Strict):
+    """Present values ingest could not read (it nulled them, or set the row aside), by kind of field."""
+
+    linkage: Rate
+    """Identifiers and dates of birth: what decides who is linked."""
+    codes: Rate
+    """Coded fields (sex, event and benefit types): what decides who is counted."""
+    other: Rate
 
 
 class DatesNotFuture(Check):
@@ -70,6 +86,8 @@ class SourceThresholds(_Strict):
     dates_not_future: DatesNotFuture
     event_dates_recent: EventDatesRecent
     identifier_format: IdentifierFormats
+    unreadable_values: UnreadableValues
+    rows_set_aside: Rate
 
 
 def _merge(base: dict, override: dict) -> dict:

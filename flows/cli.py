@@ -53,6 +53,10 @@ DateOption = Annotated[
 ]
 
 
+EXIT_WARNINGS = 3
+"""`sfmatch run`'s exit status when the run completed and published, but a quality gate warned."""
+
+
 def _fail(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=1)
@@ -163,7 +167,12 @@ def _print_run(summary, seconds: float) -> None:
     if summary.linkage is not None:
         console.print(f"match report: {summary.run_dir / 'match_report.html'}\nreview queue: {summary.run_dir / 'review_queue.csv'}")
     if summary.published is not None:
-        console.print(f"published (quality gates passed): {summary.published}")
+        console.print(f"published (quality gates passed{' with warnings' if summary.warnings else ''}): "
+                      f"{summary.published}")
+    if summary.warnings:
+        console.print(f"[yellow]completed with {len(summary.warnings)} warning(s) from the quality gates:[/]")
+        for warning in summary.warnings:
+            console.print(f"  - {warning}", markup=False, highlight=False)
 
 
 @app.command()
@@ -197,11 +206,16 @@ def run(
     refresh: Annotated[bool, typer.Option(help="recompute every stage, even those an earlier run of the same inputs left")] = False,
     dask_address: Annotated[str | None, typer.Option(help="score on this Dask scheduler (needs PREFECT_API_URL)")] = None,
 ) -> None:
-    """Run the monthly cohort flow on a folder of extracts."""
+    """Run the monthly cohort flow on a folder of extracts.
+
+    Exit status: 0 completed, 1 failed (nothing published), 3 completed and published but a quality gate
+    warned (the flow run carries the tag "warnings")."""
     started = time.perf_counter()
     summary = _run_flow(extracts, out, config, run_id, reference_date.date() if reference_date else None,
                         refresh, dask_address)
     _print_run(summary, time.perf_counter() - started)
+    if summary.warnings:
+        raise typer.Exit(code=EXIT_WARNINGS)
 
 
 def _demo_keys(keys: Path) -> dict[str, Path]:

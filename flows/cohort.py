@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_client, get_run_logger
 from prefect.context import FlowRunContext
+from prefect.runtime import flow_run
 from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -116,6 +117,8 @@ class RunSummary:
     criteria: CriteriaSummary | None = None
     submission: SubmissionSummary | None = None
     published: Path | None = None
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    """The quality gates' warnings; the run completed, but someone should look."""
 
 
 def runs_in_process() -> bool:
@@ -168,6 +171,7 @@ def fail_run(folder: RunFolder, manifest: RunManifest, times: StageTimes, errors
 
 def _require(gate: GateSummary, manifest: RunManifest) -> None:
     manifest.quality[gate.gate] = gate.manifest_entry()
+    manifest.warnings += [f"{gate.gate} gate: {warning}" for warning in gate.warnings]
     if not gate.passed:
         raise GateFailed(f"{gate.gate} gate failed, nothing published ({gate.failures}); report: {gate.report}")
 
@@ -386,11 +390,31 @@ def _run_stages(prepared: PreparedRun, config: RunConfiguration, times: StageTim
     manifest.finish("completed", times)
     manifest.write(folder.manifest)
     summary = RunSummary(folder.run_id, folder.root, folder.manifest, ingest, dict(times.seconds),
-                         linkage.resolved.stats, linkage.model, criteria, submission, published)
+                         linkage.resolved.stats, linkage.model, criteria, submission, published,
+                         list(manifest.warnings))
     publish_artifacts(summary, manifest)
+    if summary.warnings:
+        # A scheduler sees a flow run's state and tags, not its log: the tag lets an automation alert on it.
+        tag_flow_run(WARNINGS_TAG)
+        logger.warning("run %s completed with %d warning(s) from the quality gates; see quality/*.md",
+                       folder.run_id, len(summary.warnings))
     logger.info("run %s complete; counts reconcile: %s; %d stages reused from an earlier run",
                 folder.run_id, manifest.reconciles, len(stages.hits))
     return summary
+
+
+WARNINGS_TAG = "warnings"
+
+
+def tag_flow_run(tag: str) -> None:
+    """Add a tag to this flow run on the Prefect server, before its final state is set, so that the
+    flow run's Completed event carries it."""
+    run_id = flow_run.get_id()
+    if run_id is None:
+        return
+    with get_client(sync_client=True) as client:
+        current = client.read_flow_run(run_id)
+        client.update_flow_run(run_id, tags=sorted({*current.tags, tag}))
 
 
 def publish_artifacts(summary: RunSummary, manifest: RunManifest) -> None:

@@ -89,6 +89,8 @@ class RunManifest:
     stages_peak_mb: dict[str, float] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """The gates' warnings, one line each (counts only): a run that completed with any is tagged `warnings`."""
     manifest_version: int = MANIFEST_VERSION
 
     def record_ingest(self, stats: IngestStats) -> None:

@@ -24,12 +24,12 @@ from criteria.assess import COUNTED, assess
 from criteria.progress import update_history
 from criteria.report import CriteriaSummary, summarise
 from data.errors import SfmatchError
-from data.ingest import IngestStats, ingest_extract, write_ingest_outputs
+from data.ingest import IngestStats, ingest_extract, readable_path, write_ingest_outputs
 from data.readers import file_sha256, locate_extracts
 from data.tables import read_parquet, write_parquet
-from expectations.inputs import input_expectations
+from expectations.inputs import ingest_expectations, input_expectations
 from expectations.report import failure_message, gate_markdown, write_gate_report
-from expectations.runner import run_suites
+from expectations.runner import Outcome, run_suites
 from expectations.submission import aggregate_expectations, cohort_expectations, read_cohort
 from flows.configuration import RunConfiguration
 from flows.manifest import RunManifest, utc_now
@@ -163,6 +163,12 @@ class GateSummary:
     def manifest_entry(self) -> dict[str, object]:
         return {"passed": self.passed, "report": str(self.report), "suites": self.suites}
 
+    @property
+    def warnings(self) -> list[str]:
+        """Each warning outcome as one line of counts, named by its suite."""
+        return [f"{name}: {Outcome(**outcome).describe()}" for name, suite in self.suites.items()
+                for outcome in suite.get("warnings", [])]
+
     def counts(self) -> dict[str, object]:
         return {"passed": self.passed, "suites": {
             name: {k: suite[k] for k in ("rows", "evaluated", "passed")} for name, suite in self.suites.items()}}
@@ -192,14 +198,15 @@ def gate_inputs(run_root: Path, config: RunConfiguration, reference_date: date, 
     if previous_manifest is not None:
         previous = json.loads(previous_manifest.read_text(encoding="utf-8"))
         previous_rows = {s: int(e["rows_ingested"]) for s, e in previous.get("ingest", {}).items()}
-    batches = {
-        f"input_{source}": (
+    batches = {}
+    for source in config.sources:
+        contract, thresholds = config.contracts[source], config.thresholds[source]
+        batches[f"input_{source}"] = (
             read_parquet(run_root / "ingested" / f"{source}.parquet"),
-            input_expectations(config.contracts[source], config.thresholds[source], reference_date,
-                               previous_rows.get(source)),
+            input_expectations(contract, thresholds, reference_date, previous_rows.get(source)),
         )
-        for source in config.sources
-    }
+        batches[f"ingest_{source}"] = (read_parquet(readable_path(run_root, source)),
+                                       ingest_expectations(contract, thresholds))
     return _gate(run_root, "inputs", "Input data quality", batches)
 
 

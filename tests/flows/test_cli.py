@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 
+from prefect import get_client
+from prefect.client.schemas.sorting import FlowRunSort
 from typer.testing import CliRunner
 
 from flows.cli import app
@@ -116,3 +120,29 @@ def test_review_apply_reports_what_it_stored(tmp_path):
 
     bad = runner.invoke(app, ["review", "apply", str(tmp_path / "missing.csv"), "--out", str(tmp_path)])
     assert bad.exit_code == 1 and "cannot be read" in bad.output
+
+
+def test_a_run_whose_gates_warn_exits_3_and_tags_the_flow_run(prefect_harness, tmp_path, synth_small,
+                                                              submission_config):
+    # Two dates of birth in 1850: a warning, not a reason to stop. It used to end as exit 0, "gates passed".
+    extracts = tmp_path / "extracts"
+    shutil.copytree(synth_small / "extracts", extracts)
+    cases = extracts / "la_cases.csv"
+    lines = cases.read_text(encoding="utf-8-sig").splitlines()
+    for row in (1, 2):
+        lines[row] = re.sub(r",(19|20)\d\d-(\d\d)-(\d\d),", r",1850-\2-\3,", lines[row], count=1)
+    cases.write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+    result = runner.invoke(app, ["run", "--extracts", str(extracts), "--out", str(tmp_path / "out"),
+                                 "--config", str(submission_config)])
+    assert result.exit_code == 3, result.output
+    assert "completed with 1 warning(s)" in result.output and "dob_plausible" in result.output
+    assert "published (quality gates passed with warnings)" in result.output
+    run_dir = next((tmp_path / "out" / "runs").iterdir())
+    report = (run_dir / "quality" / "inputs.md").read_text()
+    assert report.splitlines()[2].startswith("**Passed with 1 warning**")
+    assert report.index("## Warnings") < report.index("## Suites")
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "completed" and len(manifest["warnings"]) == 1
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=1)
+    assert "warnings" in runs[0].tags and runs[0].state.is_completed()

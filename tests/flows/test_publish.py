@@ -32,8 +32,9 @@ def test_a_clean_run_passes_its_gates_and_publishes(prefect_harness, synth_small
     assert (latest["run_id"], latest["folder"], latest["supersedes"]) == (summary.run_id, "2026-09/v1", None)
     manifest = json.loads(summary.manifest.read_text())
     assert manifest["quality"]["inputs"]["passed"] and manifest["quality"]["submission"]["passed"]
-    assert set(manifest["quality"]["inputs"]["suites"]) == {f"input_{s}" for s in
-                                                           ("la_cases", "dwp_benefits", "housing", "police", "education")}
+    sources = ("la_cases", "dwp_benefits", "housing", "police", "education")
+    assert set(manifest["quality"]["inputs"]["suites"]) == {f"{suite}_{s}" for s in sources for suite in ("input", "ingest")}
+    assert manifest["warnings"] == []
     for package in ("cohort", "aggregates"):
         assert json.loads((published / package / "manifest.json").read_text())["quality_gate"]["passed"] is True
     for gate in ("inputs", "submission"):
@@ -60,7 +61,7 @@ def test_a_broken_extract_stops_the_run_with_a_report_and_publishes_nothing(pref
     assert "input_dwp_benefits: identifier_format (expect_column_values_to_match_regex on nino)" in state.message
     run_dir = next((tmp_path / "out" / "runs").iterdir())
     report = (run_dir / "quality" / "inputs.md").read_text()
-    assert "## Blocking failures" in report and "values unexpected" in report
+    assert "## Blocking failures" in report and "present nino values malformed" in report
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "failed" and manifest["quality"]["inputs"]["passed"] is False
     assert not (tmp_path / "out" / "published").exists()

@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import yaml
 
 from flows.settings import PREFECT_ENVIRONMENT, SettingsError, load_settings
 
@@ -105,3 +106,12 @@ def test_a_setting_given_twice_is_refused(tmp_path):
     config.write_text("model_file: /a.json\nlinkage: {model_file: /b.json}\n", encoding="utf-8")
     with pytest.raises(SettingsError, match="model_file is given both"):
         load_settings(config)
+
+
+def test_the_shipped_warnings_automation_is_a_valid_prefect_automation():
+    from prefect.automations import AutomationCore
+
+    path = Path(__file__).resolve().parents[2] / "flows" / "automations" / "run-warnings.yaml"
+    automation = AutomationCore.model_validate(yaml.safe_load(path.read_text()))
+    assert automation.trigger.expect == {"prefect.flow-run.Completed"}
+    assert automation.trigger.match_related.root == {"prefect.resource.id": "prefect.tag.warnings"}
