@@ -68,6 +68,9 @@ class Contract(_Strict):
     encoding: Literal["auto", "utf-8", "utf-8-sig", "cp1252"] = "auto"
     delimiter: Literal["auto", ",", ";", "\t", "|"] = "auto"
     sheet: str | int = 0
+    header_row: int | None = Field(None, ge=1, le=50, description=(
+        "the row holding the column headers, counted from 1 as a spreadsheet shows it; rows above it (a title, "
+        "an export date) are skipped. Unset: the first line of a CSV, the first non-empty row of a sheet"))
     date_formats: tuple[str, ...] = DEFAULT_DATE_FORMATS
     null_values: tuple[str, ...] = DEFAULT_NULL_VALUES
     key: str = "record_id"

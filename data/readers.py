@@ -117,6 +117,34 @@ def decode_text(raw: bytes, declared: str, file_name: str) -> tuple[str, str]:
     )
 
 
+HEADER_SEARCH_ROWS = 10
+"""How far down a file whose headers do not match the contract to look for them, to say where they are."""
+
+
+def _header_hint(rows: list[list[str]], contract: Contract, header_at: int) -> str:
+    """Where the contract's headers are, when they are not on the row it expects (a title row above them)."""
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        if index == header_at:
+            continue
+        try:
+            map_headers([str(cell or "") for cell in row], contract, "")
+        except ExtractError:
+            continue
+        return f"; the headers look to be on row {index + 1}: set header_row: {index + 1} in the {contract.source} contract"
+    return ""
+
+
+def _mapped(headers: list[str], contract: Contract, file_name: str, rows: list[list[str]], header_at: int,
+            ) -> MappedColumns:
+    try:
+        return map_headers(headers, contract, file_name)
+    except ExtractError as error:
+        hint = _header_hint(rows, contract, header_at) if error.problem.startswith("missing required") else ""
+        if not hint:
+            raise
+        raise ExtractError(file_name, error.problem + hint, row=header_at + 1) from None
+
+
 def map_headers(headers: list[str], contract: Contract, file_name: str) -> MappedColumns:
     """Find each contract field among the file's headers, ignoring case and spacing."""
     normalised = [normalise_header(h) for h in headers]
@@ -181,21 +209,32 @@ def _finish(
 
 def _read_csv(path: Path, raw: bytes, contract: Contract) -> RawExtract:
     text, encoding = decode_text(raw, contract.encoding, path.name)
+    # Lines above the header (a title, an export date) are dropped; row numbers still count them.
+    skipped = (contract.header_row or 1) - 1
+    lines = text.split("\n", skipped + 1)
+    if len(lines) <= skipped:
+        raise ExtractError(path.name, f"has fewer than {skipped + 1} lines; its contract puts the headers on row {skipped + 1}")
+    title = "\n".join(lines[:skipped]) + ("\n" if skipped else "")
+    text = text[len(title):]
     first_line = text.split("\n", 1)[0].rstrip("\r")
     delimiter = contract.delimiter if contract.delimiter != "auto" else _detect_delimiter(first_line, contract)
     headers = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
     if not any(h.strip() for h in headers):
-        raise ExtractError(path.name, "the first row is empty; expected a header row", row=1)
-    columns = map_headers(headers, contract, path.name)
+        raise ExtractError(path.name, "the header row is empty; expected the column headers"
+                           + _header_hint(_first_rows(title + text, delimiter), contract, skipped), row=skipped + 1)
+    columns = _mapped(headers, contract, path.name, _first_rows(title + text, delimiter), skipped)
 
     if text.count('"') % 2:
         opened_at = text.rfind('"')
         raise ExtractError(
             path.name,
             "a quoted value is never closed; the file looks truncated or malformed",
-            row=text.count("\n", 0, opened_at) + 1,
+            row=text.count("\n", 0, opened_at) + 1 + skipped,
         )
-    body = text.encode("utf-8") if encoding == "cp1252" else raw[len(codecs.BOM_UTF8):] if encoding == "utf-8-sig" else raw
+    if encoding == "cp1252" or skipped:
+        body = text.encode("utf-8")
+    else:
+        body = raw[len(codecs.BOM_UTF8):] if encoding == "utf-8-sig" else raw
 
     invalid: list[tuple[int, int, str]] = []
 
@@ -223,10 +262,11 @@ def _read_csv(path: Path, raw: bytes, contract: Contract) -> RawExtract:
         # Arrow's message quotes the offending row, which is personal data.
         raise ExtractError(path.name, "is not readable as delimited text") from None
 
+    invalid = [(number + skipped, count, text_) for number, count, text_ in invalid]
     total_rows = table.num_rows + len(invalid)
     if total_rows == 0:
         raise ExtractError(path.name, "has a header but no data rows")
-    last_row = total_rows + 1
+    last_row = total_rows + 1 + skipped
     ends_mid_line = not body.endswith((b"\n", b"\r"))
     if invalid and invalid[-1][0] == last_row and ends_mid_line and invalid[-1][1] < len(headers):
         raise ExtractError(
@@ -237,7 +277,7 @@ def _read_csv(path: Path, raw: bytes, contract: Contract) -> RawExtract:
         )
 
     invalid_rows = {number for number, _, _ in invalid}
-    all_rows = pd.RangeIndex(2, last_row + 1)
+    all_rows = pd.RangeIndex(2 + skipped, last_row + 1)
     rows = pd.Series(all_rows[~all_rows.isin(invalid_rows)])
     data = {
         name: _as_text(table.column(names[position])) for name, position in columns.positions.items()
@@ -250,6 +290,15 @@ def _read_csv(path: Path, raw: bytes, contract: Contract) -> RawExtract:
         }
     )
     return _finish(data, rows, contract, columns, malformed, encoding, path, raw)
+
+
+def _first_rows(text: str, delimiter: str) -> list[list[str]]:
+    """The first few rows of a delimited text, for looking for its headers."""
+    head = "\n".join(text.split("\n", HEADER_SEARCH_ROWS)[:HEADER_SEARCH_ROWS])
+    try:
+        return list(csv.reader(io.StringIO(head), delimiter=delimiter))
+    except csv.Error:
+        return []
 
 
 def _as_text(column: pa.ChunkedArray) -> pd.Series:
@@ -295,8 +344,14 @@ def _read_xlsx(path: Path, raw: bytes, contract: Contract) -> RawExtract:
     header_at = next((i for i, row in enumerate(cells) if any(str(c).strip() for c in row)), None)
     if header_at is None:
         raise ExtractError(path.name, "the sheet is empty")
+    if contract.header_row is not None:
+        header_at = contract.header_row - 1
+        if header_at >= len(cells):
+            raise ExtractError(path.name, f"has fewer than {contract.header_row} rows; its contract puts the headers "
+                                          f"on row {contract.header_row}")
     headers = [_cell_text(c) or "" for c in cells[header_at]]
-    columns = map_headers(headers, contract, path.name)
+    columns = _mapped(headers, contract, path.name, [[_cell_text(c) or "" for c in row] for row in cells[:HEADER_SEARCH_ROWS]],
+                      header_at)
     grid = pd.DataFrame(cells[header_at + 1:], dtype=object)
     grid.index = pd.RangeIndex(header_at + 2, header_at + 2 + len(grid))
     data = {

@@ -354,3 +354,50 @@ def test_nothing_is_lost_on_a_generated_extract(tmp_path, contracts, synth_small
         assert_reconciles(result)
         assert result.stats.rows_ingested > 0
         assert codecs.BOM_UTF8.decode() not in result.records.columns[1]
+
+
+# --- a title above the headers ---------------------------------------------------------------------
+
+TITLE = ["DWP out-of-work benefits extract", "Exported 01/10/2026 by the data team"]
+
+
+def with_header_row(contracts, row):
+    return contracts["dwp_benefits"].model_copy(update={"header_row": row})
+
+
+def test_a_csv_with_a_title_above_its_headers_says_where_the_headers_are(tmp_path, contracts):
+    rows = [f'"{TITLE[0]}",,,,,,,,,', TITLE[1], DWP_HEADER, GOOD, "D2,C2,,Ann,Lee,,,UC,2024-01-05,"]
+    path = tmp_path / "dwp_benefits.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with pytest.raises(ExtractError, match=r"dwp_benefits.csv, row 1: missing required column\(s\): record_id.*"
+                                           r"the headers look to be on row 3: set header_row: 3"):
+        ingest(path, contracts)
+    result = ingest_extract(path, with_header_row(contracts, 3))
+    assert_reconciles(result)
+    assert result.records["record_id"].tolist() == ["D1", "D2"]
+    assert result.records["source_row"].tolist() == [4, 5], "rows numbered as the file shows them"
+
+
+def test_a_csv_row_numbers_below_a_title_count_the_title_in_quarantine_too(tmp_path, contracts):
+    rows = [TITLE[0], DWP_HEADER, GOOD, "D2,C2", "D3,C3,,Ann,Lee,,,UC,2024-01-05,"]
+    path = tmp_path / "dwp_benefits.csv"
+    path.write_bytes(("\r\n".join(rows) + "\r\n").encode("cp1252"))
+    result = ingest_extract(path, with_header_row(contracts, 2))
+    assert_reconciles(result)
+    assert result.records["source_row"].tolist() == [3, 5]
+    assert result.quarantine["source_row"].tolist() == [4]
+
+
+def test_a_workbook_with_a_title_above_its_headers(tmp_path, contracts):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append([TITLE[0]])
+    sheet.append([])
+    sheet.append(DWP_HEADER.split(","))
+    sheet.append(["D1", "C1", None, "Ann", "Lee", None, None, "UC", datetime(2024, 1, 5), None])
+    path = tmp_path / "dwp_benefits.xlsx"
+    workbook.save(path)
+    with pytest.raises(ExtractError, match="the headers look to be on row 3: set header_row: 3 in the dwp_benefits"):
+        ingest(path, contracts)
+    result = ingest_extract(path, with_header_row(contracts, 3))
+    assert result.records["source_row"].tolist() == [4] and result.stats.reconciles
