@@ -23,7 +23,7 @@ from rich.table import Table
 import flows  # noqa: F401  (sets Prefect's environment before Prefect is imported)
 from data.errors import SfmatchError
 from data.private_files import private_umask
-from data.synth import DEFAULT_REFERENCE_DATE, DIFFICULTIES, SOURCES, SynthSummary, generate
+from data.synth import DEFAULT_REFERENCE_DATE, DIFFICULTIES, SOURCES, TRUTH_EXTRACTS, SynthSummary, generate
 
 class _ReportingGroup(TyperGroup):
     """Every command's expected failures (SfmatchError) become one message on stderr and exit status 1, and
@@ -511,8 +511,21 @@ def evaluate(
     try:
         linked = read_parquet(run_dir / "linked_records.parquet")
         true = read_parquet(truth, columns=["source", "record_id", "person_id"])
+        manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         _fail(f"cannot read the run or the truth file ({type(exc).__name__}); check the paths")
+    described = truth.parent / TRUTH_EXTRACTS
+    if described.exists():
+        # Another population's truth has the same record ids: only the extracts' hashes tell them apart.
+        hashes = json.loads(described.read_text(encoding="utf-8"))
+        differ = sorted(entry["file"] for entry in manifest.get("inputs", {}).values()
+                        if hashes.get(entry["file"]) != entry["sha256"])
+        if differ:
+            _fail(f"the truth file describes other extracts than run {run_dir.name} read ({', '.join(differ)} "
+                  f"differ{'s' if len(differ) == 1 else ''}): is it this run's truth?")
+    else:
+        err_console.print(f"[yellow]{truth.parent / TRUTH_EXTRACTS} is missing (truth from an earlier version): "
+                          "cannot check that the truth is of this run's extracts[/]")
     joined = linked.merge(true.rename(columns={"person_id": "true_person"}), on=["source", "record_id"], how="left")
     if joined["true_person"].isna().any():
         _fail(f"{int(joined['true_person'].isna().sum())} linked records are not in the truth file: is it this run's truth?")

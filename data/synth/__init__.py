@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from data.contract import CONTRACTS_DIR, load_contracts
+from data.readers import file_sha256
 from data.synth.difficulty import DIFFICULTIES, Difficulty
 from data.synth.extracts import BUILDERS, build_extract
 from data.synth.population import build_population
@@ -26,6 +27,8 @@ from data.tables import write_parquet
 SOURCES = tuple(BUILDERS)
 DEFAULT_REFERENCE_DATE = date(2026, 9, 30)
 SYNTH_MANIFEST = "synth.json"
+TRUTH_EXTRACTS = "extracts.json"
+"""In the truth folder: the file name and SHA-256 of each extract the truth describes."""
 OPT_OUTS = "opt_outs.csv"
 OPT_OUT_SHARE = 0.003
 
@@ -99,6 +102,10 @@ def generate(
     report("truth")
     truth = pd.concat(truth_frames, ignore_index=True)
     write_parquet(truth, truth_dir / "records.parquet")
+    # Which extracts this truth describes, so that scoring a run against another population's truth (whose
+    # record ids look the same) is refused rather than reported as precision 0.
+    extracts = {path.name: file_sha256(path) for path in sorted(extracts_dir.iterdir()) if path.is_file()}
+    (truth_dir / TRUTH_EXTRACTS).write_text(json.dumps(extracts, indent=2) + "\n", encoding="utf-8")
     opt_outs, listed = opt_out_list(population.people, truth, np.random.default_rng([seed, 99]))
     opt_outs.to_csv(out / OPT_OUTS, index=False)
     write_parquet(listed, truth_dir / "opt_outs.parquet")

@@ -10,6 +10,7 @@ from prefect import get_client
 from prefect.client.schemas.sorting import FlowRunSort
 from typer.testing import CliRunner
 
+from data.synth import generate
 from flows.cli import app
 
 runner = CliRunner()
@@ -102,6 +103,14 @@ def test_train_then_run_uses_the_saved_model_and_evaluate_scores_it(prefect_harn
     scored = runner.invoke(app, ["evaluate", "--truth", str(synth_small / "truth" / "records.parquet"), "--out", str(tmp_path)])
     assert scored.exit_code == 0, scored.output
     assert "pairwise F1" in scored.output and "B-cubed" in scored.output
+
+    # Another population of the same size has the same record ids: it used to score precision 0.0000, exit 0.
+    other = tmp_path / "other-population"
+    generate(households=400, seed=8, out=other)
+    wrong = runner.invoke(app, ["evaluate", "--truth", str(other / "truth" / "records.parquet"), "--out", str(tmp_path)])
+    assert wrong.exit_code == 1, wrong.output
+    assert "the truth file describes other extracts than run" in wrong.output and "is it this run's truth?" in wrong.output
+    assert "pairwise F1" not in wrong.output
 
 
 def test_review_apply_reports_what_it_stored(tmp_path):
