@@ -24,6 +24,7 @@ import flows  # noqa: F401  (sets Prefect's environment before Prefect is import
 from data.errors import SfmatchError
 from data.private_files import private_umask
 from data.synth import DEFAULT_REFERENCE_DATE, DIFFICULTIES, SOURCES, TRUTH_EXTRACTS, SynthSummary, generate
+from flows.process_guard import embedded_server, exit_on_termination
 
 class _ReportingGroup(TyperGroup):
     """Every command's expected failures (SfmatchError) become one message on stderr and exit status 1, and
@@ -115,10 +116,11 @@ def _run_flow(extracts: Path, out: Path | None, config: Path | None, run_id: str
         console.print(f"[dim]scoring on the Dask cluster at {address}[/]")
     console.print(f"[dim]running the flow on the Prefect server at {server}…[/]" if server else
                   "[dim]running the flow on Prefect's embedded server (it takes a few seconds to start)…[/]")
-    state = flow(
-        extracts_dir=extracts, out_dir=out, config_file=config, run_id=run_id, reference_date=reference,
-        refresh=refresh, return_state=True,
-    )
+    with embedded_server():
+        state = flow(
+            extracts_dir=extracts, out_dir=out, config_file=config, run_id=run_id, reference_date=reference,
+            refresh=refresh, return_state=True,
+        )
     if not state.is_completed():
         _fail(state.message or "the run failed; see the log above")
     return state.result()
@@ -474,10 +476,11 @@ def train(
     from flows.train import train_flow
 
     started = time.perf_counter()
-    state = train_flow(
-        extracts_dir=extracts, out_dir=out, config_file=config, model_file=model,
-        reference_date=reference_date.date() if reference_date else None, return_state=True,
-    )
+    with embedded_server():
+        state = train_flow(
+            extracts_dir=extracts, out_dir=out, config_file=config, model_file=model,
+            reference_date=reference_date.date() if reference_date else None, return_state=True,
+        )
     if not state.is_completed():
         _fail(state.message or "training failed; see the log above")
     summary = state.result()
@@ -581,8 +584,9 @@ def housekeeping_command(
     """Delete run folders older than the retention period (they hold personal data)."""
     from flows.housekeeping import housekeeping
 
-    state = housekeeping(out_dir=out, config_file=config, retention_days=retention_days, dry_run=dry_run,
-                         return_state=True)
+    with embedded_server():
+        state = housekeeping(out_dir=out, config_file=config, retention_days=retention_days, dry_run=dry_run,
+                             return_state=True)
     if not state.is_completed():
         _fail(state.message or "housekeeping failed")
     summary = state.result()
@@ -592,7 +596,11 @@ def housekeeping_command(
                   + (f"; {len(summary.in_progress)} in progress left alone" if summary.in_progress else ""))
     for name in summary.deleted:
         console.print(f"  {name}")
+    if summary.publish_debris:
+        console.print(f"{verb} {len(summary.publish_debris)} half-written publication folder(s) a stopped publish "
+                      "left: " + ", ".join(summary.publish_debris))
 
 
 def main() -> None:
+    exit_on_termination()
     app()

@@ -38,6 +38,7 @@ from flows.caching import base_fingerprint, cached, file_fingerprint, fingerprin
 from flows.configuration import RunConfiguration, load_run_configuration
 from flows.locks import run_lock, shared_lock
 from flows.manifest import RunManifest, StageTimes
+from flows.process_guard import claim_flow_run
 from flows.runs import RunFolder
 from flows.settings import load_settings
 from flows.linkage_tasks import (
@@ -328,6 +329,7 @@ def cohort_run(
 
     `refresh` recomputes every stage even when an earlier run of the same inputs and settings left its results.
     """
+    claim_flow_run()
     with private_umask():  # every file this process makes for the run (Prefect's cache, Data Docs too) is private
         return _cohort_run(extracts_dir, out_dir, config_file, run_id, reference_date, refresh)
 

@@ -10,7 +10,7 @@ left alone; leftovers of an interrupted publish are cleared.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -20,6 +20,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed, State
 
 from data.errors import SfmatchError
+from flows.locks import shared_lock
+from flows.process_guard import claim_flow_run
 from flows.runs import expired_runs, previous_run
 from flows.settings import load_settings
 
@@ -31,6 +33,8 @@ class PurgeSummary:
     kept_latest: str | None
     in_progress: list[str]
     dry_run: bool
+    publish_debris: list[str] = field(default_factory=list)
+    """Half-written publication folders (relative to published/) a killed publish left, cleared."""
 
 
 def _locked(folder: Path) -> bool:
@@ -59,13 +63,26 @@ def purge_run_folders(out_dir: Path, retention_days: int, dry_run: bool) -> Purg
         if not dry_run:
             shutil.rmtree(folder)
         deleted.append(f"{folder.parent.name}/{folder.name}")
-    for leftover in (out_dir / "published").glob(".*.partial"):
-        if not dry_run:
-            shutil.rmtree(leftover, ignore_errors=True)
+    debris = publish_debris(out_dir, dry_run)
     logger = get_run_logger()
-    logger.info("%s %d of %d run folders older than %d days", "would delete" if dry_run else "deleted",
-                len(deleted), len(folders), retention_days)
-    return PurgeSummary(len(folders), deleted, latest.name if latest else None, busy, dry_run)
+    logger.info("%s %d of %d run folders older than %d days, and %d unfinished publication folder(s)",
+                "would delete" if dry_run else "deleted", len(deleted), len(folders), retention_days, len(debris))
+    return PurgeSummary(len(folders), deleted, latest.name if latest else None, busy, dry_run, debris)
+
+
+def publish_debris(out_dir: Path, dry_run: bool) -> list[str]:
+    """Publication folders a killed publish left half-written (`published/<period>/.v<n>.partial`).
+
+    Taken under the lock a publish holds, so a publish in progress is never disturbed."""
+    published = out_dir / "published"
+    if not published.is_dir():
+        return []
+    with shared_lock(published / "latest.json"):
+        found = sorted([*published.glob(".*.partial"), *published.glob("*/.v*.partial")])
+        if not dry_run:
+            for leftover in found:
+                shutil.rmtree(leftover, ignore_errors=True)
+    return [str(path.relative_to(published)) for path in found]
 
 
 @flow(name="sfmatch-housekeeping", log_prints=False, validate_parameters=True)
@@ -74,6 +91,7 @@ def housekeeping(
     dry_run: bool = False,
 ) -> PurgeSummary | State:
     """Delete run folders past the retention period."""
+    claim_flow_run()
     try:
         settings = load_settings(config_file, out_dir=out_dir, retention_days=retention_days)
     except SfmatchError as error:

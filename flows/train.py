@@ -20,6 +20,7 @@ from flows.cohort import fail_run, ingest_all
 from flows.configuration import load_run_configuration
 from flows.locks import shared_lock
 from flows.manifest import StageTimes
+from flows.process_guard import claim_flow_run
 from flows.settings import load_settings
 from flows.linkage_tasks import ModelSummary, block_records, standardise_records, train_linkage_model
 from flows.tasks import prepare_run
@@ -43,6 +44,7 @@ def train_flow(
     reference_date: date | None = None,
 ) -> TrainSummary | State:
     """Ingest, standardise and block the extracts, then train and save the linkage model."""
+    claim_flow_run()
     with private_umask():  # the training folder holds the ingested extracts
         return _train(extracts_dir, out_dir, config_file, model_file, reference_date)
 

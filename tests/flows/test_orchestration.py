@@ -157,15 +157,21 @@ def test_housekeeping_deletes_old_runs_but_keeps_the_latest_and_those_in_progres
     recent = make_run(tmp_path / "runs" / "2026-recent", now - timedelta(days=10))
     training = make_run(tmp_path / "training" / "2025-train", now - timedelta(days=120))
     (tmp_path / "published" / ".x.partial").mkdir(parents=True)
+    # A publish killed before its rename leaves its folder half-written beside the versions.
+    half_written = tmp_path / "published" / "2026-09" / ".v2.partial" / "cohort"
+    half_written.mkdir(parents=True)
+    (tmp_path / "published" / "2026-09" / "v1").mkdir()
 
     dry = housekeeping(out_dir=tmp_path, retention_days=90, dry_run=True)
     assert sorted(dry.deleted) == ["runs/2025-busy", "runs/2025-old", "training/2025-train"] and old.exists()
+    assert dry.publish_debris == [".x.partial", "2026-09/.v2.partial"] and half_written.exists()
 
     with FileLock(str(busy / ".run.lock"), timeout=0):
         done = housekeeping(out_dir=tmp_path, retention_days=90)
     assert not old.exists() and not training.exists() and busy.exists() and recent.exists()
     assert done.in_progress == ["2025-busy"] and done.kept_latest == "2026-recent"
     assert not (tmp_path / "published" / ".x.partial").exists()
+    assert not half_written.parent.exists() and (tmp_path / "published" / "2026-09" / "v1").exists()
 
     make_run(tmp_path / "runs" / "2024-only", now - timedelta(days=400))
     shutil.rmtree(recent)

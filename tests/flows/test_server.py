@@ -162,7 +162,14 @@ def test_a_killed_run_publishes_nothing_and_the_next_run_succeeds(prefect_server
     manifest = out / "runs" / "killed" / "manifest.json"
     assert not manifest.exists() or json.loads(manifest.read_text())["status"] != "completed"
 
+    with temporary_settings({PREFECT_API_URL: prefect_server["url"]}), get_client(sync_client=True) as client:
+        killed = [r for r in client.read_flow_runs() if r.infrastructure_pid and f":{process.pid}:" in r.infrastructure_pid]
+    assert len(killed) == 1 and killed[0].state.is_running(), "the killed run's flow run is left claiming to run"
+
     result = sfmatch(prefect_server, *args)
     assert (out / "published" / "2026-09" / "v1" / "cohort" / "cohort.csv.enc").exists()
     assert json.loads(manifest.read_text())["status"] == "completed"
     assert "published" in result.stdout
+    with temporary_settings({PREFECT_API_URL: prefect_server["url"]}), get_client(sync_client=True) as client:
+        after = client.read_flow_run(killed[0].id)
+    assert after.state.is_crashed(), "the next run marks it Crashed: its process is gone"

@@ -1,0 +1,100 @@
+"""A stopped or killed command leaves nothing running and no flow run that claims to be running.
+
+- A scheduler's timeout sends SIGTERM: it is turned into the same exit as Ctrl-C, so Prefect marks the
+  flow run Crashed and its embedded server is stopped on the way out.
+- A SIGKILL runs no code at all: a watchdog process (`flows.server_watchdog`) stops the embedded server
+  once the command is gone, and the next command marks flow runs left "Running" by a dead process on this
+  machine as Crashed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flows.server_watchdog import start_time
+
+FLOW_NAMES = ("sfmatch-cohort", "sfmatch-train", "sfmatch-housekeeping")
+
+
+def exit_on_termination() -> None:
+    """SIGTERM and SIGHUP end the command as Ctrl-C does: the flow run is marked Crashed and what it started
+    is stopped (Python's default for SIGTERM is to die at once, running no clean-up)."""
+
+    def interrupt(signum, _frame):
+        raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
+
+
+def process_marker(pid: int | None = None) -> str:
+    """How a flow run records the process running it: host, process ID and that process's start time."""
+    pid = pid or os.getpid()
+    return f"sfmatch:{socket.gethostname()}:{pid}:{start_time(pid)}"
+
+
+def _marker_is_dead(marker: str | None) -> bool:
+    """A marker of this machine whose process is no longer the one that wrote it."""
+    if not marker or not marker.startswith("sfmatch:"):
+        return False
+    _, host, pid, started = marker.split(":", 3)
+    if host != socket.gethostname():
+        return False
+    return str(start_time(int(pid))) != started
+
+
+@contextmanager
+def embedded_server() -> Iterator[None]:
+    """Start Prefect's embedded server now (unless PREFECT_API_URL names a real one) and watch over it.
+
+    The flow uses this server as it would have started it itself (Prefect keeps one per process); starting it
+    here is what lets a watchdog know which process to stop if this one is killed."""
+    if os.environ.get("PREFECT_API_URL"):
+        yield
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start()
+    process = server.server_process
+    watchdog = subprocess.Popen(
+        [sys.executable, "-m", "flows.server_watchdog", str(os.getpid()), str(start_time(os.getpid())),
+         str(process.pid), str(start_time(process.pid))],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        yield
+    finally:
+        server.stop()
+        watchdog.wait(timeout=10)
+
+
+def claim_flow_run() -> None:
+    """Record on this flow run which process runs it, and mark as Crashed the runs of our flows that are
+    still "Running" although the process that ran them on this machine is gone (killed with SIGKILL)."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.runtime import flow_run
+    from prefect.states import Crashed
+
+    run_id = flow_run.get_id()
+    if run_id is None:
+        return
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(run_id, infrastructure_pid=process_marker())
+        running = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=list(FLOW_NAMES))),
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING]))),
+        )
+        for stale in running:
+            if str(stale.id) != str(run_id) and _marker_is_dead(stale.infrastructure_pid):
+                client.set_flow_run_state(stale.id, Crashed(message="the process running it was killed"), force=True)
