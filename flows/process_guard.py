@@ -1,7 +1,7 @@
 """A stopped or killed command leaves nothing running and no flow run that claims to be running.
 
-- A scheduler's timeout sends SIGTERM: it is turned into the same exit as Ctrl-C, so Prefect marks the
-  flow run Crashed and its embedded server is stopped on the way out.
+- A scheduler's timeout sends SIGTERM: the command marks its flow run Crashed, stops its embedded server
+  and exits.
 - A SIGKILL runs no code at all: a watchdog process (`flows.server_watchdog`) stops the embedded server
   once the command is gone, and the next command marks flow runs left "Running" by a dead process on this
   machine as Crashed.
@@ -22,15 +22,44 @@ from flows.server_watchdog import start_time
 FLOW_NAMES = ("sfmatch-cohort", "sfmatch-train", "sfmatch-housekeeping")
 
 
-def exit_on_termination() -> None:
-    """SIGTERM and SIGHUP end the command as Ctrl-C does: the flow run is marked Crashed and what it started
-    is stopped (Python's default for SIGTERM is to die at once, running no clean-up)."""
+_running: dict[str, object] = {}
+"""What this process started and must stop if it is told to: its flow run's ID, its embedded server."""
 
-    def interrupt(signum, _frame):
-        raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
+
+def exit_on_termination() -> None:
+    """On SIGTERM or SIGHUP the command marks its flow run Crashed, stops the embedded server it started and
+    exits at once with status 128 + the signal.
+
+    Python's default is to die at once with no clean-up, which left the server running; unwinding the flow
+    instead waits on worker threads mid-stage. Stopping at once is safe: the run folder is locked by the
+    operating system (released with the process), and a publication appears only by one rename at its end."""
+
+    def stop(signum, _frame):
+        name = signal.Signals(signum).name
+        print(f"sfmatch: stopped by {name} (a publication appears whole or not at all)", file=sys.stderr, flush=True)
+        _mark_crashed(f"stopped by {name}")
+        server = _running.pop("server", None)
+        if server is not None:
+            server.stop()
+        os._exit(128 + signum)
 
     for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, interrupt)
+        signal.signal(signum, stop)
+
+
+def _mark_crashed(message: str) -> None:
+    run_id = _running.get("flow_run")
+    if run_id is None:
+        return
+    from prefect import get_client
+    from prefect.states import Crashed
+
+    try:
+        with get_client(sync_client=True) as client:
+            if client.read_flow_run(run_id).state.is_running():  # a run that had finished keeps its state
+                client.set_flow_run_state(run_id, Crashed(message=message))
+    except Exception:  # noqa: BLE001  the server may be gone; the next command marks the run Crashed then
+        pass
 
 
 def process_marker(pid: int | None = None) -> str:
@@ -68,9 +97,11 @@ def embedded_server() -> Iterator[None]:
          str(process.pid), str(start_time(process.pid))],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
+    _running["server"] = server
     try:
         yield
     finally:
+        _running.pop("server", None)
         server.stop()
         watchdog.wait(timeout=10)
 
@@ -89,6 +120,7 @@ def claim_flow_run() -> None:
     run_id = flow_run.get_id()
     if run_id is None:
         return
+    _running["flow_run"] = run_id
     with get_client(sync_client=True) as client:
         client.update_flow_run(run_id, infrastructure_pid=process_marker())
         running = client.read_flow_runs(
