@@ -104,15 +104,16 @@ def _run_flow(extracts: Path, out: Path | None, config: Path | None, run_id: str
     from flows.settings import load_settings
 
     server = os.environ.get("PREFECT_API_URL")
-    flow = cohort_run
-    address = dask_address or load_settings(config, out_dir=out).orchestration.dask_address
+    orchestration = load_settings(config, out_dir=out).orchestration
+    flow = cohort_run.with_options(timeout_seconds=orchestration.run_timeout_minutes * 60)
+    address = dask_address or orchestration.dask_address
     if address:
         if not server:
             _fail("running on Dask needs a Prefect server (with the embedded one, every Dask worker starts its "
                   "own): run 'prefect server start' and set PREFECT_API_URL")
         from prefect_dask import DaskTaskRunner
 
-        flow = cohort_run.with_options(task_runner=DaskTaskRunner(address=address))
+        flow = flow.with_options(task_runner=DaskTaskRunner(address=address))
         console.print(f"[dim]scoring on the Dask cluster at {address}[/]")
     console.print(f"[dim]running the flow on the Prefect server at {server}…[/]" if server else
                   "[dim]running the flow on Prefect's embedded server (it takes a few seconds to start)…[/]")
@@ -121,6 +122,10 @@ def _run_flow(extracts: Path, out: Path | None, config: Path | None, run_id: str
             extracts_dir=extracts, out_dir=out, config_file=config, run_id=run_id, reference_date=reference,
             refresh=refresh, return_state=True,
         )
+    if state.name == "TimedOut":
+        _fail(f"the run was stopped, nothing published: it ran longer than its time limit "
+              f"(orchestration.run_timeout_minutes {orchestration.run_timeout_minutes:g} for the run, "
+              f"orchestration.stage_timeout_minutes {orchestration.stage_timeout_minutes:g} for any one stage)")
     if not state.is_completed():
         _fail(state.message or "the run failed; see the log above")
     return state.result()
@@ -473,11 +478,13 @@ def train(
     reference_date: DateOption = None,
 ) -> None:
     """Train the linkage model on a month's extracts and save it for the monthly runs."""
+    from flows.settings import load_settings
     from flows.train import train_flow
 
     started = time.perf_counter()
+    limit = load_settings(config, out_dir=out).orchestration.run_timeout_minutes
     with embedded_server():
-        state = train_flow(
+        state = train_flow.with_options(timeout_seconds=limit * 60)(
             extracts_dir=extracts, out_dir=out, config_file=config, model_file=model,
             reference_date=reference_date.date() if reference_date else None, return_state=True,
         )

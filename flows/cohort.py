@@ -40,7 +40,7 @@ from flows.locks import run_lock, shared_lock
 from flows.manifest import RunManifest, StageTimes
 from flows.process_guard import claim_flow_run
 from flows.runs import RunFolder
-from flows.settings import load_settings
+from flows.settings import DEFAULT_RUN_TIMEOUT, Settings, load_settings
 from flows.linkage_tasks import (
     BlockSummary,
     first_persons,
@@ -56,7 +56,10 @@ from flows.linkage_tasks import (
     train_linkage_model,
 )
 from flows.submission_tasks import SubmissionSummary, encrypt_cohort, publish_submission, pseudonymise_cohort
-from flows.tasks import GateSummary, PreparedRun, assess_families, gate_inputs, gate_submission, ingest_source, prepare_run
+from flows.tasks import (
+    MINUTES, GateSummary, PreparedRun, assess_families, bounded, gate_inputs, gate_submission, ingest_source,
+    os_error_message, prepare_run,
+)
 from matching.linker import LinkageStats
 from matching.model import LinkageModel
 from matching.partition import PartitionResult, partitions
@@ -76,16 +79,21 @@ class Stages:
 
     root: Path
     refresh: bool
+    settings: Settings
     hits: list[str] = dataclasses.field(default_factory=list)
 
+    def task(self, task: Task, key: str) -> Task:
+        """The task cached under `key`, with the settings' stage timeout."""
+        return cached(bounded(task, self.settings), self.root, key, self.refresh)
+
     def run(self, task: Task, key: str, *args, **kwargs):
-        state = cached(task, self.root, key, self.refresh)(*args, return_state=True, **kwargs)
+        state = self.task(task, key)(*args, return_state=True, **kwargs)
         if state.name == "Cached":
             self.hits.append(task.name)
         return state.result()
 
     def submit(self, task: Task, key: str, *args, **kwargs):
-        return cached(task, self.root, key, self.refresh).submit(*args, **kwargs)
+        return self.task(task, key).submit(*args, **kwargs)
 
     def note(self, states: dict[str, State]) -> None:
         """Record which of some submitted tasks (by name) were served from the cache."""
@@ -141,7 +149,7 @@ def ingest_all(prepared: PreparedRun, config: RunConfiguration, times: StageTime
         tasks = {}
         for source in prepared.extracts:
             key = fingerprint(base, "ingest", source, prepared.hashes[source])
-            tasks[source] = ingest_source if stages is None else cached(ingest_source, folder.root, key, stages.refresh)
+            tasks[source] = bounded(ingest_source, config.settings) if stages is None else stages.task(ingest_source, key)
         if runs_in_process():
             futures = {source: tasks[source].submit(source, path, config, folder.root)
                        for source, path in prepared.extracts.items()}
@@ -210,7 +218,7 @@ def link_persons(prepared: PreparedRun, config: RunConfiguration, times: StageTi
         with times.measure("train"):
             data_hash = "".join(sorted(entry["sha256"] for entry in manifest.inputs.values()))
             with shared_lock(model_path):
-                summary = train_linkage_model(root, config, data_hash)
+                summary = bounded(train_linkage_model, settings)(root, config, data_hash)
         model = linkage_model(config)
     with times.measure("score"):
         key = fingerprint(key, "score", file_fingerprint(model_path), model.thresholds.model_dump())
@@ -315,7 +323,7 @@ def submit(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, c
 
 
 # Two workers: the machine's cores. More threads only hold more partitions in memory at once.
-@flow(name="sfmatch-cohort", log_prints=False, validate_parameters=True,
+@flow(name="sfmatch-cohort", log_prints=False, validate_parameters=True, timeout_seconds=DEFAULT_RUN_TIMEOUT,
       task_runner=ThreadPoolTaskRunner(max_workers=2))
 def cohort_run(
     extracts_dir: Path,
@@ -341,10 +349,14 @@ def _cohort_run(extracts_dir: Path, out_dir: Path | None, config_file: Path | No
     try:
         config = load_run_configuration(load_settings(config_file, out_dir=out_dir, reference_date=reference_date))
         with times.measure("prepare"):
-            prepared = prepare_run(Path(extracts_dir), config, run_id)
+            prepared = bounded(prepare_run, config.settings)(Path(extracts_dir), config, run_id)
     except SfmatchError as error:
         logger.error("%s", error)
         return Failed(message=str(error))
+    except OSError as error:  # a path that cannot be made or written: the same on every try
+        message = f"cannot prepare the run: {os_error_message(error)}"
+        logger.error("%s", message)
+        return Failed(message=message)
 
     try:
         with run_lock(prepared.folder.root):
@@ -355,13 +367,22 @@ def _cohort_run(extracts_dir: Path, out_dir: Path | None, config_file: Path | No
     except SfmatchError as error:
         logger.error("%s", error)
         return Failed(message=str(error))
+    except TimeoutError:
+        raise  # a stage or the run timed out: Prefect marks the run TimedOut and says which
+    except OSError as error:
+        message = f"a file could not be written or read: {os_error_message(error)}"
+    logger.error("%s", message)
+    try:
+        return fail_run(prepared.folder, prepared.manifest, times, [message])
+    except OSError:  # the run folder itself is what cannot be written
+        return Failed(message=message)
 
 
 def _run_stages(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, refresh: bool
                 ) -> RunSummary | State:
     logger = get_run_logger()
     folder, manifest = prepared.folder, prepared.manifest
-    stages = Stages(folder.root, refresh)
+    stages = Stages(folder.root, refresh, config.settings)
     base = run_fingerprint(config, manifest.reference_date)
     warm_up()  # the gates' library loads while the extracts are read
     ingest, errors = ingest_all(prepared, config, times, stages, base)

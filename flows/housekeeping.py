@@ -24,6 +24,7 @@ from flows.locks import shared_lock
 from flows.process_guard import claim_flow_run
 from flows.runs import expired_runs, previous_run
 from flows.settings import load_settings
+from flows.tasks import bounded
 
 
 @dataclass(frozen=True)
@@ -97,4 +98,4 @@ def housekeeping(
     except SfmatchError as error:
         get_run_logger().error("%s", error)
         return Failed(message=str(error))
-    return purge_run_folders(settings.out_dir, settings.orchestration.retention_days, dry_run)
+    return bounded(purge_run_folders, settings)(settings.out_dir, settings.orchestration.retention_days, dry_run)

@@ -84,10 +84,13 @@ def embedded_server() -> Iterator[None]:
 
     The flow uses this server as it would have started it itself (Prefect keeps one per process); starting it
     here is what lets a watchdog know which process to stop if this one is killed."""
-    if os.environ.get("PREFECT_API_URL"):
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
         yield
         return
     from prefect.server.api.server import SubprocessASGIServer
+
 
     server = SubprocessASGIServer()
     server.start()

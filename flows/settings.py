@@ -102,8 +102,18 @@ class SubmissionSettings(_Group):
                                           "(sfmatch keys new --kind opt-out)")
 
 
+DEFAULT_RUN_TIMEOUT = 240 * 60
+"""Seconds a run or a training may take: the flows' own limit, for deployments; the command line applies the
+setting's."""
+
+
 class OrchestrationSettings(_Group):
     retention_days: int = Field(90, ge=1, description="run folders (which hold personal data) are deleted after this")
+    run_timeout_minutes: float = Field(DEFAULT_RUN_TIMEOUT / 60, gt=0, description=(
+        "a run or a training the sfmatch command started that is still going after this is stopped and fails, "
+        "publishing nothing (a deployment's runs keep the flows' own 240)"))
+    stage_timeout_minutes: float = Field(60, gt=0, description="any one stage (a Prefect task) still going after "
+                                                             "this fails the run")
     dask_address: str | None = Field(None, description="a Dask scheduler (tcp://host:8786) to score partitions on")
 
 

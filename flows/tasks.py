@@ -7,6 +7,7 @@ submission's in `flows.submission_tasks`.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
-from prefect import get_run_logger, task
+from prefect import Task, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
@@ -34,6 +35,7 @@ from expectations.submission import aggregate_expectations, cohort_expectations,
 from flows.configuration import RunConfiguration
 from flows.manifest import RunManifest, utc_now
 from flows.runs import RunFolder, code_version, previous_run, run_id_for
+from flows.settings import Settings
 from criteria.conditions import reporting_period
 
 
@@ -50,9 +52,32 @@ for _name in ("prefect.task_runs", "prefect.flow_runs"):
     logging.getLogger(_name).addFilter(_NoEmptyTraceback())
 
 
+# What a second try can fix: a network share or disk that failed for a moment. A missing file, a
+# permission, a read-only or full disk, a bad path fail the same way every time.
+TRANSIENT_ERRNOS = frozenset({errno.EIO, errno.EAGAIN, errno.EINTR, errno.EBUSY, errno.ETIMEDOUT, errno.ESTALE,
+                              errno.ECONNRESET, errno.ECONNABORTED, errno.ENETUNREACH, errno.EHOSTUNREACH,
+                              errno.ENETDOWN, errno.EHOSTDOWN})
+
+
+def is_transient(error: BaseException | None) -> bool:
+    return isinstance(error, OSError) and error.errno in TRANSIENT_ERRNOS
+
+
 def transient_io(task, task_run, state) -> bool:
-    """Retry what a second try can fix (a file system that failed for a moment), never a bad extract."""
-    return isinstance(state.data, OSError)
+    """Retry what a second try can fix (a file system that failed for a moment), never a bad extract, a
+    permission or a path that does not exist."""
+    return is_transient(state.data if isinstance(state.data, BaseException) else None)
+
+
+def os_error_message(error: OSError) -> str:
+    """One line naming the path and what is wrong with it, without Python's exception text."""
+    where = f"{error.filename}" + (f" -> {error.filename2}" if error.filename2 else "") if error.filename else "a file"
+    return f"{where}: {(error.strerror or type(error).__name__).lower()}"
+
+
+def bounded(task: Task, settings: Settings) -> Task:
+    """The task with the stage timeout the settings give: every stage has one."""
+    return task.with_options(timeout_seconds=settings.orchestration.stage_timeout_minutes * MINUTES)
 
 
 # Reading extracts from a share, copying to the published folder: I/O that can fail for a moment.
@@ -110,9 +135,10 @@ def ingest_source(source: str, path: Path, config: RunConfiguration, run_root: P
         logger.error("%s", error)
         return Failed(message=str(error))
     except OSError as error:
-        if task_run.run_count <= ingest_source.retries:
+        if is_transient(error) and task_run.run_count <= ingest_source.retries:
             raise  # retried after a pause: shares and network drives fail for a moment
-        message = f"{path.name}: cannot be read ({error.strerror or type(error).__name__}), after {task_run.run_count} tries"
+        tries = f", after {task_run.run_count} tries" if task_run.run_count > 1 else ""
+        message = f"{path.name}: cannot be read ({(error.strerror or type(error).__name__).lower()}){tries}"
         logger.error("%s", message)
         return Failed(message=message)
     write_ingest_outputs(result, contract, run_root)

@@ -5,17 +5,21 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from filelock import FileLock
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from typer.testing import CliRunner
 
+import flows.cohort
 import flows.settings
 import flows.tasks
 from data.synth import DEFAULT_REFERENCE_DATE
 from data.tables import read_parquet
+from flows.cli import app
 from flows.cohort import cohort_run
 from flows.housekeeping import housekeeping
 from tests.privacy import leaks, sensitive_values
@@ -112,11 +116,64 @@ def test_an_extract_that_stays_unreadable_fails_cleanly_after_its_retries(prefec
                                                                        submission_config, tmp_path, monkeypatch):
     monkeypatch.setattr(flows.tasks.ingest_source, "retry_delay_seconds", [0, 0])
     genuine = Path.read_bytes
-    monkeypatch.setattr(Path, "read_bytes", lambda p: (_ for _ in ()).throw(PermissionError(13, "Permission denied"))
+    monkeypatch.setattr(Path, "read_bytes", lambda p: (_ for _ in ()).throw(TimeoutError(110, "Connection timed out"))
                         if p.name == "police.csv" else genuine(p))
     state = run(synth_small / "extracts", tmp_path, submission_config)
     assert state.is_failed()
-    assert "police.csv: cannot be read (Permission denied), after 3 tries" in state.message
+    assert "police.csv: cannot be read (connection timed out), after 3 tries" in state.message
+
+
+def test_a_permission_error_is_not_retried(prefect_harness, synth_small, submission_config, tmp_path, monkeypatch):
+    # A permission or a path fails the same way every time: it used to be retried for 35-48 s.
+    genuine, tries = Path.read_bytes, {"police.csv": 0}
+
+    def refused(path: Path):
+        if path.name == "police.csv":
+            tries["police.csv"] += 1
+            raise PermissionError(13, "Permission denied")
+        return genuine(path)
+
+    monkeypatch.setattr(Path, "read_bytes", refused)
+    state = run(synth_small / "extracts", tmp_path, submission_config)
+    assert state.is_failed() and tries["police.csv"] == 1
+    assert "police.csv: cannot be read (permission denied)" in state.message and "tries" not in state.message
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_clear_line_at_once(prefect_harness, synth_small,
+                                                                        submission_config):
+    started = time.perf_counter()
+    state = run(synth_small / "extracts", Path("/dev/null/sfmatch-out"), submission_config)
+    assert state.is_failed() and time.perf_counter() - started < 20
+    assert state.message.startswith("cannot prepare the run: /dev/null/sfmatch-out") and "not a directory" in state.message
+
+
+def test_stage_timeouts_come_from_the_settings(prefect_harness, synth_small, submission_config, tmp_path,
+                                               monkeypatch):
+    monkeypatch.setenv("SFMATCH_ORCHESTRATION__STAGE_TIMEOUT_MINUTES", "7")
+    seen = {}
+    genuine = flows.cohort.Stages.task
+
+    def spy(self, task, key):
+        bounded = genuine(self, task, key)
+        seen[task.name] = bounded.timeout_seconds
+        return bounded
+
+    monkeypatch.setattr(flows.cohort.Stages, "task", spy)
+    state = run(synth_small / "extracts", tmp_path, submission_config)
+    assert state.is_completed(), state.message
+    assert {"ingest", "gate inputs", "standardise", "score", "resolve persons"} <= set(seen)
+    assert set(seen.values()) == {7 * 60}
+
+
+def test_a_run_longer_than_its_timeout_is_stopped_and_publishes_nothing(prefect_harness, synth_small,
+                                                                       submission_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("SFMATCH_ORCHESTRATION__RUN_TIMEOUT_MINUTES", "0.05")  # three seconds
+    result = CliRunner().invoke(app, ["run", "--extracts", str(synth_small / "extracts"), "--out", str(tmp_path),
+                                      "--config", str(submission_config)])
+    assert result.exit_code == 1, result.output
+    assert "ran longer than its time limit (orchestration.run_timeout_minutes 0.05 for the run" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "published").exists()
 
 
 def test_a_second_run_of_the_same_inputs_waits_for_nobody_and_says_why(prefect_harness, synth_small, submission_config, tmp_path):
