@@ -29,6 +29,7 @@ from data.ingest import IngestStats, ingest_extract, readable_path, write_ingest
 from data.readers import file_sha256, locate_extracts
 from data.tables import read_parquet, write_parquet
 from expectations.inputs import ingest_expectations, input_expectations
+from expectations.offline_docs import make_offline
 from expectations.report import failure_message, gate_markdown, write_gate_report
 from expectations.runner import Outcome, run_suites
 from expectations.submission import aggregate_expectations, cohort_expectations, read_cohort
@@ -203,6 +204,7 @@ class GateSummary:
 def _gate(run_root: Path, gate: str, title: str, batches: dict) -> GateSummary:
     """Run a gate's suites, keep its report and Data Docs in the run folder, publish counts as an artifact."""
     results = run_suites(batches, run_root / "data_docs" / gate)
+    make_offline(run_root / "data_docs" / gate, title, results)
     markdown = gate_markdown(title, results)
     report = write_gate_report(run_root / "quality", gate, markdown, results)
     create_markdown_artifact(key=f"sfmatch-quality-{gate}", markdown=markdown, description=f"{title}: counts only")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+import shutil
+import subprocess
 from datetime import date
 
 import pandas as pd
@@ -13,6 +16,7 @@ from data.identifiers import nino_is_valid
 from data.ingest import ingest_extract, ingest_raw
 from data.readers import locate_extracts, read_extract
 from expectations.inputs import ingest_expectations, input_expectations
+from expectations.offline_docs import make_offline
 from expectations.runner import run_suites
 from expectations.submission import aggregate_expectations, cohort_columns, cohort_expectations, read_cohort
 from expectations.thresholds import ThresholdsError, load_thresholds
@@ -262,3 +266,33 @@ def test_failing_values_reach_neither_results_nor_data_docs(tmp_path, capsys):
         assert "LS9 1QQ" not in text and "QQ123456C" not in text
     captured = capsys.readouterr()
     assert "Calculating Metrics" not in captured.err and "Calculating Metrics" not in captured.out
+
+
+def test_data_docs_open_offline_with_their_index_filled_in(ingested, tmp_path):
+    # GX's pages load their CSS and JavaScript from CDNs: offline, the index table stayed empty.
+    thresholds = load_thresholds(list(CONTRACTS))
+    frame = ingested["police"].copy()
+    frame.loc[frame.index[:2], "dob"] = pd.Timestamp("1850-01-01")
+    suites = {"input_police": (frame, input_expectations(CONTRACTS["police"], thresholds["police"], REFERENCE, None)),
+              "input_housing": (ingested["housing"], input_expectations(CONTRACTS["housing"], thresholds["housing"],
+                                                                        REFERENCE, None))}
+    docs = tmp_path / "docs"
+    results = run_suites(suites, docs)
+    assert "cdn" in (docs / "index.html").read_text().lower(), "GX's own pages fetch from CDNs"
+    make_offline(docs, "Input data quality", results)
+    pages = list(docs.rglob("*.html"))
+    assert len(pages) >= 5
+    for page in pages:
+        text = page.read_text()
+        assert not re.search(r"""<(script|link|img)[^>]*(src|href)=["']https?://""", text), page.name
+    index = (docs / "index.html").read_text()
+    assert re.search(r"<td>input_police</td><td class=\"warned\">Passed with warnings</td><td>[\d,]+</td>", index)
+    assert "<td>input_housing</td><td class=\"passed\">Passed</td>" in index
+    for link in re.findall(r'href="([^"]+)"', index):
+        assert (docs / link).exists(), link
+    if shutil.which("chromium"):
+        dom = subprocess.run(
+            ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", (docs / "index.html").as_uri()],
+            capture_output=True, text=True, timeout=60).stdout
+        assert "Passed with warnings" in dom and "input_housing" in dom, "the browser shows the index's rows offline"
