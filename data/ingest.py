@@ -231,4 +231,4 @@ def write_ingest_outputs(result: IngestResult, contract: Contract, run_dir: Path
 
 def readable_path(run_dir: Path, source: str) -> Path:
     """Where a source's per-row readability flags are kept for the input gate."""
-    return run_dir / "ingested" / f"{source}.readable.parquet"
+    return run_dir / "ingested" / "readable" / f"{source}.parquet"
