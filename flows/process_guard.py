@@ -100,13 +100,11 @@ def embedded_server() -> Iterator[None]:
          str(process.pid), str(start_time(process.pid))],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
-    _running["server"] = server
-    try:
-        yield
-    finally:
-        _running.pop("server", None)
-        server.stop()
-        watchdog.wait(timeout=10)
+    # Prefect stops the server itself at exit (registered when it started), after its log and event
+    # workers have drained into it: stopping it here, earlier, would leave them waiting for ever. The
+    # watchdog leaves by itself once the server has gone.
+    _running.update(server=server, watchdog=watchdog)
+    yield
 
 
 def claim_flow_run() -> None:
