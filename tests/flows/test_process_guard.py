@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -99,3 +100,34 @@ def test_a_flow_run_left_running_by_a_killed_process_is_marked_crashed(prefect_h
     with get_client(sync_client=True) as client:
         after = client.read_flow_run(run.id)
     assert after.state.is_crashed() and "killed" in after.state.message
+
+
+def test_a_failed_run_on_the_embedded_server_exits_promptly_and_leaves_nothing(tmp_path, synth_small,
+                                                                                submission_config):
+    # Stopping the server before Prefect's log workers had drained into it left a failed run waiting at exit.
+    extracts = tmp_path / "extracts"
+    shutil.copytree(synth_small / "extracts", extracts)
+    (extracts / "education.csv").write_bytes(b"")
+    env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    result = subprocess.run(sfmatch_command("run", "--extracts", str(extracts), "--out", str(tmp_path / "out"),
+                                            "--config", str(submission_config)),
+                            env=env, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 1 and "education.csv: is empty" in result.stderr + result.stdout
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and started_with(env["PREFECT_HOME"]):
+        time.sleep(0.1)
+    assert started_with(env["PREFECT_HOME"]) == [], "the embedded server or its watchdog outlived the run"
+
+
+def started_with(prefect_home: str) -> list[int]:
+    """Live processes whose environment names this Prefect home: the command, its server and its watchdog."""
+    marker = f"PREFECT_HOME={prefect_home}".encode()
+    found = []
+    for pid in processes():
+        try:
+            if marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                found.append(pid)
+        except OSError:
+            continue
+    return found
