@@ -93,6 +93,8 @@ def input_expectations(contract: Contract, thresholds: SourceThresholds, referen
            f"{change.max_drop:.0%} or more, nor risen by {change.max_rise:.0%} or more, since last month's {previous_rows:,}")
     checks.append(expectation(gxe.ExpectTableRowCountToBeBetween, "row_count_change",
                               "blocking" if previous_rows is None else change.severity, why,
+                              counted="" if previous_rows is None else
+                              f"rows; last month {previous_rows:,}, {low:,} to {high:,} allowed",
                               min_value=low, max_value=high))
     return checks
 

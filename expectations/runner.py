@@ -75,7 +75,7 @@ class Outcome:
             counts = (f"{self.unexpected_count:,} of {base:,} {self.counted or 'present values unexpected'} "
                       f"({self.unexpected_percent or 0:.2f}%)")
         elif self.observed_value is not None:
-            counts = f"observed {self.observed_value:,}"
+            counts = f"observed {self.observed_value:,}" + (f" ({self.counted})" if self.counted else "")
         elif self.columns:
             counts = self.columns
         else:

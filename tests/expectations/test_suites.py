@@ -177,7 +177,9 @@ def test_a_fall_in_rows_by_a_third_or_more_against_last_month_blocks(ingested, t
     result = gate("la_cases", frame, tmp_path, previous_rows=round(len(frame) * previous))
     assert (("row_count_change", None) in failed(result)) is blocks
     if blocks:
-        assert next(o for o in result.blocking_failures if o.check == "row_count_change").observed_value == len(frame)
+        outcome = next(o for o in result.blocking_failures if o.check == "row_count_change")
+        assert outcome.observed_value == len(frame)
+        assert f"observed {len(frame):,} (rows; last month {round(len(frame) * previous):,}, " in outcome.describe()
 
 
 def test_a_council_can_make_a_check_a_warning_and_relax_a_rate(ingested, tmp_path):
