@@ -396,8 +396,8 @@ def main() -> None:
             document["results"] = [r for r in document["results"]
                                    if (r["households"], r.get("difficulty", "standard")) != (households, difficulty)]
             document["results"].append(result)
-        results_path.write_text(json.dumps(document, indent=2) + "\n")
-        print(json.dumps({k: v for k, v in result.items() if not k.startswith("stages")}, indent=2), flush=True)
+            results_path.write_text(json.dumps(document, indent=2) + "\n")
+            print(json.dumps({k: v for k, v in result.items() if not k.startswith("stages")}, indent=2), flush=True)
     if args.dask:
         document["dask"] = dask_comparison(args.dask, args.out)
         results_path.write_text(json.dumps(document, indent=2) + "\n")
