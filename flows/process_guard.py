@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from flows.server_watchdog import start_time
 
 FLOW_NAMES = ("sfmatch-cohort", "sfmatch-train", "sfmatch-housekeeping")
+PROCESS_LABEL = "sfmatch.process"
+"""The flow-run label naming the process that runs it: `sfmatch:<host>:<pid>:<start time>`."""
 
 
 _running: dict[str, object] = {}
@@ -68,9 +70,9 @@ def process_marker(pid: int | None = None) -> str:
     return f"sfmatch:{socket.gethostname()}:{pid}:{start_time(pid)}"
 
 
-def _marker_is_dead(marker: str | None) -> bool:
+def _marker_is_dead(marker: object) -> bool:
     """A marker of this machine whose process is no longer the one that wrote it."""
-    if not marker or not marker.startswith("sfmatch:"):
+    if not isinstance(marker, str) or not marker.startswith("sfmatch:"):
         return False
     _, host, pid, started = marker.split(":", 3)
     if host != socket.gethostname():
@@ -123,11 +125,12 @@ def claim_flow_run() -> None:
         return
     _running["flow_run"] = run_id
     with get_client(sync_client=True) as client:
-        client.update_flow_run(run_id, infrastructure_pid=process_marker())
+        # A label, not infrastructure_pid: a Prefect worker reads that field to cancel the runs it started.
+        client.update_flow_run_labels(run_id, {PROCESS_LABEL: process_marker()})
         running = client.read_flow_runs(
             flow_filter=FlowFilter(name=FlowFilterName(any_=list(FLOW_NAMES))),
             flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING]))),
         )
         for stale in running:
-            if str(stale.id) != str(run_id) and _marker_is_dead(stale.infrastructure_pid):
+            if str(stale.id) != str(run_id) and _marker_is_dead((stale.labels or {}).get(PROCESS_LABEL)):
                 client.set_flow_run_state(stale.id, Crashed(message="the process running it was killed"), force=True)

@@ -16,6 +16,7 @@ from prefect import get_client
 from prefect.states import Running
 
 from flows.housekeeping import housekeeping
+from flows.process_guard import PROCESS_LABEL
 from flows.server_watchdog import start_time
 from tests.conftest import sfmatch_command
 
@@ -93,7 +94,7 @@ def test_a_flow_run_left_running_by_a_killed_process_is_marked_crashed(prefect_h
     with get_client(sync_client=True) as client:
         run = client.create_flow_run(flow=housekeeping.with_options(name="sfmatch-cohort"),
                                      name=f"killed-{uuid4().hex[:6]}", state=Running())
-        client.update_flow_run(run.id, infrastructure_pid=f"sfmatch:{socket.gethostname()}:{dead.pid}:1")
+        client.update_flow_run_labels(run.id, {PROCESS_LABEL: f"sfmatch:{socket.gethostname()}:{dead.pid}:1"})
 
     state = housekeeping(out_dir=tmp_path, return_state=True)
     assert state.is_completed()

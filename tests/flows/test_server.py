@@ -19,6 +19,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterDeploymen
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from data.readers import file_sha256
+from flows.process_guard import PROCESS_LABEL
 from pseudonymise.keys import load_private_key
 from pseudonymise.transfer import decrypt_file
 from tests.conftest import sfmatch_command
@@ -163,7 +164,7 @@ def test_a_killed_run_publishes_nothing_and_the_next_run_succeeds(prefect_server
     assert not manifest.exists() or json.loads(manifest.read_text())["status"] != "completed"
 
     with temporary_settings({PREFECT_API_URL: prefect_server["url"]}), get_client(sync_client=True) as client:
-        killed = [r for r in client.read_flow_runs() if r.infrastructure_pid and f":{process.pid}:" in r.infrastructure_pid]
+        killed = [r for r in client.read_flow_runs() if f":{process.pid}:" in str((r.labels or {}).get(PROCESS_LABEL))]
     assert len(killed) == 1 and killed[0].state.is_running(), "the killed run's flow run is left claiming to run"
 
     result = sfmatch(prefect_server, *args)
