@@ -181,9 +181,9 @@ def ingest_raw(raw: RawExtract, contract: Contract) -> IngestResult:
         if issues else pd.DataFrame(columns=["source_row", contract.key, "field", "problem"])
     )
     # A row too short or too long to read has no fields to judge: it counts against `kept` alone.
-    usable = pd.DataFrame({"source_row": frame["source_row"].to_numpy(np.int64), "kept": kept, **readable})
+    flags = pd.DataFrame({"source_row": frame["source_row"].to_numpy(np.int64), "kept": kept, **readable})
     if len(malformed):
-        usable = pd.concat([usable, pd.DataFrame({
+        flags = pd.concat([flags, pd.DataFrame({
             "source_row": malformed["source_row"].to_numpy(np.int64), "kept": False,
             **{name: True for name in readable}})], ignore_index=True)
     stats = IngestStats(
@@ -196,7 +196,7 @@ def ingest_raw(raw: RawExtract, contract: Contract) -> IngestResult:
     if not stats.reconciles:
         raise AssertionError(f"{raw.file_name}: ingest counts do not reconcile")
     return IngestResult(stats, records, quarantine, field_issues.reset_index(drop=True),
-                        usable.sort_values("source_row", kind="stable").reset_index(drop=True))
+                        flags.sort_values("source_row", kind="stable").reset_index(drop=True))
 
 
 def ingest_extract(path: Path, contract: Contract) -> IngestResult:

@@ -14,6 +14,7 @@ import codecs
 import csv
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -134,12 +135,13 @@ def _header_hint(rows: list[list[str]], contract: Contract, header_at: int) -> s
     return ""
 
 
-def _mapped(headers: list[str], contract: Contract, file_name: str, rows: list[list[str]], header_at: int,
-            ) -> MappedColumns:
+def _mapped(headers: list[str], contract: Contract, file_name: str, first_rows: Callable[[], list[list[str]]],
+            header_at: int) -> MappedColumns:
+    """The headers mapped; if required ones are missing, the error says where the headers seem to be."""
     try:
         return map_headers(headers, contract, file_name)
     except ExtractError as error:
-        hint = _header_hint(rows, contract, header_at) if error.problem.startswith("missing required") else ""
+        hint = _header_hint(first_rows(), contract, header_at) if error.problem.startswith("missing required") else ""
         if not hint:
             raise
         raise ExtractError(file_name, error.problem + hint, row=header_at + 1) from None
@@ -222,7 +224,7 @@ def _read_csv(path: Path, raw: bytes, contract: Contract) -> RawExtract:
     if not any(h.strip() for h in headers):
         raise ExtractError(path.name, "the header row is empty; expected the column headers"
                            + _header_hint(_first_rows(title + text, delimiter), contract, skipped), row=skipped + 1)
-    columns = _mapped(headers, contract, path.name, _first_rows(title + text, delimiter), skipped)
+    columns = _mapped(headers, contract, path.name, lambda: _first_rows(title + text, delimiter), skipped)
 
     if text.count('"') % 2:
         opened_at = text.rfind('"')
@@ -350,8 +352,8 @@ def _read_xlsx(path: Path, raw: bytes, contract: Contract) -> RawExtract:
             raise ExtractError(path.name, f"has fewer than {contract.header_row} rows; its contract puts the headers "
                                           f"on row {contract.header_row}")
     headers = [_cell_text(c) or "" for c in cells[header_at]]
-    columns = _mapped(headers, contract, path.name, [[_cell_text(c) or "" for c in row] for row in cells[:HEADER_SEARCH_ROWS]],
-                      header_at)
+    columns = _mapped(headers, contract, path.name,
+                      lambda: [[_cell_text(c) or "" for c in row] for row in cells[:HEADER_SEARCH_ROWS]], header_at)
     grid = pd.DataFrame(cells[header_at + 1:], dtype=object)
     grid.index = pd.RangeIndex(header_at + 2, header_at + 2 + len(grid))
     data = {

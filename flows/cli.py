@@ -24,7 +24,7 @@ import flows  # noqa: F401  (sets Prefect's environment before Prefect is import
 from data.errors import SfmatchError
 from data.private_files import private_umask
 from data.synth import DEFAULT_REFERENCE_DATE, DIFFICULTIES, SOURCES, TRUTH_EXTRACTS, SynthSummary, generate
-from flows.process_guard import embedded_server, exit_on_termination
+from flows.process_guard import exit_on_termination, start_embedded_server
 
 class _ReportingGroup(TyperGroup):
     """Every command's expected failures (SfmatchError) become one message on stderr and exit status 1, and
@@ -117,11 +117,11 @@ def _run_flow(extracts: Path, out: Path | None, config: Path | None, run_id: str
         console.print(f"[dim]scoring on the Dask cluster at {address}[/]")
     console.print(f"[dim]running the flow on the Prefect server at {server}…[/]" if server else
                   "[dim]running the flow on Prefect's embedded server (it takes a few seconds to start)…[/]")
-    with embedded_server():
-        state = flow(
-            extracts_dir=extracts, out_dir=out, config_file=config, run_id=run_id, reference_date=reference,
-            refresh=refresh, return_state=True,
-        )
+    start_embedded_server()
+    state = flow(
+        extracts_dir=extracts, out_dir=out, config_file=config, run_id=run_id, reference_date=reference,
+        refresh=refresh, return_state=True,
+    )
     if state.name == "TimedOut":
         _fail(f"the run was stopped, nothing published: it ran longer than its time limit "
               f"(orchestration.run_timeout_minutes {orchestration.run_timeout_minutes:g} for the run, "
@@ -483,11 +483,11 @@ def train(
 
     started = time.perf_counter()
     limit = load_settings(config, out_dir=out).orchestration.run_timeout_minutes
-    with embedded_server():
-        state = train_flow.with_options(timeout_seconds=limit * 60)(
-            extracts_dir=extracts, out_dir=out, config_file=config, model_file=model,
-            reference_date=reference_date.date() if reference_date else None, return_state=True,
-        )
+    start_embedded_server()
+    state = train_flow.with_options(timeout_seconds=limit * 60)(
+        extracts_dir=extracts, out_dir=out, config_file=config, model_file=model,
+        reference_date=reference_date.date() if reference_date else None, return_state=True,
+    )
     if not state.is_completed():
         _fail(state.message or "training failed; see the log above")
     summary = state.result()
@@ -591,9 +591,9 @@ def housekeeping_command(
     """Delete run folders older than the retention period (they hold personal data)."""
     from flows.housekeeping import housekeeping
 
-    with embedded_server():
-        state = housekeeping(out_dir=out, config_file=config, retention_days=retention_days, dry_run=dry_run,
-                             return_state=True)
+    start_embedded_server()
+    state = housekeeping(out_dir=out, config_file=config, retention_days=retention_days, dry_run=dry_run,
+                         return_state=True)
     if not state.is_completed():
         _fail(state.message or "housekeeping failed")
     summary = state.result()

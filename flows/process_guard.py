@@ -14,8 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from flows.server_watchdog import start_time
 
@@ -64,9 +62,9 @@ def _mark_crashed(message: str) -> None:
         pass
 
 
-def process_marker(pid: int | None = None) -> str:
+def process_marker() -> str:
     """How a flow run records the process running it: host, process ID and that process's start time."""
-    pid = pid or os.getpid()
+    pid = os.getpid()
     return f"sfmatch:{socket.gethostname()}:{pid}:{start_time(pid)}"
 
 
@@ -80,19 +78,18 @@ def _marker_is_dead(marker: object) -> bool:
     return str(start_time(int(pid))) != started
 
 
-@contextmanager
-def embedded_server() -> Iterator[None]:
-    """Start Prefect's embedded server now (unless PREFECT_API_URL names a real one) and watch over it.
+def start_embedded_server() -> None:
+    """Start Prefect's embedded server now (unless PREFECT_API_URL names a real one), with a watchdog over it.
 
     The flow uses this server as it would have started it itself (Prefect keeps one per process); starting it
-    here is what lets a watchdog know which process to stop if this one is killed."""
+    here is what lets a watchdog know which process to stop if this one is killed. Prefect stops the server at
+    exit (registered when it started), after its log and event workers have drained into it: stopping it any
+    earlier would leave them waiting for ever. The watchdog leaves by itself once the server has gone."""
     from prefect.settings import PREFECT_API_URL
 
     if PREFECT_API_URL.value():
-        yield
         return
     from prefect.server.api.server import SubprocessASGIServer
-
 
     server = SubprocessASGIServer()
     server.start()
@@ -102,11 +99,7 @@ def embedded_server() -> Iterator[None]:
          str(process.pid), str(start_time(process.pid))],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
-    # Prefect stops the server itself at exit (registered when it started), after its log and event
-    # workers have drained into it: stopping it here, earlier, would leave them waiting for ever. The
-    # watchdog leaves by itself once the server has gone.
-    _running.update(server=server, watchdog=watchdog)
-    yield
+    _running.update(server=server, watchdog=watchdog)  # the watchdog's handle is kept for the process's life
 
 
 def claim_flow_run() -> None:
