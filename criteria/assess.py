@@ -100,7 +100,7 @@ def _hits(framework: Framework, tables: dict[str, pd.DataFrame], start: date, en
     return _stack(frames, HIT_TYPES)
 
 
-def _for_members(hits: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
+def for_members(hits: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
     """Hits that land on a family member the descriptor applies to.
 
     A council record counts for its own family only (the assessment and the
@@ -130,7 +130,7 @@ def assess(
         tables["la_cases"], persons, person_dates_of_birth(tables, persons), in_education, end, framework.dependent_child,
     )
     hits = _hits(framework, tables, start, end, persons)
-    counted = _for_members(hits, members).assign(status=COUNTED).rename(columns={"match_probability": "link_probability"})
+    counted = for_members(hits, members).assign(status=COUNTED).rename(columns={"match_probability": "link_probability"})
     waiting = _pending(hits, members, persons, pending, counted)
     evidence = pd.concat([part[EVIDENCE_COLUMNS] for part in (counted, waiting) if not part.empty]
                          or [counted[EVIDENCE_COLUMNS]], ignore_index=True)
@@ -140,15 +140,12 @@ def assess(
     return Assessment(families, evidence, members)
 
 
-def _pending(hits: pd.DataFrame, members: pd.DataFrame, persons: RecordPersons, pairs_waiting: pd.DataFrame,
-             counted: pd.DataFrame) -> pd.DataFrame:
-    """Hits that would reach a family member if a pair waiting in the review queue were confirmed.
-
-    Confirming a pair joins its two persons, so every record of the person on
-    the far side counts, not only the record named in the pair.
-    """
+def pending_links(persons: RecordPersons, pairs_waiting: pd.DataFrame) -> pd.DataFrame:
+    """Each pair waiting for an analyst as two persons it would join, both ways round (anchor_person,
+    other_person, pair_probability), the likeliest pair per two persons."""
+    columns = ["anchor_person", "other_person", "pair_probability"]
     if pairs_waiting.empty:
-        return pd.DataFrame(columns=EVIDENCE_COLUMNS)
+        return pd.DataFrame(columns=columns)
     sides = {}
     for side in ("left", "right"):
         found = np.full(len(pairs_waiting), None, dtype=object)
@@ -163,12 +160,24 @@ def _pending(hits: pd.DataFrame, members: pd.DataFrame, persons: RecordPersons, 
         pd.DataFrame({"anchor_person": sides["right"], "other_person": sides["left"], "pair_probability": probability}),
     ], ignore_index=True).dropna()
     pairs = pairs[pairs["anchor_person"] != pairs["other_person"]]
-    pairs = pairs.sort_values("pair_probability", ascending=False, kind="stable").drop_duplicates(
-        ["anchor_person", "other_person"])
+    return pairs.sort_values("pair_probability", ascending=False, kind="stable").drop_duplicates(
+        ["anchor_person", "other_person"])[columns]
+
+
+def _pending(hits: pd.DataFrame, members: pd.DataFrame, persons: RecordPersons, pairs_waiting: pd.DataFrame,
+             counted: pd.DataFrame) -> pd.DataFrame:
+    """Hits that would reach a family member if a pair waiting in the review queue were confirmed.
+
+    Confirming a pair joins its two persons, so every record of the person on
+    the far side counts, not only the record named in the pair.
+    """
+    pairs = pending_links(persons, pairs_waiting)
+    if pairs.empty:
+        return pd.DataFrame(columns=EVIDENCE_COLUMNS)
     reachable = hits[hits["person_id"].isin(pairs["other_person"])]
     candidate = reachable.drop(columns="match_probability").rename(columns={"person_id": "other_person"}).merge(
         pairs, on="other_person").drop(columns="other_person").rename(columns={"anchor_person": "person_id"})
-    joined = _for_members(candidate, members)
+    joined = for_members(candidate, members)
     counted_keys = counted[["family_id", "source", "record_id"]].drop_duplicates()
     already = joined.merge(counted_keys, on=["family_id", "source", "record_id"],
                            how="left", indicator=True)["_merge"].eq("both").to_numpy()

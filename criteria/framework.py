@@ -181,7 +181,8 @@ class LoadedFramework:
         return f"{self.framework.framework} v{self.framework.version}"
 
 
-def _check_condition(where: str, condition: Condition, contract: Contract) -> list[str]:
+def check_condition(where: str, condition: Condition, contract: Contract) -> list[str]:
+    """What is wrong with a condition on a source, worded with where it is (empty when nothing is)."""
     problems = []
     known = contract.fields
     for name in condition.fields():
@@ -231,7 +232,7 @@ def check_against_contracts(framework: Framework, contracts: dict[str, Contract]
             elif contract.fields[name].type != "date":
                 problems.append(f"{where}, period: '{name}' is not a date field")
         for number, condition in enumerate(descriptor.conditions, start=1):
-            problems.extend(_check_condition(f"{where}, condition {number}", condition, contract))
+            problems.extend(check_condition(f"{where}, condition {number}", condition, contract))
             if descriptor.aggregate == "per_person":
                 problems.extend(
                     f"{where}, condition {number}: per_person adds records up, so it needs numbers or flags, "

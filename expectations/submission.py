@@ -101,3 +101,17 @@ def aggregate_expectations() -> list:
             column=column, regex=r"^(?:\[c\]|[1-9]\d*[05])$",
         ))
     return checks
+
+
+def quarterly_expectations(headline_codes: tuple[str, ...]) -> list:
+    """The quarterly return: its columns, its measures, and every count under the 10-5 rule."""
+    gxe = gx_expectations()
+    return [
+        expectation(gxe.ExpectTableColumnsToMatchOrderedList, "schema", BLOCKING, "the return's columns, in order",
+                    column_list=["quarter", "as_at", "measure", "headline", "families"]),
+        expectation(gxe.ExpectColumnValuesToBeInSet, "codes_in_range", BLOCKING, "a headline of the framework or ALL",
+                    column="headline", value_set=[*headline_codes, "ALL"]),
+        expectation(gxe.ExpectColumnValuesToMatchRegex, "disclosure_control", BLOCKING,
+                    "each count is suppressed ([c]) or a multiple of 5 from 10 up (the ONS 10-5 rule)",
+                    column="families", regex=r"^(?:\[c\]|[1-9]\d*[05])$"),
+    ]

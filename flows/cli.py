@@ -118,11 +118,15 @@ def _run_flow(extracts: Path, out: Path | None, config: Path | None, run_id: str
     console.print(f"[dim]running the flow on the Prefect server at {server}…[/]" if server else
                   "[dim]running the flow on Prefect's embedded server (it takes a few seconds to start)…[/]")
     start_embedded_server()
+    started = time.monotonic()
     state = flow(
         extracts_dir=extracts, out_dir=out, config_file=config, run_id=run_id, reference_date=reference,
         refresh=refresh, return_state=True,
     )
-    if state.name == "TimedOut":
+    # Prefect's alarm can land inside a task's own bookkeeping, which then fails with an error of its own rather
+    # than TimedOut: a run that failed after its limit was stopped by it, whatever the state's message says.
+    over_time = time.monotonic() - started >= orchestration.run_timeout_minutes * 60
+    if state.name == "TimedOut" or (state.is_failed() and over_time):
         _fail(f"the run was stopped, nothing published: it ran longer than its time limit "
               f"(orchestration.run_timeout_minutes {orchestration.run_timeout_minutes:g} for the run, "
               f"orchestration.stage_timeout_minutes {orchestration.stage_timeout_minutes:g} for any one stage)")
@@ -168,11 +172,23 @@ def _print_run(summary, seconds: float) -> None:
             f"{criteria.families_assessed:,} families assessed, {criteria.families_eligible:,} eligible, "
             f"{criteria.families_held_for_review:,} held back for review\nfamilies with each need: {needs}"
         )
+    if summary.outcomes is not None:
+        for line in summary.outcomes.lines():
+            console.print(line, markup=False, highlight=False)
+        if summary.outcomes.dwp:
+            dwp = summary.outcomes.dwp
+            console.print(f"DWP confirm-back: {dwp['requested']:,} adults requested, {dwp['came_back']:,} came back "
+                          f"({dwp['came_back_matched']:,} matched to the adult requested, "
+                          f"{dwp['came_back_not_matched']:,} not), {dwp['not_returned']:,} not returned, "
+                          f"{dwp['unknown_references']:,} unknown references")
     stages = ", ".join(f"{name} {secs:.1f}s" for name, secs in summary.stages.items())
     console.print(f"stages: {stages}; wall time {seconds:.1f}s")
     console.print(f"run folder: {summary.run_dir}\nmanifest:   {summary.manifest}")
     if summary.linkage is not None:
         console.print(f"match report: {summary.run_dir / 'match_report.html'}\nreview queue: {summary.run_dir / 'review_queue.csv'}")
+    if summary.outcomes is not None:
+        console.print(f"claims:       {summary.run_dir / 'claims' / 'claims.csv'} (audit packs: "
+                      f"{summary.run_dir / 'claims' / 'audit' / 'index.html'})")
     if summary.published is not None:
         console.print(f"published (quality gates passed{' with warnings' if summary.warnings else ''}): "
                       f"{summary.published}")
@@ -235,12 +251,14 @@ def _demo_keys(keys: Path) -> dict[str, Path]:
         "recipient_public_key": keys / "recipient_public.pem", "recipient_private_key": keys / "recipient_private.pem",
         "aggregates_recipient_public_key": keys / "aggregates_public.pem",
         "aggregates_recipient_private_key": keys / "aggregates_private.pem",
+        "dwp_public_key": keys / "dwp_public.pem", "dwp_private_key": keys / "dwp_private.pem",
     }
     for kind in ("council", "evaluation", "opt-out"):
         if not paths[f"{kind.replace('-', '_')}_key_file"].exists():
             write_key_file(new_key(kind), paths[f"{kind.replace('-', '_')}_key_file"])
     for private, public in (("recipient_private_key", "recipient_public_key"),
-                            ("aggregates_recipient_private_key", "aggregates_recipient_public_key")):
+                            ("aggregates_recipient_private_key", "aggregates_recipient_public_key"),
+                            ("dwp_private_key", "dwp_public_key")):
         if not paths[private].exists():
             new_recipient_pair(paths[private], paths[public])
     return paths
@@ -270,9 +288,11 @@ def demo(
     _print_synth(summary, time.perf_counter() - started)
     keys = _demo_keys(out / "keys")
     config = out / "sfmatch-demo.yaml"
-    submission = {name: str(path) for name, path in keys.items() if not name.endswith("private_key")}
+    submission = {name: str(path) for name, path in keys.items()
+                  if not name.endswith("private_key") and not name.startswith("dwp")}
     submission["opt_outs"] = str(_demo_register(out / "synthetic" / "opt_outs.csv", keys["opt_out_key_file"]))
-    settings = {"la_code": "E99999999", "linkage": {"train_in_run": True}, "submission": submission}
+    settings = {"la_code": "E99999999", "linkage": {"train_in_run": True}, "submission": submission,
+                "dwp": {"recipient_public_key": str(keys["dwp_public_key"])}}
     config.write_text("# Written by sfmatch demo: the demo's own keys and restriction register.\n"
                       + yaml.safe_dump(settings, sort_keys=False))
     result = _run_flow(Path(summary.extracts_dir), out, config, None, DEFAULT_REFERENCE_DATE)
@@ -280,9 +300,19 @@ def demo(
     opened = _open_submission(result.published / "cohort", keys["recipient_private_key"], "cohort.csv")
     returned = _open_submission(result.published / "aggregates", keys["aggregates_recipient_private_key"],
                                 "aggregates.csv")
+    quarterly = _open_submission(result.published / "progress", keys["aggregates_recipient_private_key"],
+                                 "quarterly_return.csv")
+    from flows.configuration import load_run_configuration
+    from flows.dwp import make_request
+    from flows.settings import load_settings
+
+    request = make_request(result.run_dir, load_run_configuration(load_settings(config, out_dir=out)), None)
+    console.print(f"DWP confirm-back request: {request.adults:,} adults of {request.families:,} families, sealed for "
+                  f"DWP's key in {request.folder}")
     console.print(f"[bold green]demo complete[/]: outputs are in {result.run_dir}\n"
                   f"the recipient's key opens the encrypted cohort file: {opened:,} rows; the aggregate return's "
-                  f"recipient opens it with their own key: {returned:,} rows")
+                  f"recipient opens it with their own key: {returned:,} rows, and the quarterly return: "
+                  f"{quarterly:,} rows")
 
 
 def _open_submission(package: Path, private_key: Path, name: str) -> int:
@@ -555,6 +585,51 @@ def evaluate(
     ):
         table.add_row(label, value)
     console.print(table)
+
+
+@app.command("dwp-request")
+def dwp_request(
+    run: Annotated[Path | None, typer.Option(help="the run folder (default: the latest completed run under --out)")] = None,
+    out: Annotated[Path | None, typer.Option(help="output folder (default from settings)")] = None,
+    config: Annotated[Path | None, typer.Option(help="settings file (YAML)")] = None,
+    recipient_key: Annotated[Path | None, typer.Option(help="DWP's X25519 public key (PEM); default "
+                                                            "dwp.recipient_public_key")] = None,
+) -> None:
+    """Ask DWP to confirm back: the adults of the families assessed, sealed for DWP's public key."""
+    from flows.configuration import load_run_configuration
+    from flows.dwp import latest_completed_run, make_request
+    from flows.settings import load_settings
+
+    configuration = load_run_configuration(load_settings(config, out_dir=out))
+    run_dir = run or latest_completed_run(configuration.settings.out_dir)
+    made = make_request(run_dir, configuration, recipient_key)
+    console.print(f"DWP request from run {run_dir.name}: {made.adults:,} adults of {made.families:,} families "
+                  f"({made.with_nino:,} with an NI number), sealed for DWP in {made.folder}; the references are "
+                  f"kept in {made.folder / 'register.parquet'} (never sent)")
+
+
+@app.command("synth-dwp-reply")
+def synth_dwp_reply(
+    request: Annotated[Path, typer.Option(help="the sealed request (dwp_request.csv.enc)")],
+    private_key: Annotated[Path, typer.Option(help="the synthetic DWP's private key (PEM)")],
+    synthetic: Annotated[Path, typer.Option(help="the synth folder (extracts/ and truth/) the run read")],
+    out: Annotated[Path, typer.Option(help="folder for the five extracts, the benefits one answering the request")],
+) -> None:
+    """Play DWP for synthetic data: open the request, match it to the population, reply with the benefits extract."""
+    import io
+    import pandas as pd
+
+    from data.synth.dwp_reply import answer_request
+    from pseudonymise.keys import load_private_key
+    from pseudonymise.transfer import decrypt_stream
+
+    plain = io.BytesIO()
+    with request.open("rb") as sealed:
+        decrypt_stream(sealed, plain, load_private_key(private_key), request.name)
+    reply = answer_request(pd.read_csv(io.BytesIO(plain.getvalue()), dtype=str, keep_default_na=False)
+                           .replace("", None), synthetic, out)
+    console.print(f"DWP's reply: {reply.requested:,} adults requested, {reply.found:,} found, {reply.answered:,} on "
+                  f"benefit ({reply.rows_with_reference:,} rows carry a reference); extracts in {reply.extracts_dir}")
 
 
 review_app = typer.Typer(help="Clerical review of uncertain pairs.", no_args_is_help=True)

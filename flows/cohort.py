@@ -1,7 +1,8 @@
 """The monthly cohort run: the stages in order, each a thin Prefect task over a library call.
 
     prepare -> ingest -> input gate -> standardise -> block -> (train) -> score -> resolve
-            -> criteria -> report -> pseudonymise -> submission gate -> encrypt -> publish
+            -> criteria -> outcomes and claims -> report -> pseudonymise -> submission gate -> encrypt
+            -> publish -> register claims
 
 Write-audit-publish: the cohort and the aggregate return are written to the
 run folder (staged), audited by the submission gate, and only then encrypted,
@@ -28,6 +29,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect import Task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from criteria.claims import earlier_claims_digest
+from criteria.outcome_report import OutcomeSummary
 from criteria.report import CriteriaSummary
 from data.errors import SfmatchError
 from data.ingest import IngestStats
@@ -55,6 +58,7 @@ from flows.linkage_tasks import (
     standardise_records,
     train_linkage_model,
 )
+from flows.outcome_tasks import reconcile_dwp_reply, record_claims, track_outcomes, with_reconciliation
 from flows.submission_tasks import SubmissionSummary, encrypt_cohort, publish_submission, pseudonymise_cohort
 from flows.tasks import (
     MINUTES, GateSummary, PreparedRun, assess_families, bounded, gate_inputs, gate_submission, ingest_source,
@@ -109,6 +113,7 @@ def run_fingerprint(config: RunConfiguration, reference_date: str) -> str:
     settings = config.settings
     return base_fingerprint({**settings.public_dump(), "reference_date": reference_date}, [
         settings.contracts_dir, config.framework.path, DEFAULT_THRESHOLDS, settings.quality.thresholds,
+        config.outcome_plan.path if config.outcome_plan else None,
     ])
 
 
@@ -126,6 +131,7 @@ class RunSummary:
     criteria: CriteriaSummary | None = None
     submission: SubmissionSummary | None = None
     published: Path | None = None
+    outcomes: OutcomeSummary | None = None
     warnings: list[str] = dataclasses.field(default_factory=list)
     """The quality gates' warnings; the run completed, but someone should look."""
 
@@ -290,6 +296,32 @@ def assess(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, s
     return criteria, key
 
 
+def track(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, stages: Stages, assessed: str
+          ) -> tuple[OutcomeSummary | None, str]:
+    """Outcomes of the families taken on, this period's claims, and the DWP reply's reconciliation."""
+    if config.outcome_plan is None:
+        return None, assessed
+    settings = config.settings
+    folder, manifest = prepared.folder, prepared.manifest
+    requests = sorted((settings.out_dir / "dwp" / "requests").glob("*/register.parquet"))
+    with times.measure("outcomes"):
+        key = fingerprint(assessed, "outcomes", earlier_claims_digest(settings.claims_register,
+                                                                       period_of(manifest.reference_date)),
+                          file_fingerprint(settings.decisions_path), file_fingerprint(requests[-1] if requests else None))
+        summary = stages.run(track_outcomes, key, folder.root, config, folder.run_id,
+                             date.fromisoformat(manifest.reference_date), date.fromisoformat(manifest.period_start),
+                             {entry["file"]: entry["sha256"] for entry in manifest.inputs.values()})
+        reconciliation = stages.run(reconcile_dwp_reply, fingerprint(key, "dwp"), folder.root, config)
+    summary = with_reconciliation(summary, reconciliation)
+    manifest.outcomes = dataclasses.asdict(summary)
+    manifest.outputs.update({"claims": "claims/claims.csv", "claim_status": "claims/claim_status.csv",
+                             "audit_packs": "claims/audit/index.html", "outcome_needs": "claims/outcome_needs.csv",
+                             "case_problems": "claims/case_problems.csv"})
+    if reconciliation is not None:
+        manifest.outputs["dwp_reconciliation"] = "dwp/reconciliation.csv"
+    return summary, key
+
+
 def submit(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, criteria: CriteriaSummary,
            stages: Stages, assessed: str) -> tuple[SubmissionSummary, Path]:
     """Write (stage), audit (the submission gate), then encrypt and publish."""
@@ -397,13 +429,16 @@ def _run_stages(prepared: PreparedRun, config: RunConfiguration, times: StageTim
         _require(gate, manifest)
         linkage, linked = link_persons(prepared, config, times, stages, ingested)
         criteria, assessed = assess(prepared, config, times, stages, linked)
+        outcomes, assessed = track(prepared, config, times, stages, assessed)
         with times.measure("report"):
             stages.run(match_report, fingerprint(assessed, "report"), folder.root, folder.run_id,
                        linkage.linkage_model, linkage.model.trained_in_run, linkage.standardised, linkage.blocking,
-                       linkage.parts, linkage.resolved, criteria)
+                       linkage.parts, linkage.resolved, criteria, outcomes)
         manifest.outputs["match_report"] = "match_report.html"
         submission, published = (submit(prepared, config, times, criteria, stages, assessed)
                                  if config.settings.submission.enabled else (None, None))
+        if outcomes is not None:  # the claims are made once the run has done everything else
+            record_claims(folder.root, config, folder.run_id, date.fromisoformat(manifest.reference_date))
     except SfmatchError as error:
         logger.error("%s", error)
         manifest.cache_hits = stages.hits
@@ -413,7 +448,7 @@ def _run_stages(prepared: PreparedRun, config: RunConfiguration, times: StageTim
     manifest.finish("completed", times)
     manifest.write(folder.manifest)
     summary = RunSummary(folder.run_id, folder.root, folder.manifest, ingest, dict(times.seconds),
-                         linkage.resolved.stats, linkage.model, criteria, submission, published,
+                         linkage.resolved.stats, linkage.model, criteria, submission, published, outcomes,
                          list(manifest.warnings))
     publish_artifacts(summary, manifest)
     if summary.warnings:
@@ -466,5 +501,13 @@ def publish_artifacts(summary: RunSummary, manifest: RunManifest) -> None:
         criteria = summary.criteria
         lines += [f"| families assessed | {criteria.families_assessed:,} |",
                   f"| families eligible | {criteria.families_eligible:,} |"]
+    if summary.outcomes is not None:
+        outcomes = summary.outcomes
+        lines += [f"| families taken on | {outcomes.families_taken_on:,} |",
+                  *(f"| families {stage} | {count:,} |" for stage, count in outcomes.families_by_stage.items()),
+                  f"| claims this period | {outcomes.claims_this_period:,} |",
+                  f"| needs within {outcomes.close_to_months} months of sustained | "
+                  f"{outcomes.needs_close_to_sustained:,} |",
+                  f"| families held back by a case-record problem | {outcomes.families_with_case_problems:,} |"]
     create_markdown_artifact(key="sfmatch-match-summary", markdown="\n".join(lines) + "\n",
                              description="linkage and eligibility counts")

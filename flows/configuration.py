@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from criteria.framework import LoadedFramework, load_framework
+from criteria.outcome_plan import LoadedPlan, load_outcome_plan, plan_path
 from data.contract import Contract, load_contracts
 from expectations.thresholds import SourceThresholds, load_thresholds
 from flows.settings import Settings
@@ -31,6 +32,8 @@ class RunConfiguration:
     framework: LoadedFramework
     thresholds: dict[str, SourceThresholds]
     linkage: LinkageSpec
+    outcome_plan: LoadedPlan | None = None
+    """None when outcomes are not tracked (switched off, or no council case records in the run)."""
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -55,9 +58,23 @@ class RunConfiguration:
 
 
 def load_run_configuration(settings: Settings, linkage: LinkageSpec = PROGRAMME_SPEC) -> RunConfiguration:
-    """Contracts, framework and thresholds for these settings, each checked against the contracts."""
+    """Contracts, framework, outcome plan and thresholds for these settings, each checked against the contracts."""
     sources = list(settings.sources)
     contracts = load_contracts(settings.contracts_dir, sources)
     framework = load_framework(settings.criteria.framework, contracts, settings.criteria.frameworks_dir)
     thresholds = load_thresholds(sources, settings.quality.thresholds, contracts)
-    return RunConfiguration(settings, contracts, framework, thresholds, linkage)
+    return RunConfiguration(settings, contracts, framework, thresholds, linkage,
+                            outcome_plan_for(settings, framework, contracts))
+
+
+def outcome_plan_for(settings: Settings, framework: LoadedFramework, contracts: dict[str, Contract]) -> LoadedPlan | None:
+    """The plan the settings name; or, unnamed, the plan named after the framework if there is one."""
+    outcomes = settings.outcomes
+    if not outcomes.enabled or "la_cases" not in contracts:
+        return None
+    name = outcomes.plan
+    if name is None:
+        name = framework.framework.framework
+        if not plan_path(name, outcomes.plans_dir).is_file():
+            return None
+    return load_outcome_plan(name, framework.framework, contracts, outcomes.plans_dir)

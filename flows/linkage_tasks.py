@@ -14,6 +14,8 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from criteria import outcome_report
+from criteria.outcome_report import OutcomeSummary
 from criteria.report import CriteriaSummary, render_section
 from data.tables import read_parquet
 from flows.configuration import RunConfiguration
@@ -233,7 +235,7 @@ def resolve_persons(run_root: Path, config: RunConfiguration, model: LinkageMode
 def match_report(
     run_root: Path, run_id: str, model: LinkageModel, model_trained_in_run: bool,
     standardised: StandardiseSummary, blocking: BlockSummary, parts: list[PartitionResult], resolved: ResolveSummary,
-    criteria: CriteriaSummary | None = None,
+    criteria: CriteriaSummary | None = None, outcomes: OutcomeSummary | None = None,
 ) -> Path:
     combined = PartitionResult.combine(parts)
     inputs = ReportInputs(
@@ -241,6 +243,7 @@ def match_report(
         records_per_source=standardised.per_source, blocking=blocking.rules, compared=combined.compared,
         decisions=combined.decisions, contradictions=combined.contradictions, histogram=combined.weight_histogram,
         stats=resolved.stats, examples=resolved.examples, identifier_quality=standardised.identifier_quality,
-        extra_sections=(render_section(criteria),) if criteria is not None else (),
+        extra_sections=tuple([*([render_section(criteria)] if criteria is not None else []),
+                              *([outcome_report.render_section(outcomes)] if outcomes is not None else [])]),
     )
     return write_report(inputs, run_root / "match_report.html")

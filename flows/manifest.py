@@ -82,6 +82,7 @@ class RunManifest:
     ingest: dict[str, dict[str, object]] = field(default_factory=dict)
     linkage: dict[str, object] = field(default_factory=dict)
     criteria: dict[str, object] = field(default_factory=dict)
+    outcomes: dict[str, object] = field(default_factory=dict)
     submission: dict[str, object] = field(default_factory=dict)
     quality: dict[str, object] = field(default_factory=dict)
     cache_hits: list[str] = field(default_factory=list)

@@ -17,7 +17,7 @@ import os
 from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 import yaml
@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSetti
 from pydantic_settings.exceptions import SettingsError as SourceError
 
 from criteria.framework import FRAMEWORKS_DIR
+from criteria.outcome_plan import PLANS_DIR
 from data.contract import CONTRACTS_DIR
 from data.documents import read_yaml, validation_problems
 from data.errors import SfmatchError
@@ -84,6 +85,24 @@ class CriteriaSettings(_Group):
     frameworks_dir: Path = Field(FRAMEWORKS_DIR, description="folder of framework versions (YAML)")
 
 
+class OutcomeSettings(_Group):
+    enabled: bool = Field(True, description="track the outcomes of families taken on and prepare results claims")
+    plan: str | None = Field(None, description="the outcome plan to apply: a name in plans_dir, or a path; default "
+                                                "the plan named after the framework, where there is one (none for "
+                                                "tf-2015, which is for re-running history)")
+    plans_dir: Path = Field(PLANS_DIR, description="folder of outcome plans (YAML)")
+    audit_pack: Literal["identifiable", "pseudonymised"] = Field(
+        "identifiable", description="whether the claims' audit packs name people (they stay in the council) or show "
+                                    "keyed pseudonyms (needs the council key)")
+    claims_register: Path | None = Field(None, description="families already claimed; default "
+                                                           "<out_dir>/claims/register.parquet")
+
+
+class DwpSettings(_Group):
+    recipient_public_key: Path | None = Field(None, description="DWP's X25519 public key (PEM): the confirm-back "
+                                                                "request is sealed for it")
+
+
 class QualitySettings(_Group):
     thresholds: Path | None = Field(None, description="the council's thresholds (YAML) over expectations/thresholds.yaml")
 
@@ -117,8 +136,9 @@ class OrchestrationSettings(_Group):
     dask_address: str | None = Field(None, description="a Dask scheduler (tcp://host:8786) to score partitions on")
 
 
-GROUPS = {"linkage": LinkageSettings, "criteria": CriteriaSettings, "quality": QualitySettings,
-          "submission": SubmissionSettings, "orchestration": OrchestrationSettings}
+GROUPS = {"linkage": LinkageSettings, "criteria": CriteriaSettings, "outcomes": OutcomeSettings,
+          "quality": QualitySettings, "submission": SubmissionSettings, "dwp": DwpSettings,
+          "orchestration": OrchestrationSettings}
 FLAT_NAMES: dict[str, tuple[str, str]] = {
     **{name: ("linkage", name) for name in LinkageSettings.model_fields},
     **{name: ("criteria", name) for name in CriteriaSettings.model_fields},
@@ -183,6 +203,8 @@ class Settings(BaseSettings):
 
     linkage: LinkageSettings = LinkageSettings()
     criteria: CriteriaSettings = CriteriaSettings()
+    outcomes: OutcomeSettings = OutcomeSettings()
+    dwp: DwpSettings = DwpSettings()
     quality: QualitySettings = QualitySettings()
     submission: SubmissionSettings = SubmissionSettings()
     orchestration: OrchestrationSettings = OrchestrationSettings()
@@ -232,6 +254,10 @@ class Settings(BaseSettings):
                                 "from month to month), or set linkage.train_in_run to let this run train on its "
                                 "own data")
         return True
+
+    @property
+    def claims_register(self) -> Path:
+        return self.outcomes.claims_register or self.out_dir / "claims" / "register.parquet"
 
     @property
     def decisions_path(self) -> Path:

@@ -18,7 +18,10 @@ from matching.storage import load_records
 from pseudonymise.cohort import OPTED_OUT, CohortInputs, build_cohort_package, recorded_sexes, write_cohort_package
 from pseudonymise.optouts import load_opt_outs
 from pseudonymise.pseudonyms import Pseudonymiser
-from pseudonymise.publish import AGGREGATES, COHORT, PackageDescription, Publication, publish, seal_package
+from criteria.claims import read_register, reference_period
+from data.private_files import write_private
+from pseudonymise.publish import AGGREGATES, COHORT, PROGRESS, PackageDescription, Publication, publish, seal_package
+from pseudonymise.quarterly import disclosure_controlled, progress_counts, quarter_of
 from pseudonymise.submission import RunContext
 
 
@@ -56,6 +59,8 @@ def pseudonymise_cohort(run_root: Path, config: RunConfiguration, run_id: str, r
     write_cohort_package(package, run_root / "submission", run_root / "criteria")
     counts = package.counts
     logger = get_run_logger()
+    if (run_root / "claims" / "claim_status.parquet").exists():
+        stage_quarterly_return(run_root, config, reference_date)
     logger.info("cohort file: %d people in %d eligible families", counts["rows"], counts["families"])
     if package.opt_outs is not None:
         logger.info("opt-outs: %d listed, %d matched, %d people left out", package.opt_outs.listed,
@@ -65,6 +70,23 @@ def pseudonymise_cohort(run_root: Path, config: RunConfiguration, run_id: str, r
         council_key=keys.council.fingerprint, evaluation_key=keys.evaluation.fingerprint,
         opt_outs=package.opt_out_counts(), counts=counts,
     )
+
+
+def stage_quarterly_return(run_root: Path, config: RunConfiguration, reference_date: date) -> Path:
+    """The quarterly progress return, disclosure-controlled in `submission/progress/`; unsuppressed in `criteria/`."""
+    claims = run_root / "claims"
+    table = progress_counts(read_parquet(claims / "claim_status.parquet"), read_parquet(claims / "outcome_needs.parquet"),
+                            read_register(config.settings.claims_register), config.framework.framework, reference_date,
+                            reference_period(reference_date))
+    write_private(run_root / "criteria" / "quarterly_internal.csv", table.to_csv(index=False).encode("utf-8"),
+                  replace=True)
+    folder = run_root / "submission" / PROGRESS.name
+    folder.mkdir(parents=True, exist_ok=True)
+    target = write_private(folder / PROGRESS.files[0], disclosure_controlled(table).to_csv(index=False).encode("utf-8"),
+                           replace=True)
+    get_run_logger().info("quarterly return %s (to %s): %d figures staged", quarter_of(reference_date)[0],
+                          reference_date.isoformat(), len(table))
+    return target
 
 
 @task(name="encrypt", cache_policy=NO_CACHE, timeout_seconds=30 * MINUTES, **IO_RETRIES)
@@ -89,6 +111,13 @@ def encrypt_cohort(run_root: Path, config: RunConfiguration, summary: Submission
         COHORT.name: seal_package(staging / COHORT.name, COHORT, keys.recipient, cohort),
         AGGREGATES.name: seal_package(staging / AGGREGATES.name, AGGREGATES, keys.aggregates_recipient, aggregates),
     }
+    if (staging / PROGRESS.name / PROGRESS.files[0]).exists():  # the department's, like the aggregate return
+        quarter, first, _ = quarter_of(date.fromisoformat(context["reference_date"]))
+        progress = PackageDescription(
+            context=context, details={"quarter": quarter, "from": first.isoformat(), "to": context["reference_date"]},
+            key_fingerprints={},
+            quality_gate={"passed": verdict["passed"], "suites": {"quarterly": verdict["suites"]["quarterly"]}})
+        manifests[PROGRESS.name] = seal_package(staging / PROGRESS.name, PROGRESS, keys.aggregates_recipient, progress)
     get_run_logger().info("encrypted the cohort for recipient key %s and the aggregate return for recipient key %s",
                           keys.fingerprints["recipient"], keys.fingerprints["aggregates_recipient"])
     return manifests

@@ -32,7 +32,7 @@ from expectations.inputs import ingest_expectations, input_expectations
 from expectations.offline_docs import make_offline
 from expectations.report import failure_message, gate_markdown, write_gate_report
 from expectations.runner import Outcome, run_suites
-from expectations.submission import aggregate_expectations, cohort_expectations, read_cohort
+from expectations.submission import aggregate_expectations, cohort_expectations, quarterly_expectations, read_cohort
 from flows.configuration import RunConfiguration
 from flows.manifest import RunManifest, utc_now
 from flows.runs import RunFolder, code_version, previous_run, run_id_for
@@ -249,6 +249,10 @@ def gate_submission(run_root: Path, config: RunConfiguration) -> GateSummary:
         "cohort": (cohort, cohort_expectations(framework.headline_codes, framework.eligibility.minimum)),
         "aggregates": (aggregates, aggregate_expectations()),
     }
+    quarterly = staging / "progress" / "quarterly_return.csv"
+    if quarterly.exists():
+        batches["quarterly"] = (pd.read_csv(quarterly, dtype=str, keep_default_na=False),
+                                quarterly_expectations(framework.headline_codes))
     return _gate(run_root, "submission", "Submission data quality", batches)
 
 

@@ -36,10 +36,13 @@ from data.private_files import DIR_MODE, restrict, write_private
 from data.readers import file_sha256
 from data.tables import read_parquet, write_parquet
 from pseudonymise.cohort import AGGREGATE_FILES, COHORT_FILES
+from pseudonymise.quarterly import QUARTERLY_FILES
 from pseudonymise.keys import public_fingerprint
 from pseudonymise.transfer import encrypt_file, encrypt_stream
 
 AGGREGATES_NOTE = "families by headline and eligibility; ONS 10-5 rule with secondary suppression, [c] = suppressed"
+PROGRESS_NOTE = ("the quarterly progress return: families worked with, eligible, closed, outcomes achieved and claimed, "
+                 "in the quarter to the reference date; ONS 10-5 rule, [c] = suppressed")
 COHORT_NOTE = ("pseudonymised personal data, not anonymous: one row per person, sent under the data-sharing "
                "agreement; the recipient must not try to re-identify anyone, and deletes the rows of every "
                "pseudonym in withdrawals.csv from everything it holds")
@@ -61,7 +64,13 @@ class Package:
 
 COHORT = Package("cohort", COHORT_FILES, COHORT_NOTE)
 AGGREGATES = Package("aggregates", AGGREGATE_FILES, AGGREGATES_NOTE)
-PACKAGES = (COHORT, AGGREGATES)
+PROGRESS = Package("progress", QUARTERLY_FILES, PROGRESS_NOTE)
+PACKAGES = (COHORT, AGGREGATES, PROGRESS)
+"""`progress/` is staged only when the run tracks outcomes; a publication holds the packages the run staged."""
+
+
+def staged_packages(staging: Path) -> tuple[Package, ...]:
+    return tuple(package for package in PACKAGES if (staging / package.name / MANIFEST).exists())
 
 
 @dataclass(frozen=True)
@@ -142,7 +151,9 @@ def withdrawals(history: pd.DataFrame, opted_out: set[str]) -> pd.DataFrame:
 
 def _already_published(staging: Path, version_folder: Path) -> bool:
     """Whether this version holds exactly the sealed files staged now (a rerun that changed nothing)."""
-    for package in PACKAGES:
+    if {p.name for p in staged_packages(staging)} != {p.name for p in PACKAGES if (version_folder / p.name).is_dir()}:
+        return False
+    for package in staged_packages(staging):
         try:
             staged = json.loads((staging / package.name / MANIFEST).read_text(encoding="utf-8"))
             published = json.loads((version_folder / package.name / MANIFEST).read_text(encoding="utf-8"))
@@ -179,7 +190,7 @@ def publish(staging: Path, published: Path, register: Path, period: str, sent: p
     run_id = json.loads((staging / COHORT.name / MANIFEST).read_text(encoding="utf-8"))["run_id"]
     block = {"publication": name, "period": period, "version": version, "supersedes": supersedes,
              "published_at": stamp}
-    for package in PACKAGES:
+    for package in staged_packages(staging):
         (partial / package.name).mkdir()
         for plain in package.files:
             shutil.copyfile(staging / package.name / f"{plain}.enc", partial / package.name / f"{plain}.enc")
@@ -218,8 +229,8 @@ def _write_withdrawals(withdrawn: pd.DataFrame, folder: Path, recipient: X25519P
             "encrypted_sha256": file_sha256(target)}
 
 
-def published_files() -> dict[str, list[str]]:
+def published_files(packages: tuple[Package, ...] = PACKAGES) -> dict[str, list[str]]:
     """What leaves the council, by package: the sealed files and the manifest, never a plain file."""
     return {package.name: sorted([f"{name}.enc" for name in package.files] + [MANIFEST]
                                  + ([f"{WITHDRAWALS}.enc"] if package is COHORT else []))
-            for package in PACKAGES}
+            for package in packages}

@@ -19,7 +19,8 @@ import pandas as pd
 from data.contract import CONTRACTS_DIR, load_contracts
 from data.readers import file_sha256
 from data.synth.difficulty import DIFFICULTIES, Difficulty
-from data.synth.extracts import BUILDERS, build_extract
+from data.synth.cases import add_case_history
+from data.synth.extracts import BUILDERS, Extract, build_extract
 from data.synth.population import build_population
 from data.synth.writer import Style, file_format, write_extract
 from data.tables import write_parquet
@@ -85,11 +86,18 @@ def generate(
         raise ValueError(f"difficulty must be one of {', '.join(DIFFICULTIES)}")
     population = build_population(households, seed, reference_date, difficulty)
     truth_frames, counts = [], {}
+    built = {}
     for offset, source in enumerate(SOURCES, start=1):
         report(source)
         # One generator per source, so that changing one source's rules leaves the others' rows as they were.
         rng = np.random.default_rng([seed, offset])
-        extract = build_extract(source, population, rng, difficulty)
+        built[source] = (build_extract(source, population, rng, difficulty), rng)
+    # The council's case history follows what the partner extracts say happened to each family.
+    council, council_rng = built["la_cases"]
+    council = Extract("la_cases", add_case_history(council.frame, {s: e.frame for s, (e, _) in built.items()},
+                                                   reference_date, np.random.default_rng([seed, 2027])))
+    built["la_cases"] = (council, council_rng)
+    for source, (extract, rng) in built.items():
         write_extract(extract.frame, contracts[source], file_format(source, style), extracts_dir, rng)
         counts[source] = len(extract.frame)
         truth_frames.append(pd.DataFrame({

@@ -31,7 +31,13 @@ def test_canonical_layout_matches_the_spec():
     assert list(contracts["la_cases"].fields) == [
         "record_id", "case_id", "family_id", "forename", "surname", "dob", "sex", "nino", "nhs_number", "upn",
         "address", "postcode", "cin_flag", "cp_flag", "early_help_start", "assessed_needs",
+        # the case facts a results claim rests on (outcomes.md), after the spec's layout and all optional
+        "taken_on", "lead_practitioner", "assessment_date", "action_plan_date", "entry_needs", "closure_date",
+        "reopened_date", "cin_cp_end", "outcomes_recorded",
     ]
+    added = list(contracts["la_cases"].fields)[16:]
+    assert not any(contracts["la_cases"].fields[name].required for name in added)
+    assert not contracts["dwp_benefits"].fields["request_reference"].required
     assert contracts["dwp_benefits"].fields["benefit_type"].codes == ("UC", "JSA", "ESA", "IS")
     assert contracts["education"].fields["sessions_possible"].type == "integer"
 

@@ -79,8 +79,10 @@ def test_an_optional_column_may_be_absent(tmp_path, contracts):
     path = tmp_path / "la_cases.csv"
     path.write_text(header + "\nL1,C1,F1,Ann,Lee,2001-02-03,F,,,,1 High St,LS1 4AP,N,N,2025-01-01\n", encoding="utf-8")
     result = ingest(path, contracts, "la_cases")
-    assert result.stats.absent_optional_columns == ("assessed_needs",)
-    assert result.records["assessed_needs"].isna().all()
+    assert result.stats.absent_optional_columns == (
+        "assessed_needs", "taken_on", "lead_practitioner", "assessment_date", "action_plan_date", "entry_needs",
+        "closure_date", "reopened_date", "cin_cp_end", "outcomes_recorded")
+    assert result.records["assessed_needs"].isna().all() and result.records["closure_date"].isna().all()
 
 
 def test_semicolon_and_tab_delimiters_are_found_from_the_header(tmp_path, contracts):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pandas as pd
 import pytest
 
 from data.contract import CONTRACTS_DIR, load_contracts
@@ -165,3 +166,28 @@ def test_realistic_mode_leaves_the_standard_mode_as_it_was(tmp_path):
     generate(150, seed=3, out=tmp_path / "realistic", difficulty="realistic")
     assert file_digests(tmp_path / "standard") != file_digests(tmp_path / "realistic")
     assert json.loads((tmp_path / "realistic" / "synth.json").read_text())["difficulty"] == "realistic"
+
+
+def test_the_council_has_families_at_every_stage_with_case_histories_that_hold_together(synth_small):
+    from data.synth.cases import LEGACY_CODE
+
+    cases = ingest_extract(synth_small / "extracts" / "la_cases.csv", load_contracts()["la_cases"]).records
+    families = cases.drop_duplicates("family_id")
+    taken, closed, reopened = families["taken_on"], families["closure_date"], families["reopened_date"]
+    assert taken.isna().any() and (taken.notna() & closed.isna()).any()  # not taken on; open
+    assert (reopened > closed).any()  # re-opened
+    since = (pd.Timestamp(DEFAULT_REFERENCE_DATE) - closed).dt.days  # closed recently, and long enough ago
+    assert ((since < 180) & reopened.isna()).any() and ((since > 190) & reopened.isna()).any()
+    # every family's rows give the same case facts
+    for column in ("taken_on", "closure_date", "entry_needs", "lead_practitioner"):
+        assert (cases.groupby("family_id")[column].nunique() <= 1).all(), column
+    # the faults case systems export are there, and rare
+    faults = ((closed < taken).sum(), families["entry_needs"].str.contains(LEGACY_CODE).sum())
+    assert all(0 < count <= 0.05 * taken.notna().sum() for count in faults), faults
+    # a child's plan ended before the case closed, and then the child is no longer flagged
+    ended = cases[cases["cin_cp_end"].notna()]
+    assert len(ended) and not ended["cin_flag"].any() and not ended["cp_flag"].any()
+    sound = ended[ended["closure_date"] >= ended["taken_on"]]  # the planted fault aside
+    assert (sound["cin_cp_end"] <= sound["closure_date"]).all()
+    recorded = families["outcomes_recorded"].dropna()
+    assert recorded.str.fullmatch(r"[A-Z]{3}:[0-9/\-]{10}(;[A-Z]{3}:[0-9/\-]{10})*").all()

@@ -35,6 +35,30 @@ def test_demo_runs_the_whole_flow_and_says_where_the_outputs_are(prefect_harness
     assert str(run_dirs[0].name) in result.output
     manifest = json.loads((run_dirs[0] / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["reconciles"]
+    said = " ".join(result.output.split())
+    assert "DWP confirm-back request" in said and "the quarterly return" in said
+
+
+def test_the_dwp_confirm_back_reply_reconciles_in_the_next_run(prefect_harness, tmp_path):
+    """Request from the demo's run, DWP's reply from the synthetic population, then the month run on the reply."""
+    assert runner.invoke(app, ["demo", "--households", "150", "--out", str(tmp_path)]).exit_code == 0
+    request = tmp_path / "dwp" / "requests" / "2026-09"
+    made = json.loads((request / "manifest.json").read_text())
+    replied = runner.invoke(app, ["synth-dwp-reply", "--request", str(request / "dwp_request.csv.enc"),
+                                  "--private-key", str(tmp_path / "keys" / "dwp_private.pem"),
+                                  "--synthetic", str(tmp_path / "synthetic"), "--out", str(tmp_path / "reply")])
+    assert replied.exit_code == 0, replied.output
+    answered = int(" ".join(replied.output.split()).split(" found, ")[1].split(" on benefit")[0].replace(",", ""))
+    result = runner.invoke(app, ["run", "--extracts", str(tmp_path / "reply"), "--out", str(tmp_path),
+                                 "--config", str(tmp_path / "sfmatch-demo.yaml"), "--reference-date", "2026-09-30"])
+    assert result.exit_code in (0, 3), result.output
+    latest = max((tmp_path / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
+    dwp = json.loads((latest / "manifest.json").read_text())["outcomes"]["dwp"]
+    assert dwp["requested"] == made["rows"] > 0
+    assert dwp["came_back"] == answered > 0 and dwp["unknown_references"] == 0
+    assert dwp["came_back_matched"] + dwp["came_back_not_matched"] == dwp["came_back"]
+    assert dwp["came_back_matched"] >= 0.95 * dwp["came_back"]
+    assert f"{dwp['requested']:,} adults requested, {dwp['came_back']:,} came back" in " ".join(result.output.split())
 
 
 def test_run_on_a_missing_folder_is_one_clear_line(prefect_harness, tmp_path):

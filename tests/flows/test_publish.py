@@ -27,6 +27,7 @@ def test_a_clean_run_passes_its_gates_and_publishes(prefect_harness, synth_small
     assert {p.name: sorted(f.name for f in p.iterdir()) for p in published.iterdir()} == {
         "cohort": ["cohort.csv.enc", "cohort.parquet.enc", "manifest.json", "withdrawals.csv.enc"],
         "aggregates": ["aggregates.csv.enc", "manifest.json"],
+        "progress": ["manifest.json", "quarterly_return.csv.enc"],
     }
     latest = json.loads((tmp_path / "published" / "latest.json").read_text())
     assert (latest["run_id"], latest["folder"], latest["supersedes"]) == (summary.run_id, "2026-09/v1", None)
