@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -89,61 +90,35 @@ def write_audit_packs(claims: Claims, status: OutcomeStatus, members: pd.DataFra
     environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     page = environment.get_template("audit_pack.html.j2")
     claimed = claims.families[claims.families["claim_status"] == CLAIMABLE]
-    evidence = status.evidence[status.evidence["family_id"].isin(claimed["family_id"])]
+    wanted = set(claimed["family_id"])
+    evidence = status.evidence[status.evidence["family_id"].isin(wanted)]
+    members = members[members["family_id"].isin(wanted)]
+    # Every row a page shows is made here, a column at a time, then grouped by family into plain lists: a
+    # county's claims are a thousand pages, and pandas per page would cost more than the rest of the run.
+    person_label = _person_labels(members, tables["la_cases"], linked, mode, pseudonymiser)
+    records = _record_rows(evidence, _decisions_by_record(decisions),
+                           _who(tables, evidence) if mode == "identifiable" else {}, person_label)
     names = {h.code: h.name for h in framework.headlines}
     outcomes = {h.code: h.description for h in plan.headlines}
-    decided = _decisions_by_record(decisions)
-    who = _who(tables, evidence) if mode == "identifiable" else {}
-    la_rows = tables["la_cases"]
-    council = linked[linked["source"] == "la_cases"]
-    council_persons = pd.Series(council["person_id"].astype(str).to_numpy(), index=council["record_id"].astype(str))
-    needs = _dates(status.needs[status.needs["family_id"].isin(claimed["family_id"])],
-                   ("met_since", "clock_from", "sustained_to"))
+    needs = _dates(status.needs[status.needs["family_id"].isin(wanted)], ("met_since", "clock_from", "sustained_to"))
+    needs = needs.assign(name=needs["headline"].map(names).fillna(""), outcome=needs["headline"].map(outcomes).fillna(""),
+                         months=needs["months_sustained"].astype("string").fillna(""))
+    member_rows = members.assign(person=members["person_id"].map(person_label),
+                                 age=members["age"].astype("Int64").astype("string").fillna(""))
+    members_of = _grouped(member_rows, "family_id", ["person", "role", "age"])
+    needs_of = _grouped(needs.rename(columns={"headline": "code"}), "family_id",
+                        ["code", "name", "outcome", "status", "met_since", "clock_from", "sustained_to", "months"])
+    records_of: dict[tuple[str, str], list[dict]] = {}
+    for row in records:
+        records_of.setdefault((row.pop("family_id"), row.pop("headline")), []).append(row)
+    facts_of = {row["family_id"]: row for row in claims.claims.astype(object).where(claims.claims.notna(), "")
+                .astype(str).to_dict("records")}
     written = []
-    # Grouped once: a county's claims are a thousand pages, each a look-up rather than a scan of every table.
-    members_of = dict(tuple(members[members["family_id"].isin(claimed["family_id"])].groupby("family_id")))
-    rows_of = dict(tuple(la_rows[la_rows["family_id"].isin(claimed["family_id"])].groupby("family_id")))
-    evidence_of = dict(tuple(evidence.groupby(["family_id", "headline"])))
-    needs_of = dict(tuple(needs.groupby("family_id")))
-    nothing = evidence.iloc[0:0]
-    claims_by_family = claims.claims.set_index("family_id")
     for claim in claimed.itertuples(index=False):
-        family_members = members_of.get(claim.family_id, members.iloc[0:0])
-        own_rows = rows_of.get(claim.family_id, la_rows.iloc[0:0])
-        person_of = {}
-        for person in family_members["person_id"]:
-            person_of[person] = (pseudonymiser.one(PERSON_LABEL, str(person))[:16] if mode == "pseudonymised"
-                                 else person)
-        named = _council_names(own_rows, council_persons) if mode == "identifiable" else {}
-        member_rows = []
-        for member in family_members.itertuples(index=False):
-            label = named.get(member.person_id, member.person_id) if mode == "identifiable" else person_of[member.person_id]
-            member_rows.append({"person": label, "role": member.role, "age": "" if pd.isna(member.age) else int(member.age)})
-        need_rows = []
-        for need in needs_of.get(claim.family_id, needs.iloc[0:0]).itertuples(index=False):
-            records = evidence_of.get((claim.family_id, need.headline), nothing)
-            record_rows = []
-            for record in records.itertuples(index=False):
-                key = (str(record.source), str(record.record_id))
-                record_rows.append({
-                    "test": record.test, "rule": record.rule, "source": record.source,
-                    "record_id": ("the family's case rows (outcomes_recorded)" if pd.isna(record.record_id)
-                                  else record.record_id),
-                    "person": (who.get(key, "") if mode == "identifiable"
-                               else person_of.get(record.person_id, "") if isinstance(record.person_id, str) else ""),
-                    "date": "" if pd.isna(record.record_date) else pd.Timestamp(record.record_date).strftime("%Y-%m-%d"),
-                    "role": record.role,
-                    "probability": ("on its own" if pd.isna(record.link_probability)
-                                    else f"{record.link_probability:.4f}"),
-                    "decisions": "; ".join(decided.get(key, [])) or "none",
-                })
-            need_rows.append({"code": need.headline, "name": names.get(need.headline, ""),
-                              "outcome": outcomes.get(need.headline, ""), "status": need.status,
-                              "met_since": need.met_since, "clock_from": need.clock_from,
-                              "sustained_to": need.sustained_to, "months": need.months_sustained,
-                              "records": record_rows})
-        html = page.render(claim=claim, context=context, mode=mode, members=member_rows, needs=need_rows,
-                           facts=_facts(claim, claims_by_family.loc[claim.family_id]))
+        need_rows = [{**need, "records": records_of.get((claim.family_id, need["code"]), [])}
+                     for need in needs_of.get(claim.family_id, [])]
+        html = page.render(claim=claim, context=context, mode=mode, members=members_of.get(claim.family_id, []),
+                           needs=need_rows, facts=_facts(claim, facts_of[claim.family_id]))
         written.append(write_private(folder / f"{claim.claim_id}.html", html.encode("utf-8"), replace=True))
     index = environment.get_template("audit_index.html.j2").render(
         context=context, mode=mode, claims=claimed.to_dict("records"))
@@ -151,18 +126,55 @@ def write_audit_packs(claims: Claims, status: OutcomeStatus, members: pd.DataFra
     return written
 
 
-def _council_names(own_rows: pd.DataFrame, council_persons: pd.Series) -> dict[str, str]:
-    """Each member's name and date of birth as the family's own case rows give them, by person."""
-    person = own_rows["record_id"].astype(str).map(council_persons)
-    born = pd.to_datetime(own_rows["dob"]).dt.strftime("%d/%m/%Y").fillna("no date of birth")
-    names = (own_rows["forename"].fillna("").astype(str) + " " + own_rows["surname"].fillna("").astype(str)).str.strip()
-    return {p: f"{n}, born {b}" for p, n, b in zip(person, names, born) if isinstance(p, str)}
+def _grouped(frame: pd.DataFrame, key: str, columns: list[str]) -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = {}
+    for family, row in zip(frame[key], frame[columns].to_dict("records")):
+        grouped.setdefault(family, []).append(row)
+    return grouped
 
 
-def _facts(row, claim: pd.Series) -> dict[str, str]:
+def _person_labels(members: pd.DataFrame, la_cases: pd.DataFrame, linked: pd.DataFrame, mode: AuditMode,
+                   pseudonymiser: Pseudonymiser | None) -> dict[str, str]:
+    """How the pack shows each member: name and date of birth as their own case row gives them, or a pseudonym."""
+    persons = members["person_id"].astype(str).unique()
+    if mode == "pseudonymised":
+        return {person: pseudonymiser.one(PERSON_LABEL, person)[:16] for person in persons}  # type: ignore[union-attr]
+    council = linked[(linked["source"] == "la_cases") & linked["person_id"].isin(persons)]
+    rows = la_cases[la_cases["record_id"].astype(str).isin(set(council["record_id"].astype(str)))]
+    person = rows["record_id"].astype(str).map(
+        pd.Series(council["person_id"].astype(str).to_numpy(), index=council["record_id"].astype(str)))
+    born = pd.to_datetime(rows["dob"]).dt.strftime("%d/%m/%Y").fillna("no date of birth")
+    names = (rows["forename"].fillna("").astype(str) + " " + rows["surname"].fillna("").astype(str)).str.strip()
+    labels = dict(zip(person, names + ", born " + born))
+    return {p: labels.get(p, p) for p in persons}
+
+
+def _record_rows(evidence: pd.DataFrame, decided: dict[tuple[str, str], list[str]], who: dict[tuple[str, str], str],
+                 person_label: dict[str, str]) -> list[dict]:
+    """The evidence as the pages' record tables show it, one dict per record."""
+    keys = list(zip(evidence["source"].astype(str), evidence["record_id"].astype(str)))
+    recorded = evidence["record_id"].isna()
+    shown = pd.DataFrame({
+        "family_id": evidence["family_id"].to_numpy(), "headline": evidence["headline"].to_numpy(),
+        "test": evidence["test"].to_numpy(), "rule": evidence["rule"].to_numpy(),
+        "source": evidence["source"].to_numpy(),
+        "record_id": evidence["record_id"].astype(object).where(~recorded,
+                                                                 "the family's case rows (outcomes_recorded)").to_numpy(),
+        "person": [who.get(key) or person_label.get(p, "") if isinstance(p, str) else ""
+                   for key, p in zip(keys, evidence["person_id"])],
+        "date": pd.to_datetime(evidence["record_date"]).dt.strftime("%Y-%m-%d").fillna("").to_numpy(),
+        "role": evidence["role"].to_numpy(),
+        "probability": np.where(evidence["link_probability"].isna(), "on its own",
+                                evidence["link_probability"].map("{:.4f}".format)),
+        "decisions": ["; ".join(decided.get(key, [])) or "none" for key in keys],
+    })
+    return shown.to_dict("records")
+
+
+def _facts(claim, row: dict[str, str]) -> dict[str, str]:
     return {
-        "taken on": str(claim["taken_on"]), "lead practitioner": str(claim["lead_practitioner"]),
-        "whole-family assessment": str(claim["assessment_date"]), "family action plan": str(claim["action_plan_date"]),
-        "case closed": str(claim["closure_date"]), "needs at entry": str(row.entry_needs).replace(";", ", "),
+        "taken on": row["taken_on"], "lead practitioner": row["lead_practitioner"],
+        "whole-family assessment": row["assessment_date"], "family action plan": row["action_plan_date"],
+        "case closed": row["closure_date"], "needs at entry": str(claim.entry_needs).replace(";", ", "),
         "eligible when taken on": "yes (a dependent child, and needs under enough headlines)",
     }

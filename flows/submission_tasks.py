@@ -59,7 +59,7 @@ def pseudonymise_cohort(run_root: Path, config: RunConfiguration, run_id: str, r
     write_cohort_package(package, run_root / "submission", run_root / "criteria")
     counts = package.counts
     logger = get_run_logger()
-    if (run_root / "claims" / "claim_status.parquet").exists():
+    if config.outcome_plan is not None and (run_root / "claims" / "claim_status.parquet").exists():
         stage_quarterly_return(run_root, config, reference_date)
     logger.info("cohort file: %d people in %d eligible families", counts["rows"], counts["families"])
     if package.opt_outs is not None:
@@ -77,7 +77,7 @@ def stage_quarterly_return(run_root: Path, config: RunConfiguration, reference_d
     claims = run_root / "claims"
     table = progress_counts(read_parquet(claims / "claim_status.parquet"), read_parquet(claims / "outcome_needs.parquet"),
                             read_register(config.settings.claims_register), config.framework.framework, reference_date,
-                            reference_period(reference_date))
+                            reference_period(reference_date), config.outcome_plan.plan.sustain.months)
     write_private(run_root / "criteria" / "quarterly_internal.csv", table.to_csv(index=False).encode("utf-8"),
                   replace=True)
     folder = run_root / "submission" / PROGRESS.name

@@ -34,17 +34,27 @@ def quarter_of(reference_date: date) -> tuple[str, date, date]:
 
 
 def progress_counts(families: pd.DataFrame, needs: pd.DataFrame, register: pd.DataFrame, framework: Framework,
-                    reference_date: date, period: str) -> pd.DataFrame:
-    """The return's counts before disclosure control (families as `assess_claims` lists them)."""
+                    reference_date: date, period: str, sustain_months: int) -> pd.DataFrame:
+    """The return's counts before disclosure control (families as `assess_claims` lists them).
+
+    Families worked with are those taken on and not closed before the quarter began. An outcome is sustained
+    in the quarter when its sustain period ended in it (the clock's start plus the plan's months), whenever the
+    family was worked with: the families whose outcomes last are mostly closed before the quarter.
+    """
     label, first, _ = quarter_of(reference_date)
     start, today = pd.Timestamp(first), pd.Timestamp(reference_date)
     taken = pd.to_datetime(families["taken_on"])
     closed = pd.to_datetime(families["closure_date"])
     reopened = families["stage"] == REOPENED
     worked = (taken <= today) & (closed.isna() | (closed >= start) | reopened)
-    per_family = needs.assign(achieved=needs["status"].isin([MET, SUSTAINED]), sustained=needs["status"] == SUSTAINED)
+    sustained_on = pd.to_datetime(needs["clock_from"]) + pd.DateOffset(months=sustain_months)
+    per_family = needs.assign(achieved=needs["status"].isin([MET, SUSTAINED]),
+                              sustained=(needs["status"] == SUSTAINED) & (sustained_on >= start))
     achieved = per_family.groupby("family_id")["achieved"].all()
-    sustained = per_family.groupby("family_id")["sustained"].all()
+    # every need sustained, the last of them in the quarter
+    all_sustained = (needs["status"] == SUSTAINED).groupby(needs["family_id"]).all()
+    last_sustained = sustained_on.groupby(needs["family_id"]).max()
+    sustained = all_sustained & (last_sustained >= start)
     family = families["family_id"]
     months = {str(p.to_period("M")) for p in pd.date_range(start, today, freq="MS")} - {period}
     claimed_before = register["period"].isin(months).sum()
@@ -54,15 +64,15 @@ def progress_counts(families: pd.DataFrame, needs: pd.DataFrame, register: pd.Da
         ("families_eligible_at_entry", ALL, (worked & families["eligible_at_entry"].astype(bool)).sum()),
         ("families_closed", ALL, ((closed >= start) & (closed <= today) & ~reopened).sum()),
         ("families_all_outcomes_achieved", ALL, (worked & family.map(achieved).fillna(False).astype(bool)).sum()),
-        ("families_all_outcomes_sustained", ALL, (worked & family.map(sustained).fillna(False).astype(bool)).sum()),
+        ("families_all_outcomes_sustained", ALL, family.map(sustained).fillna(False).astype(bool).sum()),
         ("families_claimed", ALL, claimed_before + (families["claim_status"] == CLAIMABLE).sum()),
     ]
-    in_work = set(family[worked.to_numpy()])
-    worked_needs = per_family[per_family["family_id"].isin(in_work)]
+    in_work = per_family["family_id"].isin(set(family[worked.to_numpy()]))
     for code in framework.headline_codes:
-        of_code = worked_needs[worked_needs["headline"] == code]
-        rows.append(("families_with_need_at_entry", code, of_code["family_id"].nunique()))
-        rows.append(("families_with_outcome_sustained", code, of_code.loc[of_code["sustained"], "family_id"].nunique()))
+        of_code = per_family["headline"] == code
+        rows.append(("families_with_need_at_entry", code, per_family.loc[of_code & in_work, "family_id"].nunique()))
+        rows.append(("families_with_outcome_sustained", code,
+                     per_family.loc[of_code & per_family["sustained"], "family_id"].nunique()))
     table = pd.DataFrame(rows, columns=["measure", "headline", "families"])
     table["families"] = table["families"].astype(int)
     return table.assign(quarter=label, as_at=reference_date.isoformat())[RETURN_COLUMNS]

@@ -179,3 +179,15 @@ def test_a_run_whose_gates_warn_exits_3_and_tags_the_flow_run(prefect_harness, t
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=1)
     assert "warnings" in runs[0].tags and runs[0].state.is_completed()
+
+
+def test_a_dwp_request_needs_a_completed_run_and_dwps_key(tmp_path, submission_config):
+    nothing = runner.invoke(app, ["dwp-request", "--out", str(tmp_path), "--config", str(submission_config)])
+    assert nothing.exit_code == 1 and "no completed run under" in nothing.output
+    run_dir = tmp_path / "runs" / "20260930-x"
+    run_dir.mkdir(parents=True)
+    (run_dir / "manifest.json").write_text(json.dumps({"status": "completed", "finished_at": "2026-10-01"}))
+    no_key = runner.invoke(app, ["dwp-request", "--out", str(tmp_path), "--config", str(submission_config)])
+    assert no_key.exit_code == 1
+    assert "no DWP public key: set dwp.recipient_public_key in the settings, or give --recipient-key" in \
+        " ".join(no_key.output.split())

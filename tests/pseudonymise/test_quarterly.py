@@ -31,7 +31,7 @@ def test_the_counts_follow_the_families_case_facts(tmp_path):
     claims = assess_claims(FRAMEWORK, built.cases, built.status, built.members, set(), read_register(register),
                            "2026-09")
     table = progress_counts(claims.families, built.status.needs, read_register(register), FRAMEWORK,
-                            scenario.REFERENCE, "2026-09")
+                            scenario.REFERENCE, "2026-09", 6)
     counts = table.set_index(["measure", "headline"])["families"]
     # Worked with in the quarter: F11 (open) and F5 (re-opened); every other case closed before July.
     assert counts[("families_worked_with", "ALL")] == 2
@@ -39,6 +39,11 @@ def test_the_counts_follow_the_families_case_facts(tmp_path):
     # Claimed in the quarter: F9 in August, and this period's claims.
     assert counts[("families_claimed", "ALL")] == 1 + (claims.families["claim_status"] == "claimable").sum()
     assert counts[("families_with_need_at_entry", "SAF")] == 1  # F11
+    # Sustained in the quarter: six months from a clock that started from 1 January to 30 March. F1's
+    # clock (closed 15 February) ran out on 15 August; F9's (closed 1 October 2025) on 1 April.
+    assert counts[("families_with_outcome_sustained", "CRM")] == 1  # F1
+    assert counts[("families_with_outcome_sustained", "EDU")] == 1  # F10, closed 15 January
+    assert counts[("families_all_outcomes_sustained", "ALL")] == 3  # F1, F10 and F13 (F9's ran out in April)
     assert set(table["quarter"]) == {"2026-Q3"} and set(table["as_at"]) == {"2026-09-30"}
 
 
