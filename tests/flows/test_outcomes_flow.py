@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 
@@ -76,3 +77,18 @@ def test_a_family_claimed_is_not_claimed_again_next_month(prefect_harness, synth
     assert claimed and (status.loc[sorted(claimed), "claim_status"] == "claimed before").all()
     assert (status.loc[sorted(claimed), "claimed_in"] == "2026-09").all()
     assert not claimed & set(pd.read_csv(later.run_dir / "claims" / "claims.csv", dtype=str)["family_id"])
+
+
+def test_an_outcome_plan_that_does_not_fit_stops_the_run_before_any_work(prefect_harness, synth_small, tmp_path,
+                                                                        submission_config):
+    plan = tmp_path / "local.yaml"
+    plan.write_text((Path(__file__).resolve().parents[2] / "criteria" / "outcomes" / "sf-2022.yaml").read_text()
+                    .replace("source: housing", "source: probation"), encoding="utf-8")
+    config = tmp_path / "config.yaml"
+    config.write_text(submission_config.read_text() + f"outcomes: {{plan: {plan}}}\n", encoding="utf-8")
+    state = cohort_run(extracts_dir=synth_small / "extracts", out_dir=tmp_path / "out", config_file=config,
+                       reference_date=DEFAULT_REFERENCE_DATE, return_state=True)
+    assert state.is_failed()
+    assert "outcome plan local.yaml does not fit" in state.message
+    assert "headline HOU, test 1 (no_record): unknown source 'probation'" in state.message
+    assert not (tmp_path / "out" / "runs").exists()
