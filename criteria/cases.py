@@ -49,7 +49,7 @@ def _problem(rows: pd.DataFrame, field: str, text: pd.Series | str) -> pd.DataFr
 
 def _family_values(la_cases: pd.DataFrame, field: str) -> tuple[pd.Series, pd.DataFrame]:
     """Each family's value of a field its rows repeat, and a problem for each family whose rows disagree."""
-    present = la_cases[la_cases[field].notna()]
+    present = la_cases.loc[la_cases[field].notna().to_numpy(), ["family_id", field, "source_file", "source_row"]]
     values = present[field].astype(str) if field in CASE_TEXT else pd.to_datetime(present[field]).dt.normalize()
     distinct = values.groupby(present["family_id"]).nunique()
     chosen = values.groupby(present["family_id"]).first()

@@ -236,12 +236,14 @@ def outcome_status(plan: OutcomePlan, tables: dict[str, pd.DataFrame], linked: p
         families = pd.Index(entry.loc[entry["headline"] == headline.code, "family_id"].unique(), name="family_id")
         if families.empty:
             continue
+        # Only the families with this need at entry, and only records of their members, reach the joins.
+        members_of_need = members[members["family_id"].isin(families)]
         met = pd.Series(True, index=families)
         since = taken_on.reindex(families)
         reason = pd.Series("", index=families)
         pending_families: set[str] = set()
         for number, test in enumerate(headline.tests, start=1):
-            members_here = _members_for(members, getattr(test, "applies_to", "any"))
+            members_here = _members_for(members_of_need, getattr(test, "applies_to", "any"))
             table = tables.get(test.source)
             if isinstance(test, Recorded):
                 result, found = _recorded(headline.code, cases, families, taken_on)
@@ -252,6 +254,8 @@ def outcome_status(plan: OutcomePlan, tables: dict[str, pd.DataFrame], linked: p
                 if key not in hits_of:
                     hits_of[key] = _records(table, persons, test.source, test.applies_to)
                 hits = hits_of[key]
+                hits = hits[hits["person_id"].isin(members_of_need["person_id"])
+                            | hits["person_id"].isin(links["other_person"])]  # a pending pair's far side too
                 if isinstance(test, NoRecord):
                     result, found = _no_record(test, table, hits, members_here, families, taken_on, today)
                 elif isinstance(test, EveryRecord):

@@ -60,8 +60,9 @@ def track_outcomes(run_root: Path, config: RunConfiguration, run_id: str, refere
     needs = needs_frame(status)
     _csv(needs, folder / "outcome_needs.csv")
     write_parquet(status.needs, folder / "outcome_needs.parquet")
+    # Every record behind every family's outcomes: a table for tools, not for a spreadsheet (a county's runs
+    # to millions of rows); the claims' own evidence is in their audit packs.
     write_parquet(status.evidence, folder / "outcome_evidence.parquet")
-    _csv(status.evidence, folder / "outcome_evidence.csv")
     write_parquet(claims.families, folder / "claim_status.parquet")
     mode = settings.outcomes.audit_pack
     context = AuditContext(run_id=run_id, period=period, reference_date=reference_date.isoformat(),

@@ -13,14 +13,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from criteria.assess import reassess_without
 from criteria.framework import Framework
+from criteria.persons import RecordPersons
 from data.contract import Contract
 from data.tables import read_parquet, write_parquet
 from pseudonymise.aggregates import disclosure_controlled, family_counts
-from pseudonymise.optouts import OptOutRegister, OptOutStats, match_opt_outs
+from pseudonymise.optouts import OPT_OUT_FIELDS, OptOutRegister, OptOutStats, match_opt_outs
 from pseudonymise.pseudonyms import Pseudonymiser
 from pseudonymise import submission
 from pseudonymise.submission import RunContext, person_attributes
@@ -50,6 +54,33 @@ def cohort_people(records: pd.DataFrame, linked: pd.DataFrame, sexes: pd.DataFra
     """
     member_dob = members.drop_duplicates("person_id").set_index("person_id")["dob"]
     return person_attributes(records, linked, sexes, member_dob, persons)
+
+
+def members_rows(records: pd.DataFrame, linked: pd.DataFrame, members: pd.DataFrame) -> np.ndarray:
+    """Which linkage records are the families' members': the only people who can be sent, or shape what is sent.
+
+    Opt-outs are matched on keyed hashes of every identifier of these records; hashing the partner records of
+    everyone else (over half the records in a county) would only find people the cohort never holds.
+    """
+    wanted_ids = pa.array(members["person_id"].astype(str).unique())
+    if _same_records(records, linked):  # as the linkage writes them: row for row, nothing to look up
+        return pc.is_in(pa.array(linked["person_id"].astype("string"), from_pandas=True),
+                        value_set=wanted_ids).fill_null(False).to_numpy(zero_copy_only=False)
+    persons = RecordPersons(linked)
+    wanted = pd.Index(persons.names).get_indexer(wanted_ids.to_pylist())  # codes, not text
+    keep = np.zeros(len(records), dtype=bool)
+    sources = records["source"].astype(str).to_numpy()
+    for source in pd.unique(sources):
+        rows = sources == source
+        keep[rows] = np.isin(persons.codes(source, records.loc[rows, "record_id"]), wanted)
+    return keep
+
+
+def _same_records(records: pd.DataFrame, linked: pd.DataFrame) -> bool:
+    if len(records) != len(linked):
+        return False
+    text = lambda values: pa.array(values.astype("string"), from_pandas=True)  # noqa: E731
+    return all(text(records[column]).equals(text(linked[column])) for column in ("source", "record_id"))
 
 
 @dataclass(frozen=True)
@@ -91,7 +122,8 @@ def build_cohort_package(inputs: CohortInputs, council: Pseudonymiser, evaluatio
     opt_out_stats = None
     families_left_out = 0
     if inputs.opt_outs is not None:
-        opted_out, opt_out_stats = match_opt_outs(inputs.opt_outs, inputs.records, inputs.linked)
+        theirs = inputs.records.loc[members_rows(inputs.records, inputs.linked, inputs.members), OPT_OUT_FIELDS]
+        opted_out, opt_out_stats = match_opt_outs(inputs.opt_outs, theirs, inputs.linked)
     if opted_out:
         before = set(families.loc[families["eligible"].astype(bool), "family_id"])
         families = reassess_without(inputs.framework, inputs.members, inputs.evidence(), opted_out)

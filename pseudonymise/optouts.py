@@ -172,6 +172,10 @@ def write_register(register: OptOutRegister, path: Path) -> Path:
     return write_private(path, register.to_csv().encode("utf-8"), replace=True)
 
 
+OPT_OUT_FIELDS = ["source", "record_id", "forename", "surname", "dob", "nino", "nhs_number"]
+"""What matching a record against the register reads of it."""
+
+
 def match_opt_outs(register: OptOutRegister, records: pd.DataFrame, linked: pd.DataFrame
                    ) -> tuple[set[str], OptOutStats]:
     """The persons the register names. `records` are the standardised linkage records; `linked` maps them to persons.
@@ -179,7 +183,7 @@ def match_opt_outs(register: OptOutRegister, records: pd.DataFrame, linked: pd.D
     Each record's identifiers are hashed as the register's were, and matched on the hashes alone.
     """
     listed = register.hashes.reset_index(drop=True).assign(row=lambda t: t.index)
-    frame = records[["source", "record_id", "forename", "surname", "dob", "nino", "nhs_number"]]
+    frame = records[OPT_OUT_FIELDS]
     hashed = seal(frame, register.sealer).assign(source=frame["source"].astype(str).to_numpy(),
                                                  record_id=frame["record_id"].astype(str).to_numpy())
     found = []

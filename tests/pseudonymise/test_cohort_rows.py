@@ -35,3 +35,18 @@ def test_a_member_of_unknown_age_is_held_out_and_counted_and_the_family_is_still
     assert set(cohort["role"]) == set(SENT_ROLES) == {"adult", "child"}
     assert counts["persons_held_out_role_unknown"] == 1 and counts["persons_left_out_by_opt_out"] == 1
     assert counts["families"] == 1 and counts["rows"] == 2
+
+
+def test_opt_outs_are_looked_for_among_the_families_members_whatever_the_row_order():
+    import numpy as np
+
+    from pseudonymise.cohort import members_rows
+
+    records = pd.DataFrame({"source": ["la_cases", "police", "police", "dwp_benefits"],
+                            "record_id": ["L1", "P1", "P2", "W1"]})
+    linked = records.assign(person_id=["A", "A", "B", "C"], match_probability=[None, 0.99, 0.98, 0.97])
+    members = pd.DataFrame({"family_id": ["F1", "F2"], "person_id": ["A", "C"]})
+    assert list(members_rows(records, linked, members)) == [True, True, False, True]
+    shuffled = records.iloc[[3, 1, 0, 2]].reset_index(drop=True)
+    assert list(members_rows(shuffled, linked, members)) == [True, True, True, False]
+    assert members_rows(records.iloc[:0], linked.iloc[:0], members).dtype == np.bool_
