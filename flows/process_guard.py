@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 from flows.server_watchdog import start_time
 
@@ -78,17 +79,21 @@ def _marker_is_dead(marker: object) -> bool:
     return str(start_time(int(pid))) != started
 
 
-def start_embedded_server() -> None:
+def start_embedded_server() -> float | None:
     """Start Prefect's embedded server now (unless PREFECT_API_URL names a real one), with a watchdog over it.
 
     The flow uses this server as it would have started it itself (Prefect keeps one per process); starting it
     here is what lets a watchdog know which process to stop if this one is killed. Prefect stops the server at
     exit (registered when it started), after its log and event workers have drained into it: stopping it any
-    earlier would leave them waiting for ever. The watchdog leaves by itself once the server has gone."""
+    earlier would leave them waiting for ever. The watchdog leaves by itself once the server has gone.
+
+    Returns the seconds the server took to start (None with a real server): Prefect's own fixed cost, which
+    the command reports apart from the run's stages."""
     from prefect.settings import PREFECT_API_URL
 
     if PREFECT_API_URL.value():
-        return
+        return None
+    started = time.monotonic()
     from prefect.server.api.server import SubprocessASGIServer
 
     server = SubprocessASGIServer()
@@ -100,6 +105,7 @@ def start_embedded_server() -> None:
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     _running.update(server=server, watchdog=watchdog)  # the watchdog's handle is kept for the process's life
+    return time.monotonic() - started
 
 
 def claim_flow_run() -> None:
