@@ -22,7 +22,7 @@ import pandas as pd
 
 from criteria.cases import CLOSED, CaseFacts
 from criteria.framework import Framework
-from criteria.outcome_status import PENDING_REVIEW, SUSTAINED, OutcomeStatus
+from criteria.outcome_status import MET, PENDING_REVIEW, SUSTAINED, OutcomeStatus
 from data.private_files import restrict, write_private
 from data.tables import read_parquet, write_parquet
 
@@ -173,7 +173,7 @@ def write_claims(claims: Claims, folder: Path) -> dict[str, Path]:
 
 def close_to_sustained(needs: pd.DataFrame, months: int) -> pd.DataFrame:
     """Needs met, with the sustain clock running, at most `months` from sustained."""
-    return needs[(needs["status"] == "met") & needs["months_to_go"].notna()
+    return needs[(needs["status"] == MET) & needs["months_to_go"].notna()
                  & (needs["months_to_go"] > 0) & (needs["months_to_go"] <= months)]
 
 

@@ -59,7 +59,6 @@ class _TestResult:
     """Per family (the index): whether the test holds."""
     since: pd.Series
     reason: pd.Series
-    evidence: pd.DataFrame
 
 
 def _records(table: pd.DataFrame, persons: RecordPersons, source: str, applies_to: str) -> pd.DataFrame:
@@ -112,7 +111,7 @@ def _no_record(test: NoRecord, table: pd.DataFrame, hits: pd.DataFrame, members:
     reason = pd.Series(np.where(going, f"{what} is still going", ""), index=families)
     role = np.where(joined["ongoing"], STILL_GOING, BEFORE_OUTCOME)
     latest = joined["ongoing"] | (joined["day"] == joined["family_id"].map(last))
-    return (_TestResult(~going, since, reason, pd.DataFrame()),
+    return (_TestResult(~going, since, reason),
             joined[latest.to_numpy()].assign(role=role[latest.to_numpy()]))
 
 
@@ -140,7 +139,7 @@ def _every_record(test: EveryRecord, table: pd.DataFrame, hits: pd.DataFrame, me
     reason = pd.Series(np.where(~any_record, f"no {test.source} record for the family's members",
                                 np.where(~all_meet, f"a record of {test.source} does not meet the test", "")),
                        index=families)
-    return _TestResult(met, since, reason, pd.DataFrame()), joined.assign(day=pd.NaT,
+    return _TestResult(met, since, reason), joined.assign(day=pd.NaT,
                                                                           role=np.where(joined["meets"], MEETS, FAILS))
 
 
@@ -157,7 +156,7 @@ def _cleared(test: Cleared, table: pd.DataFrame, hits: pd.DataFrame, members: pd
     last = joined.groupby("family_id")["day"].max().reindex(families)
     since = pd.concat([taken_on.reindex(families), last], axis=1).max(axis=1)
     reason = pd.Series(np.where(going, "a child in need or protection plan is still open", ""), index=families)
-    return (_TestResult(~going, since, reason, pd.DataFrame()),
+    return (_TestResult(~going, since, reason),
             joined.assign(role=np.where(joined["still_open"], PLAN_OPEN, PLAN_ENDED)))
 
 
@@ -170,7 +169,7 @@ def _recorded(headline: str, cases: CaseFacts, families: pd.Index, taken_on: pd.
     present = on[met]
     evidence = pd.DataFrame({"family_id": present.index, "source": "la_cases", "record_id": None, "person_id": None,
                              "match_probability": np.nan, "day": present.to_numpy(), "role": RECORDED})
-    return _TestResult(met, since, reason, pd.DataFrame()), evidence
+    return _TestResult(met, since, reason), evidence
 
 
 def _pending_breaks(test, table: pd.DataFrame, hits: pd.DataFrame, members: pd.DataFrame, links: pd.DataFrame,
