@@ -127,10 +127,11 @@ def _run_flow(extracts: Path, out: Path | None, config: Path | None, run_id: str
         extracts_dir=extracts, out_dir=out, config_file=config, run_id=run_id, reference_date=reference,
         refresh=refresh, return_state=True,
     )
-    # Prefect's alarm can land inside a task's own bookkeeping, which then fails with an error of its own rather
-    # than TimedOut: a run that failed after its limit was stopped by it, whatever the state's message says.
+    # Prefect's alarm can land inside a task's own bookkeeping, which then fails or crashes with an error of its
+    # own rather than TimedOut: a run that ended unfinished after its limit was stopped by it, whatever the state's
+    # message says.
     over_time = time.monotonic() - started >= orchestration.run_timeout_minutes * 60
-    if state.name == "TimedOut" or (state.is_failed() and over_time):
+    if state.name == "TimedOut" or (not state.is_completed() and over_time):
         _fail(f"the run was stopped, nothing published: it ran longer than its time limit "
               f"(orchestration.run_timeout_minutes {orchestration.run_timeout_minutes:g} for the run, "
               f"orchestration.stage_timeout_minutes {orchestration.stage_timeout_minutes:g} for any one stage)")
