@@ -100,14 +100,16 @@ def _hits(framework: Framework, tables: dict[str, pd.DataFrame], start: date, en
     return _stack(frames, HIT_TYPES)
 
 
-def for_members(hits: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
+def for_members(hits: pd.DataFrame, members: pd.DataFrame, on: str = "person_id") -> pd.DataFrame:
     """Hits that land on a family member the descriptor applies to.
 
     A council record counts for its own family only (the assessment and the
     flags are about that family); a partner record counts for every family the
-    person belongs to.
+    person belongs to. `on="code"` joins on integer person codes that both
+    sides carry (the person_id kept is the hit's): far cheaper than text for
+    a county's records.
     """
-    joined = hits.merge(members, on="person_id")
+    joined = hits.merge(members if on == "person_id" else members.drop(columns="person_id"), on=on)
     own_family = joined["record_family"].isna() | (joined["record_family"] == joined["family_id"].astype(str))
     applies = (joined["applies_to"] == "any") | (joined["applies_to"] == joined["role"])
     return joined[own_family & applies]

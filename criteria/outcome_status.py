@@ -68,7 +68,7 @@ def _records(table: pd.DataFrame, persons: RecordPersons, source: str, applies_t
     rows = table.loc[linked]
     return pd.DataFrame({
         "source": source, "record_id": rows["record_id"].astype(str).to_numpy(),
-        "person_id": persons.names[codes[linked]], "match_probability": probabilities[linked],
+        "person_id": persons.names[codes[linked]], "code": codes[linked], "match_probability": probabilities[linked],
         "applies_to": applies_to,
         "record_family": (rows["family_id"].astype("string") if "family_id" in rows
                           else pd.Series(pd.NA, index=rows.index, dtype="string")).to_numpy(),
@@ -102,8 +102,7 @@ def _no_record(test: NoRecord, table: pd.DataFrame, hits: pd.DataFrame, members:
     chosen = hits[qualifying[hits["row"].to_numpy()]]
     chosen = chosen.assign(day=day.to_numpy()[chosen["row"].to_numpy()],
                            ongoing=ongoing.to_numpy()[chosen["row"].to_numpy()])
-    joined = for_members(chosen, members)
-    joined = joined[joined["family_id"].isin(families)]
+    joined = for_members(chosen, members, on="code")
     going = joined.groupby("family_id")["ongoing"].any().reindex(families, fill_value=False)
     last = joined.groupby("family_id")["day"].max().reindex(families)
     since = pd.concat([taken_on.reindex(families), last + DAY], axis=1).max(axis=1)
@@ -119,19 +118,18 @@ def _every_record(test: EveryRecord, table: pd.DataFrame, hits: pd.DataFrame, me
                   families: pd.Index, taken_on: pd.Series, period_start: pd.Timestamp) -> tuple[_TestResult, pd.DataFrame]:
     fields = tuple(name for condition in test.conditions for name in condition.fields())
     if test.aggregate == "per_person":
-        persons = pd.Series(hits["person_id"].to_numpy(), index=hits["row"].to_numpy())
+        persons = pd.Series(hits["code"].to_numpy(), index=hits["row"].to_numpy())
         totals = person_totals(table.iloc[hits["row"].to_numpy()].set_index(hits["row"].to_numpy()), persons, fields)
         ok = np.ones(len(totals), dtype=bool)
         for condition in test.conditions:
             ok &= condition_mask(totals, condition)
-        meets = hits["person_id"].map(pd.Series(ok, index=totals.index)).fillna(False).to_numpy(dtype=bool)
+        meets = hits["code"].map(pd.Series(ok, index=totals.index)).fillna(False).to_numpy(dtype=bool)
     else:
         ok = np.ones(len(table), dtype=bool)
         for condition in test.conditions:
             ok &= condition_mask(table, condition)
         meets = ok[hits["row"].to_numpy()]
-    joined = for_members(hits.assign(meets=meets), members)
-    joined = joined[joined["family_id"].isin(families)]
+    joined = for_members(hits.assign(meets=meets), members, on="code")
     any_record = joined.groupby("family_id").size().reindex(families, fill_value=0) > 0
     all_meet = joined.groupby("family_id")["meets"].all().reindex(families, fill_value=False)
     met = any_record & all_meet
@@ -150,8 +148,8 @@ def _cleared(test: Cleared, table: pd.DataFrame, hits: pd.DataFrame, members: pd
     for flag in test.open:
         still_open |= (table[flag].to_numpy()[rows] == True)  # noqa: E712 (nullable flags)
     ended = pd.to_datetime(table[test.cleared_on]).dt.normalize().to_numpy()[rows]
-    joined = for_members(hits.assign(still_open=still_open, day=ended), members)
-    joined = joined[joined["family_id"].isin(families) & (joined["still_open"] | joined["day"].notna())]
+    joined = for_members(hits.assign(still_open=still_open, day=ended), members, on="code")
+    joined = joined[(joined["still_open"] | joined["day"].notna()).to_numpy()]
     going = joined.groupby("family_id")["still_open"].any().reindex(families, fill_value=False)
     last = joined.groupby("family_id")["day"].max().reindex(families)
     since = pd.concat([taken_on.reindex(families), last], axis=1).max(axis=1)
@@ -177,7 +175,7 @@ def _pending_breaks(test, table: pd.DataFrame, hits: pd.DataFrame, members: pd.D
     """Records that would break a met outcome if a pair waiting for an analyst joined their person to a member."""
     if links.empty or isinstance(test, (Cleared, Recorded)):
         return pd.DataFrame()
-    far = hits[hits["person_id"].isin(links["other_person"])]
+    far = hits[np.isin(hits["code"].to_numpy(), links["other_code"].to_numpy())]
     if far.empty:
         return pd.DataFrame()
     breaking = np.zeros(len(far), dtype=bool)
@@ -196,11 +194,11 @@ def _pending_breaks(test, table: pd.DataFrame, hits: pd.DataFrame, members: pd.D
             ok &= condition_mask(table, condition)
         far = far.assign(day=pd.NaT)
         breaking = ~ok[rows]
-    candidate = far[breaking].rename(columns={"person_id": "other_person"}).merge(links, on="other_person")
-    candidate = candidate.drop(columns=["other_person", "match_probability"]).rename(
-        columns={"anchor_person": "person_id", "pair_probability": "match_probability"})
-    joined = for_members(candidate, members)
-    joined = joined[joined["family_id"].isin(families)]
+    candidate = far[breaking].drop(columns=["person_id", "match_probability"]).rename(columns={"code": "other_code"}) \
+        .merge(links[["other_code", "anchor_code", "anchor_person", "pair_probability"]], on="other_code")
+    candidate = candidate.drop(columns="other_code").rename(
+        columns={"anchor_code": "code", "anchor_person": "person_id", "pair_probability": "match_probability"})
+    joined = for_members(candidate, members, on="code")
     since = joined["family_id"].map(result.since)
     if isinstance(test, NoRecord):  # only a record on or after the day the outcome runs from breaks it
         joined = joined[(joined["day"].isna() | (joined["day"] >= since)).to_numpy()]
@@ -223,7 +221,11 @@ def outcome_status(plan: OutcomePlan, tables: dict[str, pd.DataFrame], linked: p
     """The outcome of every need at entry of every family taken on, with the records behind it."""
     today, start = pd.Timestamp(reference_date), pd.Timestamp(period_start)
     persons = RecordPersons(linked)
+    code_of = pd.Index(persons.names)  # persons as integer codes: the joins below run on them, not on text
     links = pending_links(persons, pending)
+    links = links.assign(anchor_code=code_of.get_indexer(links["anchor_person"].astype(str)),
+                         other_code=code_of.get_indexer(links["other_person"].astype(str)))
+    members = members.assign(code=code_of.get_indexer(members["person_id"].astype(str)))
     facts = cases.families.set_index("family_id")
     taken = facts[facts["taken_on"].notna()]
     entry = taken["entry_needs"].explode().dropna()
@@ -235,7 +237,8 @@ def outcome_status(plan: OutcomePlan, tables: dict[str, pd.DataFrame], linked: p
         families = pd.Index(entry.loc[entry["headline"] == headline.code, "family_id"].unique(), name="family_id")
         if families.empty:
             continue
-        # Only the families with this need at entry, and only records of their members, reach the joins.
+        # Only the families with this need at entry, and only records of their members, reach the joins: every
+        # test below joins to these members, so what it finds is of these families alone.
         members_of_need = members[members["family_id"].isin(families)]
         met = pd.Series(True, index=families)
         since = taken_on.reindex(families)
@@ -253,8 +256,9 @@ def outcome_status(plan: OutcomePlan, tables: dict[str, pd.DataFrame], linked: p
                 if key not in hits_of:
                     hits_of[key] = _records(table, persons, test.source, test.applies_to)
                 hits = hits_of[key]
-                hits = hits[hits["person_id"].isin(members_of_need["person_id"])
-                            | hits["person_id"].isin(links["other_person"])]  # a pending pair's far side too
+                codes = hits["code"].to_numpy()
+                hits = hits[np.isin(codes, members_of_need["code"].to_numpy())
+                            | np.isin(codes, links["other_code"].to_numpy())]  # a pending pair's far side too
                 if isinstance(test, NoRecord):
                     result, found = _no_record(test, table, hits, members_here, families, taken_on, today)
                 elif isinstance(test, EveryRecord):
