@@ -63,6 +63,14 @@ def _decisions_by_record(decisions: pd.DataFrame) -> dict[tuple[str, str], list[
     return found
 
 
+def _as_recorded(rows: pd.DataFrame) -> pd.Series:
+    """'Forename Surname, born dd/mm/yyyy' as each record gives them, for identifiable packs."""
+    born = (pd.to_datetime(rows["dob"]).dt.strftime("%d/%m/%Y").fillna("no date of birth") if "dob" in rows
+            else pd.Series("not recorded", index=rows.index))
+    names = (rows["forename"].fillna("").astype(str) + " " + rows["surname"].fillna("").astype(str)).str.strip()
+    return names + ", born " + born
+
+
 def _who(tables: dict[str, pd.DataFrame], evidence: pd.DataFrame) -> dict[tuple[str, str], str]:
     """Name and date of birth as each evidence record gives them (identifiable packs only)."""
     found: dict[tuple[str, str], str] = {}
@@ -71,11 +79,7 @@ def _who(tables: dict[str, pd.DataFrame], evidence: pd.DataFrame) -> dict[tuple[
         if table is None or "forename" not in table:
             continue
         chosen = table[table["record_id"].astype(str).isin(set(rows["record_id"]))]
-        born = pd.to_datetime(chosen["dob"]).dt.strftime("%d/%m/%Y").fillna("no date of birth") if "dob" in chosen \
-            else pd.Series("", index=chosen.index)
-        names = chosen["forename"].fillna("").astype(str) + " " + chosen["surname"].fillna("").astype(str)
-        for record_id, name, dob in zip(chosen["record_id"].astype(str), names, born):
-            found[(str(source), record_id)] = f"{name.strip()}, born {dob}"
+        found.update(zip(((str(source), r) for r in chosen["record_id"].astype(str)), _as_recorded(chosen)))
     return found
 
 
@@ -143,9 +147,7 @@ def _person_labels(members: pd.DataFrame, la_cases: pd.DataFrame, linked: pd.Dat
     rows = la_cases[la_cases["record_id"].astype(str).isin(set(council["record_id"].astype(str)))]
     person = rows["record_id"].astype(str).map(
         pd.Series(council["person_id"].astype(str).to_numpy(), index=council["record_id"].astype(str)))
-    born = pd.to_datetime(rows["dob"]).dt.strftime("%d/%m/%Y").fillna("no date of birth")
-    names = (rows["forename"].fillna("").astype(str) + " " + rows["surname"].fillna("").astype(str)).str.strip()
-    labels = dict(zip(person, names + ", born " + born))
+    labels = dict(zip(person, _as_recorded(rows)))
     return {p: labels.get(p, p) for p in persons}
 
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from criteria.cases import CLOSED, CaseFacts
+from criteria.families import age_at
 from criteria.framework import Framework
 from criteria.outcome_status import MET, PENDING_REVIEW, SUSTAINED, OutcomeStatus
 from data.private_files import restrict, write_private
@@ -47,11 +48,7 @@ def dependent_at_entry(members: pd.DataFrame, taken_on: pd.Series, in_education:
                        framework: Framework) -> pd.Series:
     """Per family: whether a member was a dependent child on the day the family was taken on."""
     rule = framework.dependent_child
-    on = members["family_id"].map(taken_on)
-    born = pd.to_datetime(members["dob"])
-    years = on.dt.year - born.dt.year
-    before_birthday = (born.dt.month > on.dt.month) | ((born.dt.month == on.dt.month) & (born.dt.day > on.dt.day))
-    age = years - before_birthday.astype(int)
+    age = age_at(members["dob"], members["family_id"].map(taken_on))
     studying = members["person_id"].isin(in_education)
     dependent = ((age >= 0) & (age <= rule.max_age)) | ((age > rule.max_age) & (age <= rule.in_education_max_age) & studying)
     return dependent.fillna(False).groupby(members["family_id"]).any()
@@ -176,6 +173,3 @@ def close_to_sustained(needs: pd.DataFrame, months: int) -> pd.DataFrame:
     return needs[(needs["status"] == MET) & needs["months_to_go"].notna()
                  & (needs["months_to_go"] > 0) & (needs["months_to_go"] <= months)]
 
-
-def reference_period(reference_date: date) -> str:
-    return reference_date.isoformat()[:7]

@@ -19,9 +19,10 @@ from criteria.persons import RecordPersons
 ADULT_AGE = 18
 
 
-def age_at(born: pd.Series, on: date) -> pd.Series:
-    """Whole years of age on a date, without a per-row loop."""
+def age_at(born: pd.Series, on: date | pd.Series) -> pd.Series:
+    """Whole years of age on a date (or on each row's own date), without a per-row loop."""
     born = pd.to_datetime(born)
+    on = pd.to_datetime(on).dt if isinstance(on, pd.Series) else on
     years = on.year - born.dt.year
     before_birthday = (born.dt.month > on.month) | ((born.dt.month == on.month) & (born.dt.day > on.day))
     return (years - before_birthday.astype("Int64")).astype("Int64")

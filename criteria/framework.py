@@ -10,15 +10,14 @@ with a message that says where.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from data.contract import Contract
-from data.documents import parse_yaml, read_document, validation_problems
+from data.documents import load_versioned
 from data.errors import SfmatchError
 
 FRAMEWORKS_DIR = Path(__file__).parent / "frameworks"
@@ -242,29 +241,9 @@ def check_against_contracts(framework: Framework, contracts: dict[str, Contract]
     return problems
 
 
-def framework_path(name_or_path: str | Path, frameworks_dir: Path = FRAMEWORKS_DIR) -> Path:
-    candidate = Path(name_or_path)
-    if candidate.suffix in (".yaml", ".yml"):
-        return candidate
-    return frameworks_dir / f"{name_or_path}.yaml"
-
-
 def load_framework(name_or_path: str | Path, contracts: dict[str, Contract],
                    frameworks_dir: Path = FRAMEWORKS_DIR) -> LoadedFramework:
     """Read, validate and check a framework version by name (in `frameworks_dir`) or by path."""
-    path = framework_path(name_or_path, frameworks_dir)
-    if not path.is_file():
-        available = ", ".join(sorted(p.stem for p in frameworks_dir.glob("*.yaml"))) if frameworks_dir.is_dir() else "none"
-        raise FrameworkError(f"framework '{name_or_path}': no file {path} (available: {available})")
-    raw = read_document(path, "framework", FrameworkError)  # read once: the hash is of what was parsed
-    document = parse_yaml(raw, path, "framework", FrameworkError)
-    try:
-        framework = Framework.model_validate(document)
-    except ValidationError as exc:
-        raise FrameworkError("\n".join([f"framework {path.name} is not valid:",
-                                        *(f"  - {p}" for p in validation_problems(exc))])) from None
-    problems = check_against_contracts(framework, contracts)
-    if problems:
-        raise FrameworkError("\n".join([f"framework {path.name} does not fit the source contracts:",
-                                        *(f"  - {p}" for p in problems)]))
-    return LoadedFramework(framework, path, hashlib.sha256(raw).hexdigest())
+    return LoadedFramework(*load_versioned(name_or_path, frameworks_dir, "framework", Framework, FrameworkError,
+                                           lambda framework: check_against_contracts(framework, contracts),
+                                           "does not fit the source contracts"))

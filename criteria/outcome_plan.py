@@ -22,16 +22,15 @@ The tests:
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from criteria.framework import Condition, Framework, check_condition
 from data.contract import Contract
-from data.documents import parse_yaml, read_document, validation_problems
+from data.documents import load_versioned
 from data.errors import SfmatchError
 
 PLANS_DIR = Path(__file__).parent / "outcomes"
@@ -188,27 +187,9 @@ def check_plan(plan: OutcomePlan, framework: Framework, contracts: dict[str, Con
     return problems
 
 
-def plan_path(name_or_path: str | Path, plans_dir: Path = PLANS_DIR) -> Path:
-    candidate = Path(name_or_path)
-    return candidate if candidate.suffix in (".yaml", ".yml") else plans_dir / f"{name_or_path}.yaml"
-
-
 def load_outcome_plan(name_or_path: str | Path, framework: Framework, contracts: dict[str, Contract],
                       plans_dir: Path = PLANS_DIR) -> LoadedPlan:
     """Read, validate and check an outcome plan by name (in `plans_dir`) or by path."""
-    path = plan_path(name_or_path, plans_dir)
-    if not path.is_file():
-        available = ", ".join(sorted(p.stem for p in plans_dir.glob("*.yaml"))) if plans_dir.is_dir() else "none"
-        raise OutcomePlanError(f"outcome plan '{name_or_path}': no file {path} (available: {available})")
-    raw = read_document(path, "outcome plan", OutcomePlanError)
-    document = parse_yaml(raw, path, "outcome plan", OutcomePlanError)
-    try:
-        plan = OutcomePlan.model_validate(document)
-    except ValidationError as exc:
-        raise OutcomePlanError("\n".join([f"outcome plan {path.name} is not valid:",
-                                          *(f"  - {p}" for p in validation_problems(exc))])) from None
-    problems = check_plan(plan, framework, contracts)
-    if problems:
-        raise OutcomePlanError("\n".join([f"outcome plan {path.name} does not fit its framework and the source "
-                                          "contracts:", *(f"  - {p}" for p in problems)]))
-    return LoadedPlan(plan, path, hashlib.sha256(raw).hexdigest())
+    return LoadedPlan(*load_versioned(name_or_path, plans_dir, "outcome plan", OutcomePlan, OutcomePlanError,
+                                      lambda plan: check_plan(plan, framework, contracts),
+                                      "does not fit its framework and the source contracts"))

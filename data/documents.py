@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from data.errors import SfmatchError
 
@@ -38,3 +40,33 @@ def validation_problems(exc: ValidationError, limit: int | None = None) -> list[
     """Each problem pydantic found, as 'where: what'."""
     return [f"{'.'.join(str(part) for part in problem['loc']) or '(top level)'}: {problem['msg']}"
             for problem in exc.errors()[:limit]]
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def versioned_path(name_or_path: str | Path, folder: Path) -> Path:
+    """A version named in `folder` (`sf-2022` is `folder/sf-2022.yaml`), or a path to a YAML file."""
+    candidate = Path(name_or_path)
+    return candidate if candidate.suffix in (".yaml", ".yml") else folder / f"{name_or_path}.yaml"
+
+
+def load_versioned(name_or_path: str | Path, folder: Path, what: str, model: type[Model], error: type[SfmatchError],
+                   check: Callable[[Model], list[str]], misfit: str) -> tuple[Model, Path, str]:
+    """Read, validate and check a versioned document (a framework, an outcome plan): the model, its path and the
+    SHA-256 of the bytes parsed. Every failure raises `error` with what to fix; `check` lists the document's
+    problems with what it refers to (the contracts, a framework), reported as "`what` file `misfit`:"."""
+    path = versioned_path(name_or_path, folder)
+    if not path.is_file():
+        available = ", ".join(sorted(p.stem for p in folder.glob("*.yaml"))) if folder.is_dir() else "none"
+        raise error(f"{what} '{name_or_path}': no file {path} (available: {available})")
+    raw = read_document(path, what, error)  # read once: the hash is of what was parsed
+    try:
+        document = model.model_validate(parse_yaml(raw, path, what, error))
+    except ValidationError as exc:
+        raise error("\n".join([f"{what} {path.name} is not valid:",
+                               *(f"  - {p}" for p in validation_problems(exc))])) from None
+    problems = check(document)
+    if problems:
+        raise error("\n".join([f"{what} {path.name} {misfit}:", *(f"  - {p}" for p in problems)]))
+    return document, path, hashlib.sha256(raw).hexdigest()

@@ -61,13 +61,14 @@ from flows.linkage_tasks import (
 from flows.outcome_tasks import reconcile_dwp_reply, record_claims, track_outcomes, with_reconciliation
 from flows.submission_tasks import SubmissionSummary, encrypt_cohort, publish_submission, pseudonymise_cohort
 from flows.tasks import (
-    MINUTES, GateSummary, PreparedRun, assess_families, bounded, gate_inputs, gate_submission, ingest_source,
+    GateSummary, PreparedRun, assess_families, bounded, gate_inputs, gate_submission, ingest_source,
     os_error_message, prepare_run,
 )
 from matching.linker import LinkageStats
 from matching.model import LinkageModel
 from matching.partition import PartitionResult, partitions
 from matching.storage import candidate_count
+from pseudonymise.dwp_request import latest_register_path
 from pseudonymise.publish import period_of
 
 __all__ = ["RunSummary", "cohort_run"]
@@ -303,11 +304,10 @@ def track(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, st
         return None, assessed
     settings = config.settings
     folder, manifest = prepared.folder, prepared.manifest
-    requests = sorted((settings.out_dir / "dwp" / "requests").glob("*/register.parquet"))
     with times.measure("outcomes"):
         key = fingerprint(assessed, "outcomes", earlier_claims_digest(settings.claims_register,
                                                                        period_of(manifest.reference_date)),
-                          file_fingerprint(settings.decisions_path), file_fingerprint(requests[-1] if requests else None))
+                          file_fingerprint(settings.decisions_path), file_fingerprint(latest_register_path(settings.out_dir / "dwp" / "requests")))
         summary = stages.run(track_outcomes, key, folder.root, config, folder.run_id,
                              date.fromisoformat(manifest.reference_date), date.fromisoformat(manifest.period_start),
                              {entry["file"]: entry["sha256"] for entry in manifest.inputs.values()})

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from criteria.framework import LoadedFramework, load_framework
-from criteria.outcome_plan import LoadedPlan, load_outcome_plan, plan_path
+from criteria.outcome_plan import LoadedPlan, load_outcome_plan
+from data.documents import versioned_path
 from data.contract import Contract, load_contracts
 from expectations.thresholds import SourceThresholds, load_thresholds
 from flows.settings import Settings
@@ -75,6 +76,6 @@ def outcome_plan_for(settings: Settings, framework: LoadedFramework, contracts: 
     name = outcomes.plan
     if name is None:
         name = framework.framework.framework
-        if not plan_path(name, outcomes.plans_dir).is_file():
+        if not versioned_path(name, outcomes.plans_dir).is_file():
             return None
     return load_outcome_plan(name, framework.framework, contracts, outcomes.plans_dir)

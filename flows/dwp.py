@@ -8,11 +8,9 @@ run reconciles the benefits extract it receives with the latest.
 from __future__ import annotations
 
 import json
-from datetime import date
 from dataclasses import dataclass
 from pathlib import Path
 
-from criteria.claims import reference_period
 from data.errors import SfmatchError
 from data.private_files import restrict
 from data.tables import read_parquet
@@ -21,6 +19,7 @@ from matching.storage import load_records
 from pseudonymise.dwp_request import build_request, seal_request
 from pseudonymise.keys import load_public_key
 from pseudonymise.pseudonyms import Pseudonymiser
+from pseudonymise.publish import period_of
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ def make_request(run_dir: Path, config: RunConfiguration, recipient_key: Path | 
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     if manifest.get("status") != "completed":
         raise SfmatchError(f"run {run_dir.name} did not complete ({manifest.get('status')}): request from a completed run")
-    period = reference_period(date.fromisoformat(manifest["reference_date"]))
+    period = period_of(manifest["reference_date"])
     request = build_request(read_parquet(run_dir / "criteria" / "family_members.parquet"),
                             load_records(run_dir / "linkage").frame, read_parquet(run_dir / "linked_records.parquet"),
                             period, Pseudonymiser(config.submission_keys().council))

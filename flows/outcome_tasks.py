@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 
 from criteria.audit_pack import AuditContext, write_audit_packs
 from criteria.cases import case_facts
-from criteria.claims import assess_claims, read_register, reference_period, register_claims, write_claims
+from criteria.claims import assess_claims, read_register, register_claims, write_claims
 from criteria.outcome_report import OutcomeSummary, needs_frame, summarise_outcomes
 from criteria.outcome_status import outcome_status
 from data.private_files import write_private
@@ -25,6 +25,7 @@ from flows.configuration import RunConfiguration
 from flows.tasks import MINUTES, ingested_tables
 from matching.review import read_decisions
 from pseudonymise.dwp_request import Reconciliation, latest_register, reconcile
+from pseudonymise.publish import period_of
 from pseudonymise.pseudonyms import Pseudonymiser
 
 CLAIMS_DIR = "claims"
@@ -50,7 +51,7 @@ def track_outcomes(run_root: Path, config: RunConfiguration, run_id: str, refere
                        config.contracts["la_cases"].date_formats, reference_date, loaded.plan.sustain.months)
     status = outcome_status(loaded.plan, tables, linked, pending, members, cases, reference_date, period_start)
     in_education = set(linked.loc[linked["source"] == "education", "person_id"].astype(str))
-    period = reference_period(reference_date)
+    period = period_of(reference_date.isoformat())
     claims = assess_claims(framework, cases, status, members, in_education, read_register(settings.claims_register),
                            period)
 
@@ -110,6 +111,7 @@ def with_reconciliation(summary: OutcomeSummary, reconciliation: Reconciliation 
 def record_claims(run_root: Path, config: RunConfiguration, run_id: str, reference_date: date) -> int:
     """Enter this period's claims in the claims register, once the run has completed: no family is claimed twice."""
     claims = pd.read_csv(run_root / CLAIMS_DIR / "claims.csv", dtype=str, keep_default_na=False)
-    count = register_claims(config.settings.claims_register, claims, reference_period(reference_date), run_id)
-    get_run_logger().info("claims register: %d claims entered for %s", count, reference_period(reference_date))
+    period = period_of(reference_date.isoformat())
+    count = register_claims(config.settings.claims_register, claims, period, run_id)
+    get_run_logger().info("claims register: %d claims entered for %s", count, period)
     return count

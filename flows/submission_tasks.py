@@ -18,9 +18,11 @@ from matching.storage import load_records
 from pseudonymise.cohort import OPTED_OUT, CohortInputs, build_cohort_package, recorded_sexes, write_cohort_package
 from pseudonymise.optouts import load_opt_outs
 from pseudonymise.pseudonyms import Pseudonymiser
-from criteria.claims import read_register, reference_period
+from criteria.claims import read_register
 from data.private_files import write_private
-from pseudonymise.publish import AGGREGATES, COHORT, PROGRESS, PackageDescription, Publication, publish, seal_package
+from pseudonymise.publish import (
+    AGGREGATES, COHORT, PROGRESS, PackageDescription, Publication, period_of, publish, seal_package,
+)
 from pseudonymise.quarterly import disclosure_controlled, progress_counts, quarter_of
 from pseudonymise.submission import RunContext
 
@@ -77,7 +79,7 @@ def stage_quarterly_return(run_root: Path, config: RunConfiguration, reference_d
     claims = run_root / "claims"
     table = progress_counts(read_parquet(claims / "claim_status.parquet"), read_parquet(claims / "outcome_needs.parquet"),
                             read_register(config.settings.claims_register), config.framework.framework, reference_date,
-                            reference_period(reference_date), config.outcome_plan.plan.sustain.months)
+                            period_of(reference_date.isoformat()), config.outcome_plan.plan.sustain.months)
     write_private(run_root / "criteria" / "quarterly_internal.csv", table.to_csv(index=False).encode("utf-8"),
                   replace=True)
     folder = run_root / "submission" / PROGRESS.name

@@ -113,10 +113,16 @@ def seal_request(request: DwpRequest, folder: Path, recipient: X25519PublicKey, 
     return written
 
 
+def latest_register_path(requests_dir: Path) -> Path | None:
+    """Where the register of the most recent request made is (requests are kept by period), if any."""
+    registers = sorted(requests_dir.glob(f"*/{REGISTER_FILE}"))
+    return registers[-1] if registers else None
+
+
 def latest_register(requests_dir: Path) -> pd.DataFrame | None:
     """The register of the most recent request made, if any."""
-    registers = sorted(requests_dir.glob(f"*/{REGISTER_FILE}"))
-    return read_parquet(registers[-1]) if registers else None
+    path = latest_register_path(requests_dir)
+    return read_parquet(path) if path is not None else None
 
 
 @dataclass(frozen=True)
