@@ -114,7 +114,8 @@ def _run_flow(extracts: Path, out: Path | None, config: Path | None, run_id: str
         from prefect_dask import DaskTaskRunner
 
         flow = flow.with_options(task_runner=DaskTaskRunner(address=address))
-        console.print(f"[dim]scoring on the Dask cluster at {address}[/]")
+        console.print(f"[dim]ingest, standardise, block, score, cluster and criteria on the Dask cluster at {address} "
+                      "(its workers read and write the extracts and the output folder: storage they share)[/]")
     console.print(f"[dim]running the flow on the Prefect server at {server}…[/]" if server else
                   "[dim]running the flow on Prefect's embedded server (it takes a few seconds to start)…[/]")
     # Prefect's own fixed cost, measured apart from the stages. (Starting it while the flow's libraries are
@@ -232,7 +233,7 @@ def run(
     run_id: Annotated[str | None, typer.Option(help="override the run id derived from inputs and settings")] = None,
     reference_date: DateOption = None,
     refresh: Annotated[bool, typer.Option(help="recompute every stage, even those an earlier run of the same inputs left")] = False,
-    dask_address: Annotated[str | None, typer.Option(help="score on this Dask scheduler (needs PREFECT_API_URL)")] = None,
+    dask_address: Annotated[str | None, typer.Option(help="run the heavy stages on this Dask scheduler's workers (needs PREFECT_API_URL)")] = None,
 ) -> None:
     """Run the monthly cohort flow on a folder of extracts.
 

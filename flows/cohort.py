@@ -21,7 +21,6 @@ from datetime import date
 from pathlib import Path
 
 from prefect import flow, get_client, get_run_logger
-from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
 from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -100,6 +99,14 @@ class Stages:
     def submit(self, task: Task, key: str, *args, **kwargs):
         return self.task(task, key).submit(*args, **kwargs)
 
+    def run_on_workers(self, task: Task, key: str, *args, **kwargs):
+        """Run on the task runner and wait: on a Dask cluster, a heavy stage runs on a worker, reading and
+        writing the run folder (shared storage), and only its summary comes back to the flow's machine."""
+        future = self.submit(task, key, *args, **kwargs)
+        result = future.result()
+        self.note({task.name: future.state})
+        return result
+
     def note(self, states: dict[str, State]) -> None:
         """Record which of some submitted tasks (by name) were served from the cache."""
         self.hits.extend(name for name, state in states.items() if state.name == "Cached")
@@ -137,19 +144,13 @@ class RunSummary:
     """The quality gates' warnings; the run completed, but someone should look."""
 
 
-def runs_in_process() -> bool:
-    """Whether submitted tasks stay in this process (threads) rather than going to a cluster."""
-    context = FlowRunContext.get()
-    return context is None or isinstance(context.task_runner, ThreadPoolTaskRunner)
-
-
 def ingest_all(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, stages: Stages | None = None,
                base: str = "") -> tuple[dict[str, IngestStats], list[str]]:
     """Every extract ingested; the errors of all of them, not just the first.
 
-    On the flow's thread pool the extracts are read concurrently. On a cluster
-    runner (Dask) they are read here, one after another: raw extracts never
-    leave this machine, and only scoring is sent out.
+    The extracts are read concurrently: on the flow's thread pool, or by the
+    Dask workers (the extracts folder and the run folder then being on storage
+    they share).
     """
     folder = prepared.folder
     with times.measure("ingest"):
@@ -157,15 +158,12 @@ def ingest_all(prepared: PreparedRun, config: RunConfiguration, times: StageTime
         for source in prepared.extracts:
             key = fingerprint(base, "ingest", source, prepared.hashes[source])
             tasks[source] = bounded(ingest_source, config.settings) if stages is None else stages.task(ingest_source, key)
-        if runs_in_process():
-            futures = {source: tasks[source].submit(source, path, config, folder.root)
-                       for source, path in prepared.extracts.items()}
-            for future in futures.values():
-                future.wait()
-            states = {source: future.state for source, future in futures.items()}
-        else:
-            states = {source: tasks[source](source, path, config, folder.root, return_state=True)
-                      for source, path in prepared.extracts.items()}
+        shareable = config.without_secrets()
+        futures = {source: tasks[source].submit(source, path, shareable, folder.root)
+                   for source, path in prepared.extracts.items()}
+        for future in futures.values():
+            future.wait()
+        states = {source: future.state for source, future in futures.items()}
         if stages is not None:
             stages.note({f"ingest-{source}": state for source, state in states.items()})
     errors = [state.message for state in states.values() if state.is_failed()]
@@ -209,12 +207,15 @@ def link_persons(prepared: PreparedRun, config: RunConfiguration, times: StageTi
     settings = config.settings
     folder, manifest = prepared.folder, prepared.manifest
     root = folder.root
+    # The heavy stages may run on other machines (Dask): they are sent the configuration without key material.
+    shareable = config.without_secrets()
     with times.measure("standardise"):
         key = fingerprint(ingested, "standardise")
-        standardised = stages.run(standardise_records, key, root, config, date.fromisoformat(manifest.reference_date))
+        standardised = stages.run_on_workers(standardise_records, key, root, shareable,
+                                             date.fromisoformat(manifest.reference_date))
     with times.measure("block"):
         key = fingerprint(key, "block")
-        blocking = stages.run(block_records, key, root, config)
+        blocking = stages.run_on_workers(block_records, key, root, shareable)
     model_path = settings.model_path
     if model_path.exists():
         model = linkage_model(config)
@@ -230,19 +231,17 @@ def link_persons(prepared: PreparedRun, config: RunConfiguration, times: StageTi
     with times.measure("score"):
         key = fingerprint(key, "score", file_fingerprint(model_path), model.thresholds.model_dump())
         slices = partitions(candidate_count(root / "linkage" / "candidates.parquet"), settings.linkage.partition_pairs)
-        # Partitions may be scored on other machines (Dask): they are sent the configuration without key material.
-        shareable = config.without_secrets()
         parts = _score_partitions(stages, key, root, shareable, model, slices, "first")
     if config.linkage.second_pass:
         with times.measure("second pass"):
             key = fingerprint(key, "first persons", file_fingerprint(settings.decisions_path))
-            first = stages.run(first_persons, key, root, config, parts)
+            first = stages.run_on_workers(first_persons, key, root, shareable, parts)
             parts = _score_partitions(stages, fingerprint(key, "second"), root, shareable, model, slices, "second")
     with times.measure("resolve"):
         previous = prepared.previous_output("person_index.parquet")
         key = fingerprint(key, "resolve", folder.run_id, file_fingerprint(previous),
                           file_fingerprint(settings.decisions_path))
-        resolved = stages.run(resolve_persons, key, root, config, model, parts, folder.run_id, previous)
+        resolved = stages.run_on_workers(resolve_persons, key, root, shareable, model, parts, folder.run_id, previous)
     stats = resolved.stats
     manifest.linkage = {
         "model": {"path": str(summary.path), "model_id": summary.model_id, "trained_in_run": summary.trained_in_run,
@@ -285,7 +284,7 @@ def assess(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, s
         period = (date.fromisoformat(manifest.period_start), date.fromisoformat(manifest.period_end))
         history = prepared.previous_output("needs_history.parquet")
         key = fingerprint(linked, "criteria", file_fingerprint(history))
-        criteria = stages.run(assess_families, key, folder.root, config, period, history)
+        criteria = stages.run_on_workers(assess_families, key, folder.root, config.without_secrets(), period, history)
     manifest.criteria = {
         **{k: v for k, v in dataclasses.asdict(criteria).items() if k != "headline_names"},
         "previous_needs_history": str(history) if history else None,

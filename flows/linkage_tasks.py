@@ -9,6 +9,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from prefect import get_run_logger, task
@@ -18,6 +19,7 @@ from criteria import outcome_report
 from criteria.outcome_report import OutcomeSummary
 from criteria.report import CriteriaSummary, render_section
 from data.tables import read_parquet
+from flows.cluster import cluster_client, worker_count
 from flows.configuration import RunConfiguration
 from flows.tasks import MINUTES, ingested_tables
 from flows.locks import shared_lock
@@ -39,9 +41,14 @@ from matching.storage import (
     load_records,
     save_candidates,
     save_first_pass,
+    row_groups,
     save_records,
 )
 from matching.tables import LINKED_RECORDS, LINKS, PENDING_PAIRS, PERSON_INDEX, scored_pairs
+
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,15 @@ def standardise_records(run_root: Path, config: RunConfiguration, reference_date
     return StandardiseSummary(len(records), per_source, identifier_quality(records))
 
 
+def _on_cluster(client: Client | None, run_root: Path) -> pipeline.OnCluster | None:
+    """How a task running on a Dask worker spreads its work over the cluster: two partitions per worker at
+    least, and one per slice of the saved records."""
+    if client is None:
+        return None
+    records_file = run_root / "linkage" / "records.parquet"
+    return pipeline.OnCluster(records_file, max(2 * worker_count(client), row_groups(records_file)))
+
+
 @dataclass(frozen=True)
 class BlockSummary:
     pairs: int
@@ -70,14 +86,18 @@ class BlockSummary:
 @task(name="block", cache_policy=NO_CACHE, timeout_seconds=60 * MINUTES)
 def block_records(run_root: Path, config: RunConfiguration) -> BlockSummary:
     records = load_records(run_root / "linkage")
-    candidates = pipeline.candidate_pairs(config.linkage, records, config.settings.linkage.block_size_cap)
+    with cluster_client() as client:
+        on_cluster = _on_cluster(client, run_root)  # each rule's records shuffled on its block key
+        candidates = pipeline.candidate_pairs(config.linkage, records, config.settings.linkage.block_size_cap,
+                                              on_cluster)
     save_candidates(candidates, run_root / "linkage" / "candidates.parquet")
     # Pairs scored from earlier candidates no longer mean anything, nor the persons made from them.
     for stale in ("scored-first", "scored"):
         shutil.rmtree(run_root / "linkage" / stale, ignore_errors=True)
     (run_root / "linkage" / "first_pass.parquet").unlink(missing_ok=True)
     logger = get_run_logger()
-    logger.info("blocking: %d candidate pairs from %d rules", len(candidates), len(candidates.rule_names))
+    where = f", each rule shuffled into {on_cluster.partitions} partitions across the Dask workers" if on_cluster else ""
+    logger.info("blocking: %d candidate pairs from %d rules%s", len(candidates), len(candidates.rule_names), where)
     for report in candidates.report:
         if report.skipped_blocks:
             logger.warning("blocking rule '%s': %d oversized blocks skipped (%d records)",
@@ -174,8 +194,10 @@ class FirstPassSummary:
 def first_persons(run_root: Path, config: RunConfiguration, parts: list[PartitionResult]) -> FirstPassSummary:
     """The persons the first pass's links make, saved as evidence for the second pass."""
     records = load_records(run_root / "linkage")
-    first = pipeline.first_pass(config.linkage, records, _scored(run_root, parts, second=False),
-                                _decisions(config, records), config.settings.linkage.ambiguity_bits)
+    scored, decisions = _scored(run_root, parts, second=False), _decisions(config, records)
+    with cluster_client() as client:  # components clustered in groups across the workers
+        first = pipeline.first_pass(config.linkage, records, scored, decisions,
+                                    config.settings.linkage.ambiguity_bits, _on_cluster(client, run_root))
     save_first_pass(first, run_root / "linkage")
     persons = int(first.labels.max()) + 1 if len(first.labels) else 0
     get_run_logger().info("first pass: %d records into %d persons", len(records), persons)
@@ -205,7 +227,9 @@ def resolve_persons(run_root: Path, config: RunConfiguration, model: LinkageMode
         if migrated.happened:
             logger.info("previous person index migrated to the current key format: %d identity keys converted, "
                         "%d kept as they were (records absent this run)", migrated.converted, migrated.left_as_they_were)
-    outcome = pipeline.resolve(spec, records, combined, decisions, previous, run_id, settings.linkage.ambiguity_bits)
+    with cluster_client() as client:  # components clustered in groups across the workers
+        outcome = pipeline.resolve(spec, records, combined, decisions, previous, run_id,
+                                   settings.linkage.ambiguity_bits, pipeline.clusterer(_on_cluster(client, run_root)))
 
     LINKED_RECORDS.write(outcome.linked, run_root / "linked_records.parquet")
     PERSON_INDEX.write(outcome.ids.index, run_root / "person_index.parquet")

@@ -133,7 +133,7 @@ class OrchestrationSettings(_Group):
         "publishing nothing (a deployment's runs keep the flows' own 240)"))
     stage_timeout_minutes: float = Field(60, gt=0, description="any one stage (a Prefect task) still going after "
                                                              "this fails the run")
-    dask_address: str | None = Field(None, description="a Dask scheduler (tcp://host:8786) to score partitions on")
+    dask_address: str | None = Field(None, description="a Dask scheduler (tcp://host:8786) whose workers run the heavy stages")
 
 
 GROUPS = {"linkage": LinkageSettings, "criteria": CriteriaSettings, "outcomes": OutcomeSettings,

@@ -15,6 +15,7 @@ their blocks would otherwise grow with it and their pairs with its square.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,6 +62,29 @@ class RuleReport:
 
 
 @dataclass(frozen=True)
+class BlockCounts:
+    """What a rule's blocks came to, for the report; counts over disjoint sets of blocks add up."""
+
+    blocks: int = 0
+    oversized_blocks: int = 0
+    split_blocks: int = 0
+    skipped_blocks: int = 0
+    skipped_records: int = 0
+
+    def __add__(self, other: BlockCounts) -> BlockCounts:
+        return BlockCounts(*(a + b for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other))))
+
+
+@dataclass(frozen=True)
+class RulePairs:
+    """One rule's distinct pairs of record positions (left < right)."""
+
+    left: np.ndarray
+    right: np.ndarray
+    counts: BlockCounts
+
+
+@dataclass(frozen=True)
 class CandidatePairs:
     """Pairs of record positions (left < right), with a bit per rule that generated each pair."""
 
@@ -78,12 +102,17 @@ class CandidatePairs:
 
 
 def with_blocking_columns(records: PersonRecords) -> pd.DataFrame:
-    """Columns that rules block on but that standardisation does not keep: the sorted name pair, and the day
-    and month of birth without the year (for a year mistyped)."""
-    frame = records.frame
+    """The records with the columns that rules block on but that standardisation does not keep."""
+    return add_blocking_columns(records.frame, len(records.vocabulary))
+
+
+def add_blocking_columns(frame: pd.DataFrame, vocabulary_size: int) -> pd.DataFrame:
+    """The sorted name pair, and the day and month of birth without the year (for a year mistyped).
+
+    Row-wise, so a slice of the records gets the same values as the whole table."""
     dob = frame["dob_int"].to_numpy()
     return frame.assign(
-        name_pair=code_pair_keys(frame["fn"].to_numpy(), frame["sn"].to_numpy(), len(records.vocabulary)),
+        name_pair=code_pair_keys(frame["fn"].to_numpy(), frame["sn"].to_numpy(), vocabulary_size),
         birthday=np.where(dob >= 0, dob % 10000, -1),
     )
 
@@ -141,7 +170,7 @@ def pairs_within_blocks(block_ids: np.ndarray, cap: int) -> tuple[np.ndarray, np
     return np.minimum(a, b), np.maximum(a, b), oversized_records
 
 
-def _rule_pairs(frame: pd.DataFrame, rule: BlockingRule, cap: int) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+def _rule_pairs(frame: pd.DataFrame, rule: BlockingRule, cap: int) -> tuple[np.ndarray, np.ndarray, BlockCounts]:
     """One rule's pairs of row positions (left < right), and its counts for the report."""
     ids = _block_ids(frame, rule.columns)
     limit = min(rule.split_above or cap, cap) if rule.split_by else cap
@@ -159,45 +188,63 @@ def _rule_pairs(frame: pd.DataFrame, rule: BlockingRule, cap: int) -> tuple[np.n
     elif len(oversized):
         skipped_blocks, skipped_records = oversized_blocks, len(oversized)
     blocks = int(ids.max()) + 1 if len(ids) else 0
-    return left, right, (blocks, oversized_blocks, split_blocks, skipped_blocks, skipped_records)
+    return left, right, BlockCounts(blocks, oversized_blocks, split_blocks, skipped_blocks, skipped_records)
 
 
 ANY_OF = "any_of_value"
+RECORD = "_record"
 
 
-def _any_of_pairs(frame: pd.DataFrame, rule: BlockingRule, cap: int) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
-    """A rule with `any_of`: each record stands in one block per column of `any_of`, then its pairs are the
-    distinct pairs of different records."""
-    parts = [frame[list(dict.fromkeys(rule.columns + rule.split_by))].assign(
-        **{ANY_OF: frame[column].to_numpy(), "_record": np.arange(len(frame))}) for column in rule.any_of]
-    exploded = pd.concat(parts, ignore_index=True)
-    widened = BlockingRule(rule.name, rule.columns + (ANY_OF,), rule.split_by, rule.why, rule.split_above)
+def explode_any_of(frame: pd.DataFrame, rule: BlockingRule, records: np.ndarray) -> tuple[pd.DataFrame, BlockingRule]:
+    """A rule with `any_of` as a plain rule over more rows: each record stands in one block per column of
+    `any_of`. `records` are the rows' record numbers, kept in the `_record` column."""
+    kept = list(dict.fromkeys(rule.columns + rule.split_by + tuple(filter(None, [rule.only_where_missing]))))
+    parts = [frame[kept].assign(**{ANY_OF: frame[column].to_numpy(), RECORD: records}) for column in rule.any_of]
+    widened = BlockingRule(rule.name, rule.columns + (ANY_OF,), rule.split_by, rule.why, rule.split_above,
+                           rule.only_where_missing)
+    return pd.concat(parts, ignore_index=True), widened
+
+
+def distinct_record_pairs(left: np.ndarray, right: np.ndarray, records: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each pair once, as (lower, higher), leaving out a record paired with itself."""
+    different = left != right
+    keys = np.unique(pack(np.minimum(left, right)[different], np.maximum(left, right)[different], records))
+    return unpack(keys, records)
+
+
+def _any_of_pairs(frame: pd.DataFrame, rule: BlockingRule, cap: int) -> tuple[np.ndarray, np.ndarray, BlockCounts]:
+    """A rule with `any_of`: the distinct pairs of different records that meet in any of its blocks."""
+    exploded, widened = explode_any_of(frame, rule, np.arange(len(frame)))
     left, right, counts = _rule_pairs(exploded, widened, cap)
-    record = exploded["_record"].to_numpy()
-    a, b = record[left], record[right]
-    different = a != b
-    keys = np.unique(pack(np.minimum(a, b)[different], np.maximum(a, b)[different], len(frame)))
-    low, high = unpack(keys, len(frame))
+    record = exploded[RECORD].to_numpy()
+    low, high = distinct_record_pairs(record[left], record[right], len(frame))
     return low, high, counts
+
+
+def rule_pairs(frame: pd.DataFrame, rule: BlockingRule, cap: int) -> RulePairs:
+    """One rule's distinct pairs of row positions (left < right), with its counts for the report."""
+    left, right, counts = _any_of_pairs(frame, rule, cap) if rule.any_of else _rule_pairs(frame, rule, cap)
+    if rule.only_where_missing is not None:
+        missing = _missing(frame, rule.only_where_missing)
+        wanted = missing[left] | missing[right]
+        left, right = left[wanted], right[wanted]
+    return RulePairs(left, right, counts)
 
 
 def block(records: PersonRecords, rules: tuple[BlockingRule, ...], cap: int) -> CandidatePairs:
     """The union of every rule's pairs, each pair once, with which rules produced it."""
+    frame = with_blocking_columns(records)
+    return union(rules, [rule_pairs(frame, rule, cap) for rule in rules], len(frame))
+
+
+def union(rules: tuple[BlockingRule, ...], found: list[RulePairs], records: int) -> CandidatePairs:
+    """Every rule's pairs made one set, each pair tagged with a bit per rule that found it."""
     if len(rules) > 63:
         raise ValueError("at most 63 blocking rules")
-    frame = with_blocking_columns(records)
-    n = np.int64(len(frame))
-    tagged, counts = [], []
-    for bit, rule in enumerate(rules):
-        left, right, (blocks, oversized_blocks, split_blocks, skipped_blocks, skipped_records) = (
-            _any_of_pairs(frame, rule, cap) if rule.any_of else _rule_pairs(frame, rule, cap))
-        if rule.only_where_missing is not None:
-            missing = _missing(frame, rule.only_where_missing)
-            wanted = missing[left] | missing[right]
-            left, right = left[wanted], right[wanted]
-        # Blocks partition the records, so a rule never yields the same pair twice.
-        tagged.append(pack(pack(left, right, n), np.full(len(left), bit), 64))
-        counts.append((rule.name, blocks, len(left), oversized_blocks, split_blocks, skipped_blocks, skipped_records))
+    n = np.int64(records)
+    # A rule's pairs are distinct, so sorting the pairs tagged with their rule's bit groups each pair's rules.
+    tagged = [pack(pack(pairs.left, pairs.right, n), np.full(len(pairs.left), bit), 64)
+              for bit, pairs in enumerate(found)]
     values = np.sort(np.concatenate(tagged)) if tagged else np.array([], dtype=np.int64)
     keys, rule_bit = unpack(values, 64)
     bits = np.left_shift(np.int64(1), rule_bit)
@@ -207,8 +254,9 @@ def block(records: PersonRecords, rules: tuple[BlockingRule, ...], cap: int) -> 
     first_rule = np.log2(rule_bits & -rule_bits).astype(np.int64) if len(rule_bits) else rule_bits
     new_per_rule = np.bincount(first_rule, minlength=len(rules))
     reports = [
-        RuleReport(name, blocks, pairs, int(new_per_rule[i]), oversized_blocks, split, skipped, skipped_records)
-        for i, (name, blocks, pairs, oversized_blocks, split, skipped, skipped_records) in enumerate(counts)
+        RuleReport(rule.name, pairs.counts.blocks, len(pairs.left), int(new_per_rule[i]), pairs.counts.oversized_blocks,
+                   pairs.counts.split_blocks, pairs.counts.skipped_blocks, pairs.counts.skipped_records)
+        for i, (rule, pairs) in enumerate(zip(rules, found))
     ]
     left, right = unpack(unique_keys, n)
     return CandidatePairs(

@@ -187,13 +187,17 @@ def cluster(
         keep[dropped] = False
         left_out = len(dropped)
 
-    # Renumber in order of first record, so that numbering does not depend on the graph library.
-    _, first_seen = np.unique(labels, return_index=True)
+    return Clusters(numbered_by_first_record(labels), keep, review, split, left_out)
+
+
+def numbered_by_first_record(labels: np.ndarray) -> np.ndarray:
+    """Clusters renumbered 0.. in order of their first record, so that numbering depends on the persons
+    alone, not on the graph library or on how the work was split."""
+    distinct, first_seen = np.unique(labels, return_index=True)
     order = np.argsort(first_seen)
     renumber = np.empty_like(order)
     renumber[order] = np.arange(len(order))
-    compact = renumber[np.searchsorted(np.unique(labels), labels)]
-    return Clusters(compact, keep, review, split, left_out)
+    return renumber[np.searchsorted(distinct, labels)]
 
 
 def _rebuild(labels: np.ndarray, links: Links, used: np.ndarray, conflicted: set[int],

@@ -18,6 +18,7 @@ each a function below:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -203,6 +204,9 @@ def pending_pairs(review: pd.DataFrame, records: PersonRecords) -> pd.DataFrame:
     })
 
 
+Clusterer = Callable[..., Clusters]
+
+
 @dataclass(frozen=True)
 class Clustering:
     accepted: AcceptedLinks
@@ -211,8 +215,10 @@ class Clustering:
 
 
 def cluster_persons(spec: LinkageSpec, records: PersonRecords, pairs: pd.DataFrame, decisions: DecisionsForRun,
-                    ambiguity_bits: float) -> Clustering:
-    """Steps 1 to 3: the accepted links and the cannot-links, and the persons they make."""
+                    ambiguity_bits: float, clusterer: Clusterer = cluster) -> Clustering:
+    """Steps 1 to 3: the accepted links and the cannot-links, and the persons they make.
+
+    `clusterer`: `cluster`, or another way of running it with the same result (on Dask workers)."""
     n = len(records)
     accepted = accepted_links(pairs, decisions, n)
     cannot = cannot_links(spec, records, pairs, accepted, decisions)
@@ -225,7 +231,7 @@ def cluster_persons(spec: LinkageSpec, records: PersonRecords, pairs: pd.DataFra
         vouched |= identifier_agreement(spec, levels)
     generation = (GenerationSpan(records.codes("birth_year").astype(np.int64), spec.households.generation_gap_years)
                   if spec.households is not None else None)
-    clusters = cluster(
+    clusters = clusterer(
         n,
         Links(links["left"].to_numpy(np.int64), links["right"].to_numpy(np.int64),
               links["weight"].to_numpy(np.float64), links["probability"].to_numpy(np.float64), vouched),
@@ -236,13 +242,13 @@ def cluster_persons(spec: LinkageSpec, records: PersonRecords, pairs: pd.DataFra
 
 def resolve(
     spec: LinkageSpec, records: PersonRecords, scored: PartitionResult, decisions: DecisionsForRun,
-    previous_index: pd.DataFrame | None, run_id: str, ambiguity_bits: float,
+    previous_index: pd.DataFrame | None, run_id: str, ambiguity_bits: float, clusterer: Clusterer = cluster,
 ) -> LinkageOutcome:
     """Apply analysts' decisions, cluster accepted links into persons, give them stable IDs."""
     pairs = scored.pairs
     n = len(records)
     decisions = decisions.as_int64()
-    clustering = cluster_persons(spec, records, pairs, decisions, ambiguity_bits)
+    clustering = cluster_persons(spec, records, pairs, decisions, ambiguity_bits, clusterer)
     accepted, cannot, clusters = clustering.accepted, clustering.cannot, clustering.clusters
     links = accepted.links
     kept = links[clusters.kept]

@@ -4,14 +4,15 @@
 
 `train` and `link` run the whole sequence in one process, for the tests, the
 benchmarks and anyone linking a table in a notebook. The monthly flow runs the
-same steps as separate Prefect tasks (scoring partitions may go to Dask
-workers), calling the step functions below and nothing else, so the flow and
+same steps as separate Prefect tasks (on a Dask cluster, the stages run on its
+workers, and blocking is shuffled across them), calling the step functions below and nothing else, so the flow and
 these entry points cannot drift apart. Every step is told its `LinkageSpec`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from datetime import date
 from pathlib import Path
 
@@ -21,7 +22,8 @@ import pandas as pd
 from matching.blocking import CandidatePairs, block
 from matching.comparisons import levels_of
 from matching.first_pass import FirstPass
-from matching.linker import LinkageOutcome, cluster_persons, pending_pairs, resolve
+from matching.clustering import cluster
+from matching.linker import Clusterer, LinkageOutcome, cluster_persons, pending_pairs, resolve
 from matching.model import LinkageModel, Thresholds, load_model
 from matching.partition import PartitionResult, partitions, score_partition
 from matching.person_evidence import second_pass_evidence
@@ -38,7 +40,7 @@ PARTITION_PAIRS = 500_000
 AMBIGUITY_BITS = 3.0
 
 __all__ = [
-    "AMBIGUITY_BITS", "BLOCK_SIZE_CAP", "Linkage", "PARTITION_PAIRS", "candidate_pairs", "link", "load_linkage_model",
+    "AMBIGUITY_BITS", "BLOCK_SIZE_CAP", "Linkage", "OnCluster", "clusterer", "first_pass", "PARTITION_PAIRS", "candidate_pairs", "link", "load_linkage_model",
     "pending_pairs", "person_records", "resolve", "review_queue", "score", "train",
 ]
 
@@ -48,9 +50,26 @@ def person_records(spec: LinkageSpec, tables: dict[str, pd.DataFrame], latest_bi
     return standardise(tables, latest_birth, spec.event_columns)
 
 
-def candidate_pairs(spec: LinkageSpec, records: PersonRecords, cap: int = BLOCK_SIZE_CAP) -> CandidatePairs:
-    """The pairs worth comparing: the spec's blocking rules unioned; in a link-only spec, across sources only."""
-    candidates = block(records, spec.blocking_rules, cap)
+@dataclass(frozen=True)
+class OnCluster:
+    """Where the records are saved for Dask workers to read, and how many partitions to shuffle them into."""
+
+    records_file: Path
+    partitions: int
+
+
+def candidate_pairs(spec: LinkageSpec, records: PersonRecords, cap: int = BLOCK_SIZE_CAP,
+                    on_cluster: OnCluster | None = None) -> CandidatePairs:
+    """The pairs worth comparing: the spec's blocking rules unioned; in a link-only spec, across sources only.
+
+    `on_cluster`: made on the Dask cluster in use, each rule a shuffle on its block key (the same pairs)."""
+    if on_cluster is None:
+        candidates = block(records, spec.blocking_rules, cap)
+    else:
+        from matching.dask_backend.blocking import block_on_cluster  # dask.dataframe loads only when used
+
+        candidates = block_on_cluster(on_cluster.records_file, len(records.vocabulary), spec.blocking_rules, cap,
+                                      on_cluster.partitions)
     if spec.link_type == "link_only":
         source, _ = pd.factorize(records.frame["source"])
         candidates = candidates.take(np.flatnonzero(source[candidates.left] != source[candidates.right]))
@@ -114,10 +133,20 @@ def score(spec: LinkageSpec, model: LinkageModel, records: PersonRecords, candid
     return score_partition(spec, model, TermFrequencies.of(records, spec), records, candidates, first)
 
 
+def clusterer(on_cluster: OnCluster | None) -> Clusterer:
+    """`cluster` in this process, or the same spread over the Dask cluster's workers, a group of components each."""
+    if on_cluster is None:
+        return cluster
+    from matching.dask_backend.clustering import cluster_on_cluster  # dask loads only when used
+
+    return partial(cluster_on_cluster, groups=on_cluster.partitions)
+
+
 def first_pass(spec: LinkageSpec, records: PersonRecords, scored: PartitionResult, decisions: DecisionsForRun,
-               ambiguity_bits: float = AMBIGUITY_BITS) -> FirstPass:
+               ambiguity_bits: float = AMBIGUITY_BITS, on_cluster: OnCluster | None = None) -> FirstPass:
     """The persons the first pass's links make (analysts' decisions applied), for the second pass."""
-    clustering = cluster_persons(spec, records, scored.pairs, decisions.as_int64(), ambiguity_bits)
+    clustering = cluster_persons(spec, records, scored.pairs, decisions.as_int64(), ambiguity_bits,
+                                 clusterer(on_cluster))
     return FirstPass.of(clustering.clusters.labels, records.codes("event_code"), records.codes("dob_int"))
 
 

@@ -19,10 +19,18 @@ from matching.standardise import PersonRecords
 from matching.tables import CANDIDATE_PAIRS, CATEGORY_COLUMNS, PERSON_RECORDS
 
 
+# Records are written in row groups of this many, the slices a Dask worker reads on its own.
+RECORDS_ROW_GROUP = 131_072
+
+
 def save_records(records: PersonRecords, directory: Path) -> Path:
-    PERSON_RECORDS.write(records.frame, directory / "records.parquet")
+    PERSON_RECORDS.write(records.frame, directory / "records.parquet", row_group_size=RECORDS_ROW_GROUP)
     pq.write_table(pa.table({"word": pa.array(records.vocabulary.tolist(), pa.string())}), directory / "vocabulary.parquet")
     return directory
+
+
+def row_groups(path: Path) -> int:
+    return pq.ParquetFile(path).metadata.num_row_groups
 
 
 _loaded: dict[tuple[str, int], PersonRecords] = {}

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,8 +19,12 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterDeploymentId
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
+from dask.utils import key_split
+from distributed import get_task_stream
+
 from data.readers import file_sha256
 from flows.process_guard import PROCESS_LABEL
+from matching.spec import PROGRAMME_SPEC
 from pseudonymise.keys import load_private_key
 from pseudonymise.transfer import decrypt_file
 from tests.conftest import sfmatch_command
@@ -97,17 +102,25 @@ def test_dask_with_two_workers_gives_the_same_outputs_as_one_process(prefect_ser
 
     monkeypatch.setenv("PREFECT_API_URL", prefect_server["url"])  # the workers report to the real server
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+            Client(cluster) as client, get_task_stream(client) as stream:
         distributed = tmp_path / "dask"
         result = sfmatch(prefect_server, *run_args(synth_small / "extracts", distributed, config, "--run-id", "same",
                                                    "--dask-address", cluster.scheduler_address))
-        executed = client.run(lambda dask_worker: dask_worker.state.executed_count)
-    assert "scoring on the Dask cluster" in result.stdout
-    assert len(executed) == 2 and all(count > 0 for count in executed.values()), executed
+    ran = Counter(key_split(t["key"]) for t in stream.data)
+    workers = {t["worker"] for t in stream.data}
+    assert "on the Dask cluster" in result.stdout
+    assert len(workers) == 2, workers
     manifest = json.loads((distributed / "runs" / "same" / "manifest.json").read_text())
     assert manifest["linkage"]["partitions"] >= 2
-    # Only scoring went to the cluster (both passes): the raw extracts were read on this machine.
-    assert sum(executed.values()) == 2 * manifest["linkage"]["partitions"], executed
+    # The heavy stages ran on the workers: each extract's ingest, standardise, block, first persons, resolve,
+    # criteria, and both passes' scoring partitions, as Prefect tasks.
+    stages = {"ingest_source": 5, "standardise_records": 1, "block_records": 1, "first_persons": 1,
+              "resolve_persons": 1, "assess_families": 1, "score_pairs": 2 * manifest["linkage"]["partitions"]}
+    assert {name: ran[name] for name in stages} == stages, ran
+    # and blocking fanned out from its task: every rule's records shuffled and paired in partitions
+    assert ran["pairs_in_partition"] >= 2 * len(PROGRAMME_SPEC.blocking_rules), ran
+    # and clustering: both passes' components dealt into groups, each clustered on a worker
+    assert ran["cluster"] >= 2 * 2, ran
     for name in COMPARED:
         one, two = single / "runs" / "same" / name, distributed / "runs" / "same" / name
         assert file_sha256(one) == file_sha256(two), name
