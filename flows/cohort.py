@@ -233,9 +233,10 @@ def link_persons(prepared: PreparedRun, config: RunConfiguration, times: StageTi
         slices = partitions(candidate_count(root / "linkage" / "candidates.parquet"), settings.linkage.partition_pairs)
         parts = _score_partitions(stages, key, root, shareable, model, slices, "first")
     if config.linkage.second_pass:
-        with times.measure("second pass"):
+        with times.measure("first persons"):
             key = fingerprint(key, "first persons", file_fingerprint(settings.decisions_path))
             first = stages.run_on_workers(first_persons, key, root, shareable, parts)
+        with times.measure("second pass"):
             parts = _score_partitions(stages, fingerprint(key, "second"), root, shareable, model, slices, "second")
     with times.measure("resolve"):
         previous = prepared.previous_output("person_index.parquet")

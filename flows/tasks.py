@@ -81,6 +81,19 @@ def bounded(task: Task, settings: Settings) -> Task:
     return task.with_options(timeout_seconds=settings.orchestration.stage_timeout_minutes * MINUTES)
 
 
+class _ThreadTimeoutNotice(logging.Filter):
+    """Drops Prefect's notice, repeated for every stage on the thread pool, that a task's timeout cannot
+    interrupt it mid-call. The stage's limit still fails the run once the call returns, and the run's own
+    limit (kept on the flow's main thread) stops a stage that never returns."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Timeout of %s seconds configured for this task, but the task is "
+                                              "running in a worker thread")
+
+
+logging.getLogger("prefect.task_runs").addFilter(_ThreadTimeoutNotice())
+
+
 # Reading extracts from a share, copying to the published folder: I/O that can fail for a moment.
 IO_RETRIES = {"retries": 2, "retry_delay_seconds": [5, 30], "retry_condition_fn": transient_io}
 MINUTES = 60
