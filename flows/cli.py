@@ -113,6 +113,9 @@ def _run_flow(extracts: Path, out: Path | None, config: Path | None, run_id: str
                   "own): run 'prefect server start' and set PREFECT_API_URL")
         from prefect_dask import DaskTaskRunner
 
+        from flows.cluster import make_workers_private
+
+        make_workers_private(address)
         flow = flow.with_options(task_runner=DaskTaskRunner(address=address))
         console.print(f"[dim]ingest, standardise, block, score, cluster and criteria on the Dask cluster at {address} "
                       "(its workers read and write the extracts and the output folder: storage they share)[/]")

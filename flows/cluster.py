@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,3 +39,19 @@ def cluster_client() -> Iterator[Client | None]:
 
 def worker_count(client: Client) -> int:
     return len(client.scheduler_info().get("workers", {})) or 1
+
+
+def make_workers_private(address: str) -> None:
+    """Every worker of the cluster (and any that joins later) creates files readable by its own user only, as
+    the flow's process does: the files the workers write into the run folder hold personal data."""
+    from distributed import Client
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class PrivateFiles(WorkerPlugin):
+        idempotent = True
+
+        def setup(self, worker) -> None:
+            os.umask(0o077)
+
+    with Client(address, timeout="30s") as client:
+        client.register_plugin(PrivateFiles(), name="sfmatch-private-files")

@@ -106,6 +106,9 @@ def test_dask_with_two_workers_gives_the_same_outputs_as_one_process(prefect_ser
         distributed = tmp_path / "dask"
         result = sfmatch(prefect_server, *run_args(synth_small / "extracts", distributed, config, "--run-id", "same",
                                                    "--dask-address", cluster.scheduler_address))
+        # The workers write the run folder's files as privately as the flow's process does.
+        umasks = client.run(lambda: (os.umask(0o077), os.umask(0o077))[0])
+    assert set(umasks.values()) == {0o077}, umasks
     ran = Counter(key_split(t["key"]) for t in stream.data)
     workers = {t["worker"] for t in stream.data}
     assert "on the Dask cluster" in result.stdout
