@@ -268,7 +268,17 @@ STAGE_SPREAD = {"ingest": "extracts", "block": "all", "score": "all", "second pa
 REGION_HOUSEHOLDS, REGION_MACHINES, CORES_PER_MACHINE = 20_000_000, 4, 8
 
 
-def region_estimate(d: dict[str, object]) -> list[str]:
+def pairs_growth_text(results: list[dict[str, object]]) -> str:
+    """How the candidate pairs grew between the two largest scales benchmarked, as text for the estimate."""
+    large = sorted(results, key=lambda r: r["records"])[-2:]
+    if len(large) < 2:
+        return ""
+    a, b = large
+    exponent = math.log(b["candidate_pairs"] / a["candidate_pairs"]) / math.log(b["records"] / a["records"])
+    return f" (from {a['households']:,} to {b['households']:,} households in this report, with records^{exponent:.2f})"
+
+
+def region_estimate(d: dict[str, object], pairs_growth: str = "") -> list[str]:
     """What a 4-machine cluster would need for a region's 20M households, from the measured cluster run: each
     stage's time scaled with the records, divided by the workers that share it; memory of the stages that one
     worker does whole scaled with the records too."""
@@ -279,8 +289,10 @@ def region_estimate(d: dict[str, object]) -> list[str]:
     lines = ["", f"### A region: {REGION_HOUSEHOLDS / 1e6:.0f}M households on {REGION_MACHINES} machines", "",
              f"Scaled from the {d['households']:,}-household cluster run (×{scale:.0f} the records), with "
              f"{CORES_PER_MACHINE} cores a machine ({workers} single-threaded workers). A stage the workers share is "
-             "divided by how many can share it; a stage done as one task is not. Linear in the records is optimistic "
-             "for blocking (pairs grow a little faster than records) and about right for the rest.", "",
+             "divided by how many can share it; a stage done as one task is not. First persons and resolve count as one "
+             "task: their clustering is spread over the workers in groups of components, the rest of them is not. "
+             f"Linear in the records is optimistic for the linkage stages, whose candidate pairs grow faster than the "
+             f"records{pairs_growth}, and about right for the rest.", "",
              "| stage | measured s (2 workers) | how it runs | estimate s |", "|---|---:|---|---:|"]
     total = 0.0
     for stage, seconds in d["dask_stages_s"].items():
@@ -408,7 +420,7 @@ def targets_section(results: list[dict[str, object]], document: dict[str, object
     check("2M households peak ≤ 3 GiB", 2_000_000, "run_peak_mb", 3072, "MiB")
     large = [r for r in sorted(results, key=lambda r: r["records"]) if r["households"] >= 200_000]
     for a, b in zip(large, large[1:]):
-        doubling = 2 ** (math.log(b["run_s"] / a["run_s"]) / math.log2(b["records"] / a["records"]))
+        doubling = 2 ** (math.log2(b["run_s"] / a["run_s"]) / math.log2(b["records"] / a["records"]))
         rows.append((f"doubling the records costs ≤ 2.1× the time ({a['households']:,} → {b['households']:,})",
                      f"{doubling:.2f}×", doubling <= 2.1))
         memory_b = math.log(b["run_peak_mb"] / a["run_peak_mb"]) / math.log(b["records"] / a["records"])
@@ -483,7 +495,7 @@ def report(document: dict[str, object], notes: str) -> None:
                   f"({', '.join(d['compared'])}). On one 2-core machine the workers only add pickling and "
                   "process hops; Dask pays when its workers are other machines."]
         if d.get("dask_stages_s"):
-            lines += region_estimate(d)
+            lines += region_estimate(d, pairs_growth_text(results))
     lines += recall_section(document)
     lines += ["", "![time against records, log-log](benchmarks/scaling.png)", "", notes.strip(), ""]
     REPORT.write_text("\n".join(lines), encoding="utf-8")
