@@ -1,0 +1,52 @@
+"""The benchmark report's verdicts: each scale target judged from the figures, not written by hand."""
+
+from __future__ import annotations
+
+from benchmarks.run import region_estimate, targets_section
+
+
+def result(households: int, records: int, run_s: float, peak_mb: int, pairs: int = 1000) -> dict[str, object]:
+    return {"households": households, "records": records, "run_s": run_s, "run_peak_mb": peak_mb,
+            "server_start_s": 4.0, "candidate_pairs": pairs}
+
+
+def verdict(lines: list[str], target: str) -> str:
+    row = next(line for line in lines if line.startswith(f"| {target}"))
+    return row.rsplit("|", 2)[-2].strip()
+
+
+def test_a_scale_target_is_met_or_missed_by_its_figure():
+    results = [result(200_000, 300_000, 36.0, 1400), result(500_000, 750_000, 39.0, 1500),
+               result(2_000_000, 3_000_000, 130.0, 2900)]
+    lines = targets_section(results, {})
+    assert verdict(lines, "500k households end to end") == "met"
+    assert verdict(lines, "500k households peak") == "met"
+    assert verdict(lines, "2M households ≤ 120 s") == "**missed**"
+    assert verdict(lines, "2M households peak") == "met"
+
+
+def test_doubling_cost_is_the_time_ratio_per_doubling_of_the_records():
+    # 4x the records at 9x the time is 3x per doubling; at 4x the time it is 2x.
+    steep = targets_section([result(500_000, 1_000_000, 10.0, 100), result(2_000_000, 4_000_000, 90.0, 200)], {})
+    even = targets_section([result(500_000, 1_000_000, 10.0, 100), result(2_000_000, 4_000_000, 40.0, 400)], {})
+    assert any("| 3.00× | **missed** |" in line for line in steep)
+    assert any("| 2.00× | met |" in line for line in even)
+    # memory 2x for 4x the records grows sub-linearly; 4x does not
+    assert any("exponent 0.50 | met" in line for line in steep)
+    assert any("exponent 1.00 | **missed**" in line for line in even)
+
+
+def test_a_scale_not_run_is_said_to_be_not_measured():
+    lines = targets_section([result(200_000, 300_000, 36.0, 1400)], {})
+    assert verdict(lines, "2M households ≤ 120 s") == "not measured"
+
+
+def test_the_region_estimate_divides_only_the_shared_stages_by_the_workers():
+    run = {"households": 2_000_000, "workers": 2, "dask_worker_peak_mb": [1024, 2048],
+           "dask_stages_s": {"score": 32.0, "resolve": 10.0}}
+    lines = region_estimate(run)
+    score = next(line for line in lines if line.startswith("| score"))
+    resolve = next(line for line in lines if line.startswith("| resolve"))
+    assert score.endswith("| 20 |")  # 32 s x 10 the records, shared by 32 workers rather than 2
+    assert resolve.endswith("| 100 |")  # one task: 10 s x 10
+    assert any("about 20 GiB" in line for line in lines)  # the largest worker's 2 GiB x 10
