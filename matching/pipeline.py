@@ -4,16 +4,17 @@
 
 `train` and `link` run the whole sequence in one process, for the tests, the
 benchmarks and anyone linking a table in a notebook. The monthly flow runs the
-same steps as separate Prefect tasks (on a Dask cluster, the stages run on its
-workers, and blocking is shuffled across them), calling the step functions below and nothing else, so the flow and
-these entry points cannot drift apart. Every step is told its `LinkageSpec`.
+same steps as separate Prefect tasks (on a Dask cluster, on its workers, with
+blocking and clustering spread across them), calling the step functions below
+and nothing else, so the flow and these entry points cannot drift apart. Every
+step is told its `LinkageSpec`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +41,9 @@ PARTITION_PAIRS = 500_000
 AMBIGUITY_BITS = 3.0
 
 __all__ = [
-    "AMBIGUITY_BITS", "BLOCK_SIZE_CAP", "Linkage", "OnCluster", "clusterer", "first_pass", "PARTITION_PAIRS", "candidate_pairs", "link", "load_linkage_model",
-    "pending_pairs", "person_records", "resolve", "review_queue", "score", "train",
+    "AMBIGUITY_BITS", "BLOCK_SIZE_CAP", "Linkage", "OnCluster", "PARTITION_PAIRS", "candidate_pairs", "clusterer",
+    "first_pass", "link", "load_linkage_model", "pending_pairs", "person_records", "resolve", "review_queue", "score",
+    "train",
 ]
 
 

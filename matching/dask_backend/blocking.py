@@ -14,6 +14,7 @@ import dask
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from matching.blocking import (
@@ -42,8 +43,11 @@ def _columns(rules: tuple[BlockingRule, ...]) -> list[str]:
 def _read_slice(piece: tuple[int, int], path: str, stored: list[str], vocabulary_size: int) -> pd.DataFrame:
     """One row group of the records, with the derived blocking columns and each row's record number."""
     row_group, offset = piece
-    frame = pq.ParquetFile(path).read_row_group(row_group, columns=stored).to_pandas()
-    frame = add_blocking_columns(frame, vocabulary_size)
+    return _blocking_frame(pq.ParquetFile(path).read_row_group(row_group, columns=stored), offset, vocabulary_size)
+
+
+def _blocking_frame(table: pa.Table, offset: int, vocabulary_size: int) -> pd.DataFrame:
+    frame = add_blocking_columns(table.to_pandas(), vocabulary_size)
     frame[RECORD] = np.arange(offset, offset + len(frame), dtype=np.int64)
     return frame
 
@@ -69,7 +73,8 @@ def block_on_cluster(records_file: Path, vocabulary_size: int, rules: tuple[Bloc
                      partitions: int) -> CandidatePairs:
     """The same candidate pairs as `matching.blocking.block` on these records, made on the Dask cluster in use
     (or Dask's local scheduler). The workers read the records, a row group each."""
-    metadata = pq.ParquetFile(records_file).metadata
+    parquet = pq.ParquetFile(records_file)
+    metadata = parquet.metadata
     sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
     records = int(sum(sizes))
     if records == 0:
@@ -77,7 +82,7 @@ def block_on_cluster(records_file: Path, vocabulary_size: int, rules: tuple[Bloc
         return union(rules, [RulePairs(empty, empty, BlockCounts()) for _ in rules], 0)
     offsets = np.r_[0, np.cumsum(sizes)[:-1]].astype(int).tolist()
     stored = [c for c in _columns(rules) if c in metadata.schema.names]
-    meta = _read_slice((0, 0), str(records_file), stored, vocabulary_size).iloc[:0]
+    meta = _blocking_frame(parquet.schema_arrow.empty_table().select(stored), 0, vocabulary_size)
     frame = dd.from_map(_read_slice, list(zip(range(len(sizes)), offsets)), path=str(records_file), stored=stored,
                         vocabulary_size=vocabulary_size, meta=meta, enforce_metadata=False)
     pieces = []
