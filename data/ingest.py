@@ -18,8 +18,8 @@ import pyarrow as pa
 
 from data.contract import Contract
 from data.parsing import parse_field
-from data.readers import RawExtract, read_extract
-from data.tables import STRING, write_parquet
+from data.readers import RawExtract, extract_parts, parts_digest, read_extract
+from data.tables import STRING, read_parquet, write_parquet
 
 LINEAGE_COLUMNS = ("source", "source_file", "source_sha256", "source_row")
 _ARROW_TYPES = {
@@ -43,6 +43,9 @@ class IngestStats:
     field_issues: dict[str, int]
     unmapped_headers: tuple[str, ...]
     absent_optional_columns: tuple[str, ...]
+    parts: tuple[IngestStats, ...] = ()
+    """For an extract delivered as a folder of files: each file's own counts, before rows repeated across
+    files were set aside."""
 
     @property
     def reconciles(self) -> bool:
@@ -200,8 +203,115 @@ def ingest_raw(raw: RawExtract, contract: Contract) -> IngestResult:
 
 
 def ingest_extract(path: Path, contract: Contract) -> IngestResult:
-    """Read and ingest one extract file; raises ExtractError when the file as a whole is unusable."""
-    return ingest_raw(read_extract(path, contract), contract)
+    """Read and ingest one extract, a file or a folder of parts; raises ExtractError when a file as a whole is
+    unusable."""
+    parts = [ingest_raw(read_extract(part, contract, name), contract) for part, name in extract_parts(path)]
+    return combine_parts(parts, contract, f"{path.name}/") if path.is_dir() else parts[0]
+
+
+def combine_parts(parts: list[IngestResult], contract: Contract, folder_name: str) -> IngestResult:
+    """One source's extract from its parts, each ingested on its own (in any process), in name order.
+
+    A key must be unique across the whole extract, as within one file: a row that repeats a row of an earlier
+    part exactly is set aside and the first kept; rows of different parts that share a key but differ are all
+    set aside. Those rows were typed when their part was ingested, so the quarantine shows their values as
+    read (dates as YYYY-MM-DD). Quarantine and field issues name each row's file.
+    """
+    records = pd.concat([part.records for part in parts], ignore_index=True)
+    across = _duplicates_across_parts(records, contract)
+    records = records[across.text == ""].reset_index(drop=True)
+    fields = list(contract.fields)
+    set_aside = across.frame(contract)
+    quarantine = pd.concat(
+        [_with_file(part.quarantine, part.stats.file_name) for part in parts] + [set_aside], ignore_index=True)
+    quarantine = _in_part_order(quarantine, parts)
+    field_issues = pd.concat([_with_file(part.field_issues, part.stats.file_name) for part in parts], ignore_index=True)
+    readable = pd.concat([_with_file(part.readable, part.stats.file_name) for part in parts], ignore_index=True)
+    if len(set_aside):
+        moved = pd.MultiIndex.from_frame(set_aside[["source_file", "source_row"]])
+        readable.loc[pd.MultiIndex.from_frame(readable[["source_file", "source_row"]]).isin(moved), "kept"] = False
+    reasons: dict[str, int] = {}
+    issue_counts: dict[str, int] = {}
+    for part in parts:
+        for name, count in part.stats.quarantine_reasons.items():
+            reasons[name] = reasons.get(name, 0) + count
+        for name, count in part.stats.field_issues.items():
+            issue_counts[name] = issue_counts.get(name, 0) + count
+    for name, count in across.counts.items():
+        reasons[name] = reasons.get(name, 0) + count
+    stats = [part.stats for part in parts]
+    encodings = sorted({s.encoding for s in stats if s.encoding})
+    combined = IngestStats(
+        source=contract.source, file_name=folder_name,
+        sha256=parts_digest([(s.file_name, s.sha256) for s in stats]),
+        size_bytes=sum(s.size_bytes for s in stats), encoding=", ".join(encodings) or None,
+        rows_read=sum(s.rows_read for s in stats), rows_ingested=len(records), rows_quarantined=len(quarantine),
+        quarantine_reasons=dict(sorted(reasons.items())), field_issues=issue_counts,
+        unmapped_headers=tuple(dict.fromkeys(h for s in stats for h in s.unmapped_headers)),
+        absent_optional_columns=tuple(dict.fromkeys(c for s in stats for c in s.absent_optional_columns)),
+        parts=tuple(stats),
+    )
+    if not combined.reconciles:
+        raise AssertionError(f"{folder_name}: ingest counts do not reconcile across its parts")
+    ordered = ["source_file", "source_row", "reason", *fields]
+    quarantine = quarantine[ordered + (["raw_text"] if "raw_text" in quarantine else [])]
+    return IngestResult(combined, records, quarantine, field_issues, readable.drop(columns="source_file"))
+
+
+def _with_file(frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
+    framed = frame.copy()
+    framed.insert(0, "source_file", file_name)
+    return framed
+
+
+def _in_part_order(frame: pd.DataFrame, parts: list[IngestResult]) -> pd.DataFrame:
+    order = {part.stats.file_name: position for position, part in enumerate(parts)}
+    position = frame["source_file"].map(order)
+    return frame.assign(_part=position).sort_values(["_part", "source_row"], kind="stable") \
+        .drop(columns="_part").reset_index(drop=True)
+
+
+class _AcrossParts(_Reasons):
+    """Rows of the combined records set aside because their key is repeated in another part."""
+
+    def __init__(self, records: pd.DataFrame):
+        super().__init__(len(records))
+        self.records = records
+
+    def frame(self, contract: Contract) -> pd.DataFrame:
+        rejected = self.rejected
+        chosen = self.records.loc[rejected, ["source_file", "source_row", *contract.fields]]
+        text = chosen[list(contract.fields)].apply(lambda column: column.astype(STRING))
+        return pd.concat([chosen[["source_file", "source_row"]].reset_index(drop=True),
+                          pd.DataFrame({"reason": self.text[rejected]}),
+                          text.reset_index(drop=True)], axis=1).astype({"source_file": object, "source_row": "int64"})
+
+
+def _duplicates_across_parts(records: pd.DataFrame, contract: Contract) -> _AcrossParts:
+    """Keys shared between parts (each part's keys are already unique), by the rule one file follows."""
+    reasons = _AcrossParts(records)
+    key = contract.key
+    shared = records[key].notna().to_numpy() & records[key].duplicated(keep=False).to_numpy()
+    if not shared.any():
+        return reasons
+    fields = list(contract.fields)
+    candidates = records[shared]
+    repeats = candidates[fields].duplicated(keep="first").to_numpy()
+    first = candidates.groupby(fields, dropna=False, sort=False)[["source_file", "source_row"]].transform("first")
+    repeat_text = ("repeats " + first["source_file"].astype(str) + " row " + first["source_row"].astype(str)).to_numpy()
+    conflict = np.zeros(len(candidates), dtype=bool)
+    conflict[~repeats] = candidates[~repeats][key].duplicated(keep=False).to_numpy()
+    positions = np.flatnonzero(shared)
+    repeat_mask = np.zeros(len(records), dtype=bool)
+    repeat_mask[positions[repeats]] = True
+    text = np.full(len(records), "", dtype=object)
+    text[positions] = repeat_text
+    reasons.add(repeat_mask, text, "duplicate row across files")
+    conflict_mask = np.zeros(len(records), dtype=bool)
+    conflict_mask[positions[conflict]] = True
+    reasons.add(conflict_mask, f"{key} shared with rows of other files of different content",
+                f"duplicate {key} across files")
+    return reasons
 
 
 @dataclass(frozen=True)
@@ -232,3 +342,20 @@ def write_ingest_outputs(result: IngestResult, contract: Contract, run_dir: Path
 def readable_path(run_dir: Path, source: str) -> Path:
     """Where a source's per-row readability flags are kept for the input gate."""
     return run_dir / "ingested" / "readable" / f"{source}.parquet"
+
+
+def part_folder(run_dir: Path, source: str, number: int) -> Path:
+    """Where one part of an extract delivered in parts is kept, ingested, until its parts are combined."""
+    return run_dir / "ingested" / "parts" / source / f"part-{number:04d}"
+
+
+def write_part(result: IngestResult, contract: Contract, folder: Path) -> None:
+    """One part's tables, so that the parts can be ingested by different processes and combined by another."""
+    write_parquet(result.records, folder / "records.parquet", arrow_schema(contract))
+    for name in ("quarantine", "field_issues", "readable"):
+        getattr(result, name).to_parquet(folder / f"{name}.parquet", index=False)
+
+
+def read_part(stats: IngestStats, folder: Path) -> IngestResult:
+    return IngestResult(stats, read_parquet(folder / "records.parquet"),
+                        *(pd.read_parquet(folder / f"{name}.parquet") for name in ("quarantine", "field_issues", "readable")))

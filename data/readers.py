@@ -63,25 +63,80 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _visible_files(directory: Path) -> list[Path]:
+    """The files a person put in a folder: not hidden, not an open workbook's lock file."""
+    return sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith((".", "~$")))
+
+
 def locate_extracts(directory: Path, contracts: dict[str, Contract]) -> dict[str, Path]:
-    """The one file per source that the contracts' patterns pick out of a folder."""
+    """Each source's extract in a folder: the one file its contract's patterns pick out, or a folder named after
+    the source holding the extract in parts (each council's file of a region, a month delivered weekly), which
+    is read as one extract. Every problem is reported at once, before any file is read."""
     if not directory.is_dir():
         raise ExtractError(str(directory), "the extracts folder does not exist")
-    files = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith((".", "~$")))
+    files = _visible_files(directory)
+    folders = {p.name: p for p in directory.iterdir() if p.is_dir() and not p.name.startswith(".")}
     located: dict[str, Path] = {}
     problems: list[str] = []
     for source, contract in contracts.items():
         matches = [p for p in files if contract.matches(p.name)]
-        if not matches:
-            problems.append(f"no extract for '{source}' (expected a file matching {', '.join(contract.file_patterns)})")
+        folder = folders.get(source)
+        if folder is not None and matches:
+            problems.append(f"both a file ({matches[0].name}) and a folder of parts ({source}/) for '{source}'; "
+                            "leave one")
+        elif folder is not None:
+            problem = _parts_problem(folder, contract)
+            if problem:
+                problems.append(problem)
+            else:
+                located[source] = folder
+        elif not matches:
+            problems.append(f"no extract for '{source}' (expected a file matching {', '.join(contract.file_patterns)}"
+                            f" or a folder {source}/ of such files)")
         elif len(matches) > 1:
             names = ", ".join(p.name for p in matches)
-            problems.append(f"more than one extract for '{source}' ({names}); leave exactly one in the folder")
+            problems.append(f"more than one extract for '{source}' ({names}); leave exactly one in the folder, or "
+                            f"put the parts of one extract in a folder {source}/")
         else:
             located[source] = matches[0]
     if problems:
         raise ExtractError(str(directory), "; ".join(problems))
     return located
+
+
+def _parts_problem(folder: Path, contract: Contract) -> str | None:
+    parts = _visible_files(folder)
+    if not parts:
+        return f"the folder {folder.name}/ holds no files; put the parts of the {contract.source} extract in it"
+    strays = [p.name for p in parts if not contract.matches(p.name)]
+    if strays:
+        return (f"{folder.name}/ holds {', '.join(strays)}, which do(es) not match the {contract.source} contract's "
+                f"file patterns ({', '.join(contract.file_patterns)}); every file in it is read as a part")
+    return None
+
+
+def extract_parts(path: Path) -> list[tuple[Path, str]]:
+    """The files of an extract with the name each goes by in lineage and messages: the file itself, or each
+    part of a folder as `folder/part`, in name order (the order their rows are kept in)."""
+    if path.is_dir():
+        return [(part, f"{path.name}/{part.name}") for part in _visible_files(path)]
+    return [(path, path.name)]
+
+
+def parts_digest(part_hashes: list[tuple[str, str]]) -> str:
+    """One digest for an extract in parts, from each part's name and content hash: any part added, removed,
+    renamed or changed changes it."""
+    digest = hashlib.sha256()
+    for name, sha256 in part_hashes:
+        digest.update(f"{name}\t{sha256}\n".encode())
+    return digest.hexdigest()
+
+
+def extract_sha256(path: Path) -> str:
+    """The content hash of an extract: its file's, or its parts' together."""
+    if path.is_dir():
+        return parts_digest([(name, file_sha256(part)) for part, name in extract_parts(path)])
+    return file_sha256(path)
 
 
 def _line_of(raw: bytes, offset: int) -> int:
@@ -196,7 +251,7 @@ def _null_out(frame: pd.DataFrame, null_values: tuple[str, ...]) -> pd.DataFrame
 
 def _finish(
     data: dict[str, pd.Series], rows: pd.Series, contract: Contract, columns: MappedColumns,
-    malformed: pd.DataFrame, encoding: str | None, path: Path, raw: bytes,
+    malformed: pd.DataFrame, encoding: str | None, file_name: str, raw: bytes,
 ) -> RawExtract:
     frame = pd.DataFrame(data)
     for name in columns.absent_optional:
@@ -205,31 +260,31 @@ def _finish(
     frame["source_row"] = rows.to_numpy()
     return RawExtract(
         frame.reset_index(drop=True), malformed, columns, encoding,
-        file_name=path.name, sha256=hashlib.sha256(raw).hexdigest(), size_bytes=len(raw),
+        file_name=file_name, sha256=hashlib.sha256(raw).hexdigest(), size_bytes=len(raw),
     )
 
 
-def _read_csv(path: Path, raw: bytes, contract: Contract) -> RawExtract:
-    text, encoding = decode_text(raw, contract.encoding, path.name)
+def _read_csv(file_name: str, raw: bytes, contract: Contract) -> RawExtract:
+    text, encoding = decode_text(raw, contract.encoding, file_name)
     # Lines above the header (a title, an export date) are dropped; row numbers still count them.
     skipped = (contract.header_row or 1) - 1
     lines = text.split("\n", skipped + 1)
     if len(lines) <= skipped:
-        raise ExtractError(path.name, f"has fewer than {skipped + 1} lines; its contract puts the headers on row {skipped + 1}")
+        raise ExtractError(file_name, f"has fewer than {skipped + 1} lines; its contract puts the headers on row {skipped + 1}")
     title = "\n".join(lines[:skipped]) + ("\n" if skipped else "")
     text = text[len(title):]
     first_line = text.split("\n", 1)[0].rstrip("\r")
     delimiter = contract.delimiter if contract.delimiter != "auto" else _detect_delimiter(first_line, contract)
     headers = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
     if not any(h.strip() for h in headers):
-        raise ExtractError(path.name, "the header row is empty; expected the column headers"
+        raise ExtractError(file_name, "the header row is empty; expected the column headers"
                            + _header_hint(_first_rows(title + text, delimiter), contract, skipped), row=skipped + 1)
-    columns = _mapped(headers, contract, path.name, lambda: _first_rows(title + text, delimiter), skipped)
+    columns = _mapped(headers, contract, file_name, lambda: _first_rows(title + text, delimiter), skipped)
 
     if text.count('"') % 2:
         opened_at = text.rfind('"')
         raise ExtractError(
-            path.name,
+            file_name,
             "a quoted value is never closed; the file looks truncated or malformed",
             row=text.count("\n", 0, opened_at) + 1 + skipped,
         )
@@ -262,17 +317,17 @@ def _read_csv(path: Path, raw: bytes, contract: Contract) -> RawExtract:
         )
     except pa.ArrowInvalid:
         # Arrow's message quotes the offending row, which is personal data.
-        raise ExtractError(path.name, "is not readable as delimited text") from None
+        raise ExtractError(file_name, "is not readable as delimited text") from None
 
     invalid = [(number + skipped, count, text_) for number, count, text_ in invalid]
     total_rows = table.num_rows + len(invalid)
     if total_rows == 0:
-        raise ExtractError(path.name, "has a header but no data rows")
+        raise ExtractError(file_name, "has a header but no data rows")
     last_row = total_rows + 1 + skipped
     ends_mid_line = not body.endswith((b"\n", b"\r"))
     if invalid and invalid[-1][0] == last_row and ends_mid_line and invalid[-1][1] < len(headers):
         raise ExtractError(
-            path.name,
+            file_name,
             f"the last row has {invalid[-1][1]} of {len(headers)} fields and no line ending; "
             "the file looks truncated",
             row=last_row,
@@ -291,7 +346,7 @@ def _read_csv(path: Path, raw: bytes, contract: Contract) -> RawExtract:
             "raw_text": [text_ for _, _, text_ in invalid],
         }
     )
-    return _finish(data, rows, contract, columns, malformed, encoding, path, raw)
+    return _finish(data, rows, contract, columns, malformed, encoding, file_name, raw)
 
 
 def _first_rows(text: str, delimiter: str) -> list[list[str]]:
@@ -323,36 +378,36 @@ def _cell_text(value: object) -> str | None:
     return str(value)
 
 
-def _read_xlsx(path: Path, raw: bytes, contract: Contract) -> RawExtract:
+def _read_xlsx(file_name: str, raw: bytes, contract: Contract) -> RawExtract:
     """Read the contract's sheet with calamine, a Rust reader about ten times faster than openpyxl."""
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(raw))
     except CalamineError:
-        raise ExtractError(path.name, "cannot be opened as an Excel workbook; it may be truncated or not .xlsx") from None
+        raise ExtractError(file_name, "cannot be opened as an Excel workbook; it may be truncated or not .xlsx") from None
     names = workbook.sheet_names
     if isinstance(contract.sheet, int):
         if contract.sheet >= len(names):
-            raise ExtractError(path.name, f"has no sheet number {contract.sheet + 1}")
+            raise ExtractError(file_name, f"has no sheet number {contract.sheet + 1}")
         sheet_name = names[contract.sheet]
     elif contract.sheet in names:
         sheet_name = contract.sheet
     else:
-        raise ExtractError(path.name, f"has no sheet named '{contract.sheet}'")
+        raise ExtractError(file_name, f"has no sheet named '{contract.sheet}'")
     try:
         # Keeping the empty area in front of the data keeps list positions equal to sheet row numbers.
         cells = workbook.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
     except CalamineError:
-        raise ExtractError(path.name, "the workbook is damaged or truncated part-way through") from None
+        raise ExtractError(file_name, "the workbook is damaged or truncated part-way through") from None
     header_at = next((i for i, row in enumerate(cells) if any(str(c).strip() for c in row)), None)
     if header_at is None:
-        raise ExtractError(path.name, "the sheet is empty")
+        raise ExtractError(file_name, "the sheet is empty")
     if contract.header_row is not None:
         header_at = contract.header_row - 1
         if header_at >= len(cells):
-            raise ExtractError(path.name, f"has fewer than {contract.header_row} rows; its contract puts the headers "
+            raise ExtractError(file_name, f"has fewer than {contract.header_row} rows; its contract puts the headers "
                                           f"on row {contract.header_row}")
     headers = [_cell_text(c) or "" for c in cells[header_at]]
-    columns = _mapped(headers, contract, path.name,
+    columns = _mapped(headers, contract, file_name,
                       lambda: [[_cell_text(c) or "" for c in row] for row in cells[:HEADER_SEARCH_ROWS]], header_at)
     grid = pd.DataFrame(cells[header_at + 1:], dtype=object)
     grid.index = pd.RangeIndex(header_at + 2, header_at + 2 + len(grid))
@@ -369,24 +424,25 @@ def _read_xlsx(path: Path, raw: bytes, contract: Contract) -> RawExtract:
         has_content |= grid[unused].map(_cell_text).notna().any(axis=1)
     frame = frame[has_content.to_numpy()]
     if frame.empty:
-        raise ExtractError(path.name, "has a header but no data rows")
+        raise ExtractError(file_name, "has a header but no data rows")
     typed = {name: frame[name].astype(STRING) for name in frame.columns}
     malformed = pd.DataFrame({"source_row": pd.Series([], dtype="int64"), "reason": [], "raw_text": []})
-    return _finish(typed, pd.Series(frame.index), contract, columns, malformed, None, path, raw)
+    return _finish(typed, pd.Series(frame.index), contract, columns, malformed, None, file_name, raw)
 
 
-def read_extract(path: Path, contract: Contract) -> RawExtract:
-    """Read one extract as strings under canonical names, or stop with a clear error.
+def read_extract(path: Path, contract: Contract, file_name: str | None = None) -> RawExtract:
+    """Read one extract file as strings under canonical names, or stop with a clear error.
 
-    A file-system error (the share dropped, the file is locked) propagates as
-    OSError, so the caller can try again; everything about the content is an
-    ExtractError.
+    `file_name` is how the file is named in lineage and messages: its own name, or `folder/part` for a part of
+    an extract delivered as a folder of files. A file-system error (the share dropped, the file is locked)
+    propagates as OSError, so the caller can try again; everything about the content is an ExtractError.
     """
+    file_name = file_name or path.name
     raw = path.read_bytes()
     if not raw.strip():
-        raise ExtractError(path.name, "is empty")
+        raise ExtractError(file_name, "is empty")
     if path.suffix.lower() == ".xlsx":
-        return _read_xlsx(path, raw, contract)
+        return _read_xlsx(file_name, raw, contract)
     if raw.startswith(b"PK\x03\x04"):
-        raise ExtractError(path.name, "is an Excel workbook or zip archive but is named as CSV")
-    return _read_csv(path, raw, contract)
+        raise ExtractError(file_name, "is an Excel workbook or zip archive but is named as CSV")
+    return _read_csv(file_name, raw, contract)

@@ -27,12 +27,14 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from prefect import Task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.futures import PrefectFuture
 
 from criteria.claims import earlier_claims_digest
 from criteria.outcome_report import OutcomeSummary
 from criteria.report import CriteriaSummary
 from data.errors import SfmatchError
 from data.ingest import IngestStats
+from data.readers import extract_parts
 from data.private_files import private_umask, restrict
 from expectations.runner import warm_up
 from expectations.thresholds import DEFAULT_THRESHOLDS
@@ -60,8 +62,8 @@ from flows.linkage_tasks import (
 from flows.outcome_tasks import reconcile_dwp_reply, record_claims, track_outcomes, with_reconciliation
 from flows.submission_tasks import SubmissionSummary, encrypt_cohort, publish_submission, pseudonymise_cohort
 from flows.tasks import (
-    GateSummary, PreparedRun, assess_families, bounded, gate_inputs, gate_submission, ingest_source,
-    os_error_message, prepare_run,
+    GateSummary, PreparedRun, assess_families, bounded, combine_source_parts, gate_inputs, gate_submission,
+    ingest_part, ingest_source, os_error_message, prepare_run,
 )
 from matching.linker import LinkageStats
 from matching.model import LinkageModel
@@ -148,32 +150,62 @@ def ingest_all(prepared: PreparedRun, config: RunConfiguration, times: StageTime
                base: str = "") -> tuple[dict[str, IngestStats], list[str]]:
     """Every extract ingested; the errors of all of them, not just the first.
 
-    The extracts are read concurrently: on the flow's thread pool, or by the
-    Dask workers (the extracts folder and the run folder then being on storage
-    they share).
+    The files are read concurrently, one task per file: on the flow's thread pool, or by the Dask workers
+    (the extracts folder and the run folder then being on storage they share). An extract delivered as a
+    folder of parts is read a part per task, then its parts are combined by one task, which checks its keys
+    across the files.
     """
     folder = prepared.folder
+    shareable = config.without_secrets()
+
+    def stage(task: Task, key: str) -> Task:
+        return bounded(task, config.settings) if stages is None else stages.task(task, key)
+
     with times.measure("ingest"):
-        tasks = {}
-        for source in prepared.extracts:
+        futures: dict[str, PrefectFuture] = {}
+        part_futures: dict[str, list[PrefectFuture]] = {}
+        for source, path in prepared.extracts.items():
             key = fingerprint(base, "ingest", source, prepared.hashes[source])
-            tasks[source] = bounded(ingest_source, config.settings) if stages is None else stages.task(ingest_source, key)
-        shareable = config.without_secrets()
-        futures = {source: tasks[source].submit(source, path, shareable, folder.root)
-                   for source, path in prepared.extracts.items()}
-        for future in futures.values():
-            future.wait()
-        states = {source: future.state for source, future in futures.items()}
+            if path.is_dir():
+                part_futures[source] = [
+                    stage(ingest_part, fingerprint(key, "part", number)).submit(
+                        source, number, part, name, shareable, folder.root)
+                    for number, (part, name) in enumerate(extract_parts(path))]
+            else:
+                futures[source] = stage(ingest_source, key).submit(source, path, shareable, folder.root)
+        states = _settled(futures)
+        errors = [state.message for state in states.values() if state.is_failed()]
+        combining: dict[str, PrefectFuture] = {}
+        for source, parts in part_futures.items():
+            part_states = _settled({f"ingest-{source}-part-{n}": f for n, f in enumerate(parts)})
+            failed = [state.message for state in part_states.values() if state.is_failed()]
+            errors += failed
+            if stages is not None:
+                stages.note(part_states)
+            if not failed:
+                key = fingerprint(base, "ingest", source, prepared.hashes[source], "combine")
+                combining[source] = stage(combine_source_parts, key).submit(
+                    source, [state.result() for state in part_states.values()],
+                    f"{prepared.extracts[source].name}/", shareable, folder.root)
+        combined = _settled(combining)
+        errors += [state.message for state in combined.values() if state.is_failed()]
         if stages is not None:
-            stages.note({f"ingest-{source}": state for source, state in states.items()})
-    errors = [state.message for state in states.values() if state.is_failed()]
-    stats = {source: state.result() for source, state in states.items() if not state.is_failed()}
+            stages.note({f"ingest-{source}": state for source, state in {**states, **combined}.items()})
+    states = {**states, **combined}
+    stats = {source: states[source].result() for source in prepared.extracts
+             if source in states and not states[source].is_failed()}
     for result in stats.values():
         prepared.manifest.record_ingest(result)
     for source in stats:
         prepared.manifest.outputs[f"ingested/{source}"] = f"ingested/{source}.parquet"
         prepared.manifest.outputs[f"quarantine/{source}"] = f"quarantine/{source}.rows.csv"
     return stats, errors
+
+
+def _settled(futures: dict[str, PrefectFuture]) -> dict[str, State]:
+    for future in futures.values():
+        future.wait()
+    return {name: future.state for name, future in futures.items()}
 
 
 def fail_run(folder: RunFolder, manifest: RunManifest, times: StageTimes, errors: list[str]) -> State:
@@ -310,7 +342,7 @@ def track(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, st
                           file_fingerprint(settings.decisions_path), file_fingerprint(latest_register_path(settings.out_dir / "dwp" / "requests")))
         summary = stages.run(track_outcomes, key, folder.root, config, folder.run_id,
                              date.fromisoformat(manifest.reference_date), date.fromisoformat(manifest.period_start),
-                             {entry["file"]: entry["sha256"] for entry in manifest.inputs.values()})
+                             manifest.input_files())
         reconciliation = stages.run(reconcile_dwp_reply, fingerprint(key, "dwp"), folder.root, config)
     summary = with_reconciliation(summary, reconciliation)
     manifest.outcomes = dataclasses.asdict(summary)

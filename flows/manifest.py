@@ -99,6 +99,12 @@ class RunManifest:
             "file": stats.file_name, "sha256": stats.sha256, "size_bytes": stats.size_bytes,
             "encoding": stats.encoding,
         }
+        if stats.parts:
+            # An extract in parts: its digest covers the parts; each file is listed with its own hash and counts.
+            self.inputs[stats.source]["parts"] = [
+                {"file": part.file_name, "sha256": part.sha256, "size_bytes": part.size_bytes,
+                 "encoding": part.encoding, "rows_read": part.rows_read}
+                for part in stats.parts]
         self.ingest[stats.source] = {
             "rows_read": stats.rows_read,
             "rows_ingested": stats.rows_ingested,
@@ -109,6 +115,11 @@ class RunManifest:
             "unmapped_headers": list(stats.unmapped_headers),
             "absent_optional_columns": list(stats.absent_optional_columns),
         }
+
+    def input_files(self) -> dict[str, str]:
+        """Every file the run read and its content hash: an extract's file, or each of its parts."""
+        return {part["file"]: part["sha256"] for entry in self.inputs.values()
+                for part in entry.get("parts", [entry])}
 
     @property
     def reconciles(self) -> bool:

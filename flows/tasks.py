@@ -25,8 +25,12 @@ from criteria.assess import COUNTED, assess
 from criteria.progress import update_history
 from criteria.report import CriteriaSummary, summarise
 from data.errors import SfmatchError
-from data.ingest import IngestStats, ingest_extract, readable_path, write_ingest_outputs
-from data.readers import file_sha256, locate_extracts
+from data.contract import Contract
+from data.ingest import (
+    IngestResult, IngestStats, combine_parts, ingest_raw, part_folder, read_part, readable_path, write_ingest_outputs,
+    write_part,
+)
+from data.readers import extract_sha256, locate_extracts, read_extract
 from data.tables import read_parquet, write_parquet
 from expectations.inputs import ingest_expectations, input_expectations
 from expectations.offline_docs import make_offline
@@ -115,14 +119,15 @@ class PreparedRun:
 
 @task(name="prepare run", cache_policy=NO_CACHE, timeout_seconds=15 * MINUTES, **IO_RETRIES)
 def prepare_run(extracts_dir: Path, config: RunConfiguration, run_id: str | None, kind: str = "runs") -> PreparedRun:
-    """Find one extract per source, hash them, and open the run's folder and manifest."""
+    """Find each source's extract (a file or a folder of parts), hash them, and open the run's folder and
+    manifest."""
     settings = config.settings
     extracts = locate_extracts(extracts_dir, config.contracts)
     if settings.submission.enabled and kind == "runs":
         config.submission_keys()  # a missing key fails before the work (training publishes nothing, so needs none)
     if kind == "runs":
         settings.require_model()  # a missing model fails before the work too
-    hashes = {source: file_sha256(path) for source, path in extracts.items()}
+    hashes = {source: extract_sha256(path) for source, path in extracts.items()}
     reference_date = settings.resolved_reference_date()
     folder = RunFolder(settings.out_dir, run_id or run_id_for(reference_date, hashes, settings.public_dump()), kind)
     start, end = reporting_period(reference_date, settings.period_months)
@@ -140,28 +145,61 @@ def prepare_run(extracts_dir: Path, config: RunConfiguration, run_id: str | None
 # only warns that a timeout was set; the tasks run in the flow's own thread keep theirs.
 @task(name="ingest", task_run_name="ingest-{source}", cache_policy=NO_CACHE, **IO_RETRIES)
 def ingest_source(source: str, path: Path, config: RunConfiguration, run_root: Path) -> IngestStats | State:
-    """Read one extract by its contract; write its typed table, quarantine and field issues."""
-    logger = get_run_logger()
+    """Read one extract file by its contract; write its typed table, quarantine and field issues."""
     contract = config.contracts[source]
+    result = _read_and_ingest(path, path.name, contract, ingest_source.retries)
+    if isinstance(result, State):
+        return result
+    write_ingest_outputs(result, contract, run_root)
+    _log_ingest(result.stats)
+    return result.stats
+
+
+@task(name="ingest part", task_run_name="ingest-{source}-part-{number}", cache_policy=NO_CACHE, **IO_RETRIES)
+def ingest_part(source: str, number: int, path: Path, file_name: str, config: RunConfiguration,
+                run_root: Path) -> IngestStats | State:
+    """Read one file of an extract delivered in parts; its tables wait in the run folder to be combined."""
+    contract = config.contracts[source]
+    result = _read_and_ingest(path, file_name, contract, ingest_part.retries)
+    if isinstance(result, State):
+        return result
+    write_part(result, contract, part_folder(run_root, source, number))
+    return result.stats
+
+
+@task(name="combine parts", task_run_name="combine-{source}", cache_policy=NO_CACHE)
+def combine_source_parts(source: str, parts: list[IngestStats], folder_name: str, config: RunConfiguration,
+                         run_root: Path) -> IngestStats:
+    """One extract from its parts: keys checked across the files, one typed table, one quarantine."""
+    contract = config.contracts[source]
+    ingested = [read_part(stats, part_folder(run_root, source, number)) for number, stats in enumerate(parts)]
+    result = combine_parts(ingested, contract, folder_name)
+    write_ingest_outputs(result, contract, run_root)
+    _log_ingest(result.stats)
+    return result.stats
+
+
+def _read_and_ingest(path: Path, file_name: str, contract: Contract, retries: int) -> IngestResult | State:
     try:
-        result = ingest_extract(path, contract)
+        return ingest_raw(read_extract(path, contract, file_name), contract)
     except SfmatchError as error:
-        logger.error("%s", error)
+        get_run_logger().error("%s", error)
         return Failed(message=str(error))
     except OSError as error:
-        if is_transient(error) and task_run.run_count <= ingest_source.retries:
+        if is_transient(error) and task_run.run_count <= retries:
             raise  # retried after a pause: shares and network drives fail for a moment
         tries = f", after {task_run.run_count} tries" if task_run.run_count > 1 else ""
-        message = f"{path.name}: cannot be read ({(error.strerror or type(error).__name__).lower()}){tries}"
-        logger.error("%s", message)
+        message = f"{file_name}: cannot be read ({(error.strerror or type(error).__name__).lower()}){tries}"
+        get_run_logger().error("%s", message)
         return Failed(message=message)
-    write_ingest_outputs(result, contract, run_root)
-    stats = result.stats
-    logger.info(
-        "%s: %d rows read, %d ingested, %d quarantined, %d values unusable",
-        source, stats.rows_read, stats.rows_ingested, stats.rows_quarantined, sum(stats.field_issues.values()),
+
+
+def _log_ingest(stats: IngestStats) -> None:
+    in_parts = f" from {len(stats.parts)} files" if stats.parts else ""
+    get_run_logger().info(
+        "%s: %d rows read%s, %d ingested, %d quarantined, %d values unusable", stats.source, stats.rows_read,
+        in_parts, stats.rows_ingested, stats.rows_quarantined, sum(stats.field_issues.values()),
     )
-    return stats
 
 
 def ingested_tables(run_root: Path, sources: tuple[str, ...]) -> dict[str, pd.DataFrame]:

@@ -99,3 +99,20 @@ def reorder_extracts(source: Path, target: Path, seed: int) -> Path:
         shuffled = [rows[i] for i in rng.permutation(len(rows))]
         (target / path.name).write_bytes(newline.join([header, *shuffled]) + newline * blank)
     return target
+
+
+def deliver_in_parts(extracts: Path, file_name: str, *, repeat_a_row: bool = False) -> tuple[int, int]:
+    """The extract `file_name` (a CSV with one line per row) moved into a folder named for its source, as two
+    files, each with the header; with `repeat_a_row` the second file repeats the first's first row. Returns the
+    number of data rows in each file."""
+    path = extracts / file_name
+    newline = b"\r\n" if b"\r\n" in path.read_bytes() else b"\n"
+    header, *rows = path.read_bytes().rstrip(b"\r\n").split(newline)
+    path.unlink()
+    folder = extracts / path.stem
+    folder.mkdir()
+    half = len(rows) // 2
+    second = rows[half:] + (rows[:1] if repeat_a_row else [])
+    for suffix, part in (("north", rows[:half]), ("south", second)):
+        (folder / f"{path.stem}_{suffix}{path.suffix}").write_bytes(newline.join([header, *part]) + newline)
+    return half, len(second)

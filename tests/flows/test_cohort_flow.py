@@ -11,6 +11,7 @@ import pytest
 from data.synth import DEFAULT_REFERENCE_DATE
 from data.tables import read_parquet
 from flows.cohort import cohort_run
+from tests.factories import deliver_in_parts
 
 
 CONFIG = {}
@@ -196,3 +197,34 @@ def test_an_unknown_framework_stops_the_run_before_any_work(prefect_harness, syn
     assert state.is_failed()
     assert "framework 'sf-2099': no file" in state.message and "available: sf-2022, tf-2015" in state.message
     assert not (tmp_path / "out" / "runs").exists()
+
+
+def test_an_extract_in_parts_links_as_the_same_extract_in_one_file(prefect_harness, synth_small, tmp_path):
+    extracts = tmp_path / "extracts"
+    shutil.copytree(synth_small / "extracts", extracts)
+    # The south's file repeats one row of the north's exactly: kept once, the repeat set aside naming its file.
+    north, south = deliver_in_parts(extracts, "police.csv", repeat_a_row=True)
+
+    whole = run(synth_small / "extracts", tmp_path / "whole").result()
+    parted = run(extracts, tmp_path / "parted").result()
+    manifest = json.loads(parted.manifest.read_text())
+    assert manifest["reconciles"] is True
+    entry, counts = manifest["inputs"]["police"], manifest["ingest"]["police"]
+    assert entry["file"] == "police/" and [p["file"] for p in entry["parts"]] == ["police/police_north.csv",
+                                                                                 "police/police_south.csv"]
+    assert [p["rows_read"] for p in entry["parts"]] == [north, south]
+    assert counts["rows_read"] == whole.ingest["police"].rows_read + 1
+    assert counts["rows_ingested"] == whole.ingest["police"].rows_ingested
+    assert counts["quarantine_reasons"].get("duplicate row across files") == 1
+    quarantine = pd.read_csv(parted.run_dir / "quarantine" / "police.rows.csv")
+    repeat = quarantine[quarantine["reason"].str.startswith("repeats police/police_north.csv row 2")]
+    assert list(repeat["source_file"]) == ["police/police_south.csv"]
+
+    def linked(summary):
+        frame = read_parquet(summary.run_dir / "linked_records.parquet")
+        return frame.drop(columns=[c for c in frame.columns if c.startswith("source_")]) \
+            .sort_values(["source", "record_id"]).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(linked(parted), linked(whole))
+    pd.testing.assert_frame_equal(read_parquet(parted.run_dir / "families.parquet"),
+                                  read_parquet(whole.run_dir / "families.parquet"))

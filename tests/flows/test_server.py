@@ -6,6 +6,7 @@ Runs here are separate `sfmatch` processes, as the data team or a worker starts 
 from __future__ import annotations
 
 import json
+import shutil
 import os
 import signal
 import subprocess
@@ -28,6 +29,7 @@ from matching.spec import PROGRAMME_SPEC
 from pseudonymise.keys import load_private_key
 from pseudonymise.transfer import decrypt_file
 from tests.conftest import sfmatch_command
+from tests.factories import deliver_in_parts
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPARED = [
@@ -97,14 +99,18 @@ def test_dask_with_two_workers_gives_the_same_outputs_as_one_process(prefect_ser
     config.write_text(submission_config.read_text() + f"partition_pairs: 1000\nmodel_file: {tmp_path / 'model.json'}\n")
     sfmatch(prefect_server, "train", "--extracts", str(synth_small / "extracts"), "--out", str(tmp_path / "training"),
             "--config", str(config), "--reference-date", "2026-09-30")
+    # The police extract comes as two files (two areas' systems): each is read on a worker and combined on one.
+    extracts = tmp_path / "extracts"
+    shutil.copytree(synth_small / "extracts", extracts)
+    deliver_in_parts(extracts, "police.csv")
     single = tmp_path / "single"
-    sfmatch(prefect_server, *run_args(synth_small / "extracts", single, config, "--run-id", "same"))
+    sfmatch(prefect_server, *run_args(extracts, single, config, "--run-id", "same"))
 
     monkeypatch.setenv("PREFECT_API_URL", prefect_server["url"])  # the workers report to the real server
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client, get_task_stream(client) as stream:
         distributed = tmp_path / "dask"
-        result = sfmatch(prefect_server, *run_args(synth_small / "extracts", distributed, config, "--run-id", "same",
+        result = sfmatch(prefect_server, *run_args(extracts, distributed, config, "--run-id", "same",
                                                    "--dask-address", cluster.scheduler_address))
         # The workers write the run folder's files as privately as the flow's process does.
         umasks = client.run(lambda: (os.umask(0o077), os.umask(0o077))[0])
@@ -115,9 +121,9 @@ def test_dask_with_two_workers_gives_the_same_outputs_as_one_process(prefect_ser
     assert len(workers) == 2, workers
     manifest = json.loads((distributed / "runs" / "same" / "manifest.json").read_text())
     assert manifest["linkage"]["partitions"] >= 2
-    # The heavy stages ran on the workers: each extract's ingest, standardise, block, first persons, resolve,
-    # criteria, and both passes' scoring partitions, as Prefect tasks.
-    stages = {"ingest_source": 5, "standardise_records": 1, "block_records": 1, "first_persons": 1,
+    # The heavy stages ran on the workers: each extract's ingest (the police's a file at a time, then combined),
+    # standardise, block, first persons, resolve, criteria, and both passes' scoring partitions, as Prefect tasks.
+    stages = {"ingest_source": 4, "ingest_part": 2, "combine_source_parts": 1, "standardise_records": 1, "block_records": 1, "first_persons": 1,
               "resolve_persons": 1, "assess_families": 1, "score_pairs": 2 * manifest["linkage"]["partitions"]}
     assert {name: ran[name] for name in stages} == stages, ran
     # and blocking fanned out from its task: every rule's records shuffled and paired in partitions
