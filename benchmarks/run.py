@@ -214,11 +214,43 @@ def _peak_memory_mb(dask_worker) -> float:
     return dask_worker.sfmatch_peak / 2**20
 
 
-def dask_comparison(households: int, out: Path, workers: int = 2) -> dict[str, object]:
+def deliver_in_parts(extracts: Path, target: Path, parts: int, contracts: dict | None = None) -> dict[str, int]:
+    """The extracts as a region's councils would send them: each CSV split into `parts` files (each with the
+    header) in a folder named for its source; a workbook stays one file. Records end at a line break outside
+    quotes, so a quoted value holding a line break stays whole. Returns the files per source."""
+    import numpy as np
+
+    from data.contract import load_contracts
+    from data.readers import locate_extracts
+
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    files: dict[str, int] = {}
+    for source, path in locate_extracts(extracts, contracts or load_contracts()).items():
+        if path.suffix.lower() != ".csv":
+            shutil.copy2(path, target / path.name)
+            files[source] = 1
+            continue
+        raw = np.frombuffer(path.read_bytes(), dtype=np.uint8)
+        outside_quotes = np.cumsum(raw == ord('"')) % 2 == 0
+        ends = np.flatnonzero((raw == ord("\n")) & outside_quotes) + 1
+        header_end, row_ends = ends[0], ends[1:]
+        cuts = [header_end, *row_ends[np.linspace(0, len(row_ends), parts + 1, dtype=int)[1:-1] - 1], len(raw)]
+        folder = target / source
+        folder.mkdir()
+        for number, (start, stop) in enumerate(zip(cuts[:-1], cuts[1:]), start=1):
+            (folder / f"{path.stem}_part{number}{path.suffix}").write_bytes(
+                raw[:header_end].tobytes() + raw[start:stop].tobytes())
+        files[source] = parts
+    return files
+
+
+def dask_comparison(households: int, out: Path, workers: int = 2, parts: int = 4) -> dict[str, object]:
     """The same monthly run, with the same model, in one process and on a local Dask cluster of worker processes.
 
     Both talk to one local Prefect server, so the difference is the task
-    runner alone. Uses the extracts and model of an earlier benchmark at this scale.
+    runner alone. Uses the extracts and model of an earlier benchmark at this scale, each CSV delivered in
+    `parts` files, as a region's councils would send them, so that the workers read them a part each.
     The peak memory of each process is measured: the flow's (GNU time) and each worker's (sampled on it).
     """
     from distributed import Client, LocalCluster
@@ -232,8 +264,11 @@ def dask_comparison(households: int, out: Path, workers: int = 2) -> dict[str, o
     for folder in runs.values():
         shutil.rmtree(folder, ignore_errors=True)
 
+    extracts = work / "extracts-in-parts"
+    files = deliver_in_parts(work / "synthetic" / "extracts", extracts, parts)
+
     def command(folder: Path, *extra: str) -> list[str]:
-        return [str(SFMATCH), "run", "--extracts", str(work / "synthetic" / "extracts"), "--out", str(folder),
+        return [str(SFMATCH), "run", "--extracts", str(extracts), "--out", str(folder),
                 "--config", str(config), "--reference-date", REFERENCE_DATE, "--run-id", "same", *extra]
 
     with local_prefect_server(work / "prefect-home") as url:
@@ -255,7 +290,7 @@ def dask_comparison(households: int, out: Path, workers: int = 2) -> dict[str, o
                     for name in compared)
     manifest = json.loads((runs["dask"] / "runs" / "same" / "manifest.json").read_text())
     records = int(sum(entry["rows_read"] for entry in manifest["ingest"].values()))
-    return {"households": households, "records": records, "workers": workers,
+    return {"households": households, "records": records, "workers": workers, "files_per_source": files,
             "partitions": manifest["linkage"]["partitions"], "single_s": round(single_s, 2),
             "single_peak_mb": round(single_mb), "dask_s": round(dask_s, 2), "dask_flow_peak_mb": round(dask_mb),
             "dask_worker_peak_mb": [round(mb) for mb in worker_mb], "dask_stages_s": manifest["stages"],

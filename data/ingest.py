@@ -125,7 +125,7 @@ def _duplicate_keys(raw: pd.DataFrame, contract: Contract, non_blank: np.ndarray
     reasons.add(repeat_mask, full_repeat_text, "duplicate row")
     conflict_mask = np.zeros(len(raw), dtype=bool)
     conflict_mask[positions[conflict]] = True
-    reasons.add(conflict_mask, f"{contract.key} shared with other rows of different content", f"duplicate {contract.key}")
+    reasons.add(conflict_mask, CONFLICT.format(key=contract.key), f"duplicate {contract.key}")
 
 
 def ingest_raw(raw: RawExtract, contract: Contract) -> IngestResult:
@@ -218,7 +218,8 @@ def combine_parts(parts: list[IngestResult], contract: Contract, folder_name: st
     read (dates as YYYY-MM-DD). Quarantine and field issues name each row's file.
     """
     records = pd.concat([part.records for part in parts], ignore_index=True)
-    across = _duplicates_across_parts(records, contract)
+    conflicted = {value for part in parts for value in _conflicted_keys(part.quarantine, contract)}
+    across = _duplicates_across_parts(records, contract, conflicted)
     records = records[across.text == ""].reset_index(drop=True)
     fields = list(contract.fields)
     set_aside = across.frame(contract)
@@ -287,11 +288,26 @@ class _AcrossParts(_Reasons):
                           text.reset_index(drop=True)], axis=1).astype({"source_file": object, "source_row": "int64"})
 
 
-def _duplicates_across_parts(records: pd.DataFrame, contract: Contract) -> _AcrossParts:
-    """Keys shared between parts (each part's keys are already unique), by the rule one file follows."""
+CONFLICT = "{key} shared with other rows of different content"
+"""The reason a row is set aside when rows of one file share its key but differ."""
+CONFLICT_ACROSS = "{key} shared with rows of other files of different content"
+
+
+def _conflicted_keys(quarantine: pd.DataFrame, contract: Contract) -> set[str]:
+    if contract.key not in quarantine or not len(quarantine):
+        return set()
+    marked = quarantine["reason"].astype(str).str.contains(CONFLICT.format(key=contract.key), regex=False)
+    return set(quarantine.loc[marked, contract.key].dropna().astype(str))
+
+
+def _duplicates_across_parts(records: pd.DataFrame, contract: Contract, conflicted: set[str]) -> _AcrossParts:
+    """Keys shared between parts (each part's kept keys are already unique), by the rule one file follows: a
+    key some part set aside for rows that differ is set aside in every part, as one file would have."""
     reasons = _AcrossParts(records)
     key = contract.key
-    shared = records[key].notna().to_numpy() & records[key].duplicated(keep=False).to_numpy()
+    in_conflict = records[key].astype(str).isin(conflicted).to_numpy() & records[key].notna().to_numpy()
+    reasons.add(in_conflict, CONFLICT_ACROSS.format(key=key), f"duplicate {key} across files")
+    shared = ~in_conflict & records[key].notna().to_numpy() & records[key].duplicated(keep=False).to_numpy()
     if not shared.any():
         return reasons
     fields = list(contract.fields)
@@ -309,8 +325,7 @@ def _duplicates_across_parts(records: pd.DataFrame, contract: Contract) -> _Acro
     reasons.add(repeat_mask, text, "duplicate row across files")
     conflict_mask = np.zeros(len(records), dtype=bool)
     conflict_mask[positions[conflict]] = True
-    reasons.add(conflict_mask, f"{key} shared with rows of other files of different content",
-                f"duplicate {key} across files")
+    reasons.add(conflict_mask, CONFLICT_ACROSS.format(key=key), f"duplicate {key} across files")
     return reasons
 
 

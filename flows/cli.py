@@ -57,6 +57,8 @@ DateOption = Annotated[
 EXIT_WARNINGS = 3
 """`sfmatch run`'s exit status when the run completed and published, but a quality gate warned."""
 
+EXTRACTS_HELP = "folder holding each source's extract: a file, or a folder of parts named for the source"
+
 
 def _fail(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
@@ -230,7 +232,7 @@ def synth(
 
 @app.command()
 def run(
-    extracts: Annotated[Path, typer.Option(help="folder holding one extract per source")],
+    extracts: Annotated[Path, typer.Option(help=EXTRACTS_HELP)],
     out: Annotated[Path | None, typer.Option(help="output folder (default from settings: sfmatch-out)")] = None,
     config: Annotated[Path | None, typer.Option(help="settings file (YAML)")] = None,
     run_id: Annotated[str | None, typer.Option(help="override the run id derived from inputs and settings")] = None,
@@ -510,7 +512,7 @@ def decrypt(
 
 @app.command()
 def train(
-    extracts: Annotated[Path, typer.Option(help="folder holding one extract per source")],
+    extracts: Annotated[Path, typer.Option(help=EXTRACTS_HELP)],
     out: Annotated[Path | None, typer.Option(help="output folder (default from settings)")] = None,
     config: Annotated[Path | None, typer.Option(help="settings file (YAML)")] = None,
     model: Annotated[Path | None, typer.Option(help="where to save the model (default <out>/models/linkage_model.json)")] = None,

@@ -81,12 +81,12 @@ def _expand(left: np.ndarray, right: np.ndarray, first: FirstPass) -> tuple[np.n
     return pair, records_l, records_r
 
 
-def _best_per_pair(levels: np.ndarray, weights: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each pair's rows (contiguous, from `starts`): a present level before a missing one, then the highest
-    weight, then the strongest level; the chosen level and its weight."""
+def _best_per_pair(levels: np.ndarray, weights: np.ndarray, starts: np.ndarray,
+                   rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each pair's rows (contiguous, from `starts`; `rows` numbers each row's pair): a present level before
+    a missing one, then the highest weight, then the strongest level; the chosen level and its weight."""
     key = np.where(levels == NO_EVIDENCE, weights - 1e9, weights)
     best = np.maximum.reduceat(key, starts)
-    rows = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(levels)]))
     at_best = key == best[rows]
     chosen_level = np.minimum.reduceat(np.where(at_best, levels, np.int8(127)), starts)
     chosen_level = np.where(chosen_level == 127, NO_EVIDENCE, chosen_level).astype(np.int8)
@@ -137,12 +137,17 @@ def _unit_evidence(spec: LinkageSpec, model: LinkageModel, tf: TermFrequencies, 
     chosen_weights = np.zeros((n, k), dtype=np.float64)
     starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]]) if len(pair) else np.array([], dtype=np.int64)
     if len(starts):
+        rows = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(pair)]))
         for column in range(k):
-            levels[:, column], chosen_weights[:, column] = _best_per_pair(matrix[:, column], weights[:, column], starts)
+            levels[:, column], chosen_weights[:, column] = _best_per_pair(matrix[:, column], weights[:, column],
+                                                                          starts, rows)
     dob = records.codes("dob_int")
     dob_l, dob_r = dob[records_l], dob[records_r]
     shared = (dob_l >= 0) & (dob_l == dob_r)
-    twin = shared & (first.household_born_on(records_l, dob_l) | first.household_born_on(records_r, dob_r))
+    # A twin matters only where the two share a birthday: asked for those rows alone (a small share of them).
+    twin = shared.copy()
+    at = np.flatnonzero(shared)
+    twin[at] = first.household_born_on(records_l[at], dob_l[at]) | first.household_born_on(records_r[at], dob_r[at])
     any_shared = np.maximum.reduceat(shared.astype(np.int8), starts).astype(bool) if len(starts) else shared[:0]
     any_twin = np.maximum.reduceat(twin.astype(np.int8), starts).astype(bool) if len(starts) else twin[:0]
     birthday_tells_apart = any_shared & ~any_twin

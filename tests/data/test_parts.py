@@ -107,3 +107,16 @@ def test_the_parts_digest_changes_with_any_part(tmp_path):
     renamed = extract_sha256(folder)
     (folder / "police_c.csv").write_text("c\n")
     assert len({before, renamed, extract_sha256(folder)}) == 3
+
+
+def test_a_key_one_part_set_aside_for_differing_rows_is_set_aside_in_the_others(tmp_path, contracts):
+    # One file holding all three rows would set every D2 aside: rows sharing a key but differing.
+    folder = parts(tmp_path, ("dwp_benefits_a.csv", [ROWS[1], ROWS[1].replace("Khan", "Kahn")]),
+                   ("dwp_benefits_b.csv", [ROWS[1], ROWS[0]]))
+    result = ingest_extract(folder, contracts["dwp_benefits"])
+    whole = ingest_extract(dwp_file(tmp_path, [ROWS[1], ROWS[1].replace("Khan", "Kahn"), ROWS[1], ROWS[0]]),
+                           contracts["dwp_benefits"])
+    assert list(result.records["record_id"]) == list(whole.records["record_id"]) == ["D1"]
+    assert result.quarantine.loc[result.quarantine["source_file"].str.endswith("_b.csv"), "reason"].tolist() == [
+        "record_id shared with rows of other files of different content"]
+    assert result.stats.reconciles and result.stats.rows_quarantined == 3
