@@ -245,6 +245,18 @@ def deliver_in_parts(extracts: Path, target: Path, parts: int, contracts: dict |
     return files
 
 
+def parts_text(d: dict[str, object]) -> str:
+    """How the compared runs' extracts were delivered, as a clause of the report's sentence."""
+    files = d.get("files_per_source") or {}
+    split = sorted(source for source, count in files.items() if count > 1)
+    if not split:
+        return ""
+    whole = sorted(source for source, count in files.items() if count == 1)
+    count = max(files.values())
+    return (f", each CSV extract ({', '.join(split)}) delivered as a folder of {count} files, read a file per task"
+            + (f" ({', '.join(whole)}, a workbook, as one file)" if whole else ""))
+
+
 def dask_comparison(households: int, out: Path, workers: int = 2, parts: int = 4) -> dict[str, object]:
     """The same monthly run, with the same model, in one process and on a local Dask cluster of worker processes.
 
@@ -522,7 +534,7 @@ def report(document: dict[str, object], notes: str) -> None:
         worker_peaks = ", ".join(f"{mb:,}" for mb in d.get("dask_worker_peak_mb", []))
         lines += ["", "## One process against Dask", "",
                   f"The same run at {d['households']:,} households, with the same model, against one local `prefect "
-                  f"server`: {d['single_s']:.1f} s with the default thread pool in one process (peak "
+                  f"server`{parts_text(d)}: {d['single_s']:.1f} s with the default thread pool in one process (peak "
                   f"{d['single_peak_mb']:,} MiB), {d['dask_s']:.1f} s on a local Dask cluster of {d['workers']} worker "
                   f"processes (`--dask-address`; every heavy stage on the workers, {d['partitions']} scoring "
                   f"partitions). Peak memory per process on Dask: the flow's {d['dask_flow_peak_mb']:,} MiB, the "

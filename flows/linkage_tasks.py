@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -180,9 +181,19 @@ def score_pairs(run_root: Path, config: RunConfiguration, model: LinkageModel, p
     candidates = load_candidates(run_root / "linkage" / "candidates.parquet", slice(start, stop))
     second = kind == "second"
     first = load_first_pass(run_root / "linkage", records) if second else None
-    result = pipeline.score(config.linkage, model, records, candidates, first)
+    levels_file = first_levels_part(run_root, part)
+    first_levels = np.load(levels_file) if second and levels_file.exists() else None
+    result = pipeline.score(config.linkage, model, records, candidates, first, first_levels)
     scored_pairs(config.linkage.comparisons).write(result.pairs, scored_part(run_root, part, second))
+    if result.levels is not None:
+        levels_file.parent.mkdir(parents=True, exist_ok=True)
+        np.save(levels_file, result.levels)
     return result.without_pairs()
+
+
+def first_levels_part(run_root: Path, part: int) -> Path:
+    """Where a first-pass partition keeps every pair's levels (small integers, no values) for the second pass."""
+    return run_root / "linkage" / "levels-first" / f"part-{part:04d}.npy"
 
 
 @dataclass(frozen=True)

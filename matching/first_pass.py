@@ -38,9 +38,9 @@ class FirstPass:
     other (and they are two first-pass persons)."""
     has_context: np.ndarray
     """Per person: some record of theirs shares a context with another person's."""
-    context_birthdays: np.ndarray
-    """Packed (record, date of birth) of the other records in each record's contexts, sorted: whether a
-    record's household has someone else born on a given day (a twin)."""
+    twin_at_home: np.ndarray
+    """Per record: someone else in its contexts (a family, an event) was born on its own date of birth, a twin.
+    Worked out once here, as the second pass asks it of millions of record pairs."""
 
     @classmethod
     def of(cls, labels: np.ndarray, event_codes: np.ndarray, dob: np.ndarray) -> FirstPass:
@@ -54,14 +54,11 @@ class FirstPass:
         has_context = np.zeros(int(labels.max()) + 1 if len(labels) else 0, dtype=bool)
         has_context[mine[two]] = True
         known = dob[others] >= 0
+        # (record, someone else's birthday in its contexts) against (record, its own birthday)
         birthdays = np.unique(pack(records[known], dob[others][known], BIRTHDAY_BASE))
-        return cls(labels, contexts, has_context, birthdays)
-
-    def household_born_on(self, records: np.ndarray, dob: np.ndarray) -> np.ndarray:
-        """Whether someone else in each record's contexts was born on the given day."""
-        if not len(self.context_birthdays):
-            return np.zeros(len(records), dtype=bool)
-        return member(pack(records, dob, BIRTHDAY_BASE), self.context_birthdays) & (dob >= 0)
+        own = pack(np.arange(len(labels)), dob, BIRTHDAY_BASE)
+        twin_at_home = (member(own, birthdays) & (dob >= 0)) if len(birthdays) else np.zeros(len(labels), dtype=bool)
+        return cls(labels, contexts, has_context, twin_at_home)
 
     def in_households(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """Both records' persons share a context with someone, and they are two persons."""

@@ -28,7 +28,7 @@ from data.tables import STRING
 from matching.clustering import Clusters, GenerationSpan, Links, OnePerPerson, cluster, same_event_pairs
 from matching.comparisons import NO_EVIDENCE, ComparisonLevels
 from matching.partition import PartitionResult
-from matching.pairs import member, pair_keys
+from matching.pairs import KeyIndex, member, pack, pair_keys
 from matching.person_index import IdAssignment, assign_person_ids
 from matching.review import DecisionsForRun
 from matching.scoring import Decision, identifier_agreement
@@ -225,10 +225,12 @@ def cluster_persons(spec: LinkageSpec, records: PersonRecords, pairs: pd.DataFra
     links = accepted.links
     vouched = (links["origin"] == ANALYST).to_numpy()
     if len(pairs) and set(spec.level_columns) <= set(pairs.columns):
-        scored = pairs.set_index(["left", "right"])[spec.level_columns]
-        found = scored.reindex(pd.MultiIndex.from_arrays([links["left"], links["right"]]))
-        levels = ComparisonLevels(found.fillna(NO_EVIDENCE).to_numpy(np.int8), tuple(c.name for c in spec.comparisons))
-        vouched |= identifier_agreement(spec, levels)
+        # Each link's levels from its scored pair (none for an analyst's link the run did not score).
+        index = KeyIndex(pack(pairs["left"].to_numpy(), pairs["right"].to_numpy(), n))
+        row = index.find(pack(links["left"].to_numpy(), links["right"].to_numpy(), n))
+        matrix = np.full((len(links), len(spec.level_columns)), NO_EVIDENCE, dtype=np.int8)
+        matrix[row >= 0] = pairs[spec.level_columns].to_numpy(np.int8)[row[row >= 0]]
+        vouched |= identifier_agreement(spec, ComparisonLevels(matrix, tuple(c.name for c in spec.comparisons)))
     generation = (GenerationSpan(records.codes("birth_year").astype(np.int64), spec.households.generation_gap_years)
                   if spec.households is not None else None)
     clusters = clusterer(

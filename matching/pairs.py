@@ -45,3 +45,21 @@ def member(values: np.ndarray, universe: np.ndarray) -> np.ndarray:
     ordered = np.sort(np.asarray(universe))
     position = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
     return ordered[position] == values
+
+
+class KeyIndex:
+    """Where each of some unique integer keys is, found by binary search: a lookup of millions of packed pairs
+    without building a pandas index over them."""
+
+    def __init__(self, keys: np.ndarray):
+        keys = np.asarray(keys, dtype=np.int64)
+        self._order = np.argsort(keys, kind="stable")
+        self._sorted = keys[self._order]
+
+    def find(self, values: np.ndarray) -> np.ndarray:
+        """The position of each value among the keys, -1 where it is not one of them."""
+        values = np.asarray(values, dtype=np.int64)
+        if not len(self._sorted):
+            return np.full(len(values), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self._sorted, values), len(self._sorted) - 1)
+        return np.where(self._sorted[at] == values, self._order[at], -1)

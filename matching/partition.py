@@ -18,7 +18,7 @@ from matching.blocking import CandidatePairs
 from matching.comparisons import compare
 from matching.first_pass import FirstPass
 from matching.model import LinkageModel
-from matching.person_evidence import second_pass_evidence
+from matching.person_evidence import FirstPassLevels, second_pass_evidence
 from matching.scoring import CONTRADICTIONS, Decision, TermFrequencies, score
 from matching.spec import LinkageSpec
 from matching.standardise import PersonRecords
@@ -36,6 +36,9 @@ class PartitionResult:
     decisions: dict[str, int]
     contradictions: dict[str, int]
     compared: int
+    levels: np.ndarray | None = None
+    """First pass only: every compared pair's levels (not only the pairs kept), for the second pass to reuse;
+    written beside the partition's pairs, never combined."""
 
     @classmethod
     def combine(cls, parts: list[PartitionResult]) -> PartitionResult:
@@ -62,14 +65,19 @@ def partitions(total: int, size: int) -> list[slice]:
 
 
 def score_partition(spec: LinkageSpec, model: LinkageModel, tf: TermFrequencies, records: PersonRecords,
-                    candidates: CandidatePairs, first: FirstPass | None = None) -> PartitionResult:
+                    candidates: CandidatePairs, first: FirstPass | None = None,
+                    first_levels: np.ndarray | None = None) -> PartitionResult:
     """Compare and score one partition of candidate pairs: record to record in a first pass, person to person
-    (with the household) in a second, once `first` holds the first pass's persons."""
+    (with the household) in a second, once `first` holds the first pass's persons. `first_levels`, the first
+    pass's `levels` for the same partition, spares the second pass comparing those pairs again."""
     if first is None:
         levels = compare(records, candidates.left, candidates.right, spec.comparisons)
         scores = score(spec, levels, model, tf, candidates.left, candidates.right, records)
     else:
-        evidence = second_pass_evidence(spec, model, tf, records, candidates.left, candidates.right, first)
+        known = None
+        if first_levels is not None and len(first_levels) == len(candidates):
+            known = FirstPassLevels.of(candidates.left, candidates.right, first_levels, len(records))
+        evidence = second_pass_evidence(spec, model, tf, records, candidates.left, candidates.right, first, known)
         levels, scores = evidence.levels, evidence.scores(spec, model)
     keep = (
         (scores.decision != Decision.REJECT) | (scores.contradiction != 0)
@@ -85,4 +93,5 @@ def score_partition(spec: LinkageSpec, model: LinkageModel, tf: TermFrequencies,
     histogram, _ = np.histogram(np.clip(scores.weight, WEIGHT_BINS[0], WEIGHT_BINS[-1] - 1e-9), bins=WEIGHT_BINS)
     decisions = {d.name.lower(): int((scores.decision == d).sum()) for d in Decision}
     contradictions = {c.name: int(((scores.contradiction >> bit) & 1).sum()) for bit, c in enumerate(CONTRADICTIONS)}
-    return PartitionResult(frame, histogram, decisions, contradictions, len(candidates))
+    return PartitionResult(frame, histogram, decisions, contradictions, len(candidates),
+                           levels.matrix if first is None else None)

@@ -25,7 +25,7 @@ import pandas as pd
 from matching.comparisons import NO_EVIDENCE, ComparisonLevels, compare
 from matching.first_pass import FirstPass
 from matching.model import LinkageModel
-from matching.pairs import pack_unordered
+from matching.pairs import KeyIndex, pack, pack_unordered
 from matching.scoring import Scores, TermFrequencies, decide, household_may_count, same_event, weight_matrix
 from matching.spec import LinkageSpec
 from matching.standardise import PersonRecords
@@ -50,6 +50,28 @@ class PairEvidence:
     def scores(self, spec: LinkageSpec, model: LinkageModel) -> Scores:
         return decide(spec, model, self.levels, self.weights.sum(axis=1), self.year_gap, self.apart,
                       self.birthday_tells_apart)
+
+
+@dataclass(frozen=True)
+class FirstPassLevels:
+    """The first pass's levels for one partition's candidate pairs, all of them (not only those it kept).
+
+    Person to person, the second pass compares again every candidate pair it is given, and more besides:
+    looked up here, those pairs are not compared twice."""
+
+    index: KeyIndex
+    """The partition's (left, right) record positions, packed."""
+    levels: np.ndarray
+    """(pairs, comparisons) int8, every comparison of the spec, in the partition's order."""
+    base: int
+
+    @classmethod
+    def of(cls, left: np.ndarray, right: np.ndarray, levels: np.ndarray, n_records: int) -> FirstPassLevels:
+        return cls(KeyIndex(pack(left, right, n_records)), levels, n_records)
+
+    def find(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """The row of each (left, right) record pair, in that order; -1 where the first pass did not compare it."""
+        return self.index.find(pack(left, right, self.base))
 
 
 def _members(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -95,7 +117,8 @@ def _best_per_pair(levels: np.ndarray, weights: np.ndarray, starts: np.ndarray,
 
 
 def second_pass_evidence(spec: LinkageSpec, model: LinkageModel, tf: TermFrequencies, records: PersonRecords,
-                         left: np.ndarray, right: np.ndarray, first: FirstPass) -> PairEvidence:
+                         left: np.ndarray, right: np.ndarray, first: FirstPass,
+                         known: FirstPassLevels | None = None) -> PairEvidence:
     """Each pair's levels, weights and birth-year gap from the records of the two first-pass persons.
 
     The evidence between two persons is the same for every candidate pair of their records, so it is
@@ -109,22 +132,39 @@ def second_pass_evidence(spec: LinkageSpec, model: LinkageModel, tf: TermFrequen
     unit, first_of_unit = pd.factorize(unit_key)
     representative = pd.Series(np.arange(len(left))).groupby(unit).first().to_numpy() if len(left) \
         else np.array([], dtype=np.int64)
-    evidence = _unit_evidence(spec, model, tf, records, left[representative], right[representative], first)
+    evidence = _unit_evidence(spec, model, tf, records, left[representative], right[representative], first, known)
     return PairEvidence(
         ComparisonLevels(evidence.levels.matrix[unit], evidence.levels.names), evidence.weights[unit],
         evidence.year_gap[unit], evidence.apart[unit], evidence.birthday_tells_apart[unit],
     )
 
 
+def _per_record_levels(spec: LinkageSpec, records: PersonRecords, records_l: np.ndarray, records_r: np.ndarray,
+                       comparisons: tuple, known: FirstPassLevels | None) -> np.ndarray:
+    """Each record pair's levels: taken from the first pass where it compared the same two records, the same
+    way round (the same comparisons give the same levels), and compared here for the rest."""
+    if known is None:
+        return compare(records, records_l, records_r, comparisons).matrix
+    position = known.find(records_l, records_r)
+    hit = position >= 0
+    matrix = np.empty((len(records_l), len(comparisons)), dtype=np.int8)
+    matrix[hit] = known.levels[np.ix_(position[hit], [spec.comparisons.index(c) for c in comparisons])]
+    if not hit.all():
+        miss = ~hit
+        matrix[miss] = compare(records, records_l[miss], records_r[miss], comparisons).matrix
+    return matrix
+
+
 def _unit_evidence(spec: LinkageSpec, model: LinkageModel, tf: TermFrequencies, records: PersonRecords,
-                   left: np.ndarray, right: np.ndarray, first: FirstPass) -> PairEvidence:
+                   left: np.ndarray, right: np.ndarray, first: FirstPass,
+                   known: FirstPassLevels | None = None) -> PairEvidence:
     pair, records_l, records_r = _expand(left, right, first)
     n, k = len(left), len(spec.comparisons)
     household = spec.household
     per_record = tuple(c for c in spec.comparisons if c is not household)
     matrix = np.empty((len(pair), k), dtype=np.int8)
     if per_record:
-        by_record = compare(records, records_l, records_r, per_record).matrix
+        by_record = _per_record_levels(spec, records, records_l, records_r, per_record, known)
         for position, comparison in enumerate(per_record):
             matrix[:, spec.comparisons.index(comparison)] = by_record[:, position]
     if household is not None:
@@ -144,10 +184,7 @@ def _unit_evidence(spec: LinkageSpec, model: LinkageModel, tf: TermFrequencies, 
     dob = records.codes("dob_int")
     dob_l, dob_r = dob[records_l], dob[records_r]
     shared = (dob_l >= 0) & (dob_l == dob_r)
-    # A twin matters only where the two share a birthday: asked for those rows alone (a small share of them).
-    twin = shared.copy()
-    at = np.flatnonzero(shared)
-    twin[at] = first.household_born_on(records_l[at], dob_l[at]) | first.household_born_on(records_r[at], dob_r[at])
+    twin = shared & (first.twin_at_home[records_l] | first.twin_at_home[records_r])
     any_shared = np.maximum.reduceat(shared.astype(np.int8), starts).astype(bool) if len(starts) else shared[:0]
     any_twin = np.maximum.reduceat(twin.astype(np.int8), starts).astype(bool) if len(starts) else twin[:0]
     birthday_tells_apart = any_shared & ~any_twin

@@ -128,11 +128,12 @@ def load_linkage_model(spec: LinkageSpec, path: Path, accept: float | None = Non
 
 
 def score(spec: LinkageSpec, model: LinkageModel, records: PersonRecords, candidates: CandidatePairs,
-          first: FirstPass | None = None) -> PartitionResult:
+          first: FirstPass | None = None, first_levels: np.ndarray | None = None) -> PartitionResult:
     """Compare and score one partition; the term frequencies are counted once per records, however many ask.
 
-    With `first`, the second pass: person to person, with the household."""
-    return score_partition(spec, model, TermFrequencies.of(records, spec), records, candidates, first)
+    With `first`, the second pass: person to person, with the household, reusing the first pass's levels of
+    the same partition (`first_levels`) where given."""
+    return score_partition(spec, model, TermFrequencies.of(records, spec), records, candidates, first, first_levels)
 
 
 def clusterer(on_cluster: OnCluster | None) -> Clusterer:
@@ -184,10 +185,11 @@ def link(spec: LinkageSpec, model: LinkageModel, records: PersonRecords, *, cap:
     decisions = decisions or DecisionsForRun.none()
     candidates = candidate_pairs(spec, records, cap)
     slices = partitions(len(candidates), partition_pairs)
-    scored = PartitionResult.combine([score(spec, model, records, candidates.take(piece)) for piece in slices])
+    parts = [score(spec, model, records, candidates.take(piece)) for piece in slices]
+    scored = PartitionResult.combine(parts)
     if spec.second_pass:
         first = first_pass(spec, records, scored, decisions, ambiguity_bits)
-        scored = PartitionResult.combine([score(spec, model, records, candidates.take(piece), first)
-                                          for piece in slices])
+        scored = PartitionResult.combine([score(spec, model, records, candidates.take(piece), first, part.levels)
+                                          for piece, part in zip(slices, parts)])
     outcome = resolve(spec, records, scored, decisions, previous_index, run_id, ambiguity_bits)
     return Linkage(candidates, scored, outcome)

@@ -161,16 +161,28 @@ def write_report(inputs: ReportInputs, path: Path) -> Path:
     return path
 
 
+def extreme_rows(pairs: pd.DataFrame, mask: np.ndarray, column: str, count: int, largest: bool = True) -> pd.DataFrame:
+    """The rows where `mask` holds with the largest (or smallest) `column`: the rows, in the order,
+    `pairs[mask].nlargest(count, column)` gives, without first copying every row the mask holds (millions of
+    contradicted pairs at a county's scale)."""
+    positions = np.flatnonzero(mask)
+    values = pd.Series(pairs[column].to_numpy()[positions])
+    chosen = values.nlargest(count) if largest else values.nsmallest(count)
+    return pairs.iloc[positions[chosen.index.to_numpy()]]
+
+
 def pick_examples(spec: LinkageSpec, pairs: pd.DataFrame, weigh: Callable[[pd.DataFrame], np.ndarray],
                   records: PersonRecords, per_group: int = 3) -> tuple[PairExample, ...]:
     """A few pairs from each band, chosen by probability so the same run picks the same pairs; `weigh` gives
     chosen pairs' weights per comparison, as their scores summed them."""
+    decision, contradiction = pairs["decision"].to_numpy(), pairs["contradiction"].to_numpy()
     groups = [
-        ("accepted, nearest the threshold", pairs[pairs["decision"] == Decision.ACCEPT].nsmallest(per_group, "probability")),
-        ("for review", pairs[pairs["decision"] == Decision.REVIEW].nlargest(per_group, "probability")),
+        ("accepted, nearest the threshold", extreme_rows(pairs, decision == Decision.ACCEPT, "probability", per_group,
+                                                        largest=False)),
+        ("for review", extreme_rows(pairs, decision == Decision.REVIEW, "probability", per_group)),
         ("rejected, nearest the review threshold",
-         pairs[(pairs["decision"] == Decision.REJECT) & (pairs["contradiction"] == 0)].nlargest(per_group, "probability")),
-        ("rejected by a contradiction", pairs[pairs["contradiction"] != 0].nlargest(per_group, "weight")),
+         extreme_rows(pairs, (decision == Decision.REJECT) & (contradiction == 0), "probability", per_group)),
+        ("rejected by a contradiction", extreme_rows(pairs, contradiction != 0, "weight", per_group)),
     ]
     frame = records.frame
     examples = []

@@ -23,3 +23,12 @@ def test_parts_split_between_records_and_read_as_the_whole(tmp_path):
     lineage = ["source_file", "source_sha256", "source_row"]
     assert split.drop(columns=lineage).equals(whole.drop(columns=lineage)) and len(split) == 10
     assert (split["forename"] == "Ann Marie").sum() == 4  # the quoted line break stayed inside its record
+
+
+def test_the_report_says_how_the_extracts_were_delivered():
+    from benchmarks.run import parts_text
+
+    assert parts_text({"files_per_source": {"police": 4, "housing": 1, "la_cases": 4}}) == (
+        ", each CSV extract (la_cases, police) delivered as a folder of 4 files, read a file per task "
+        "(housing, a workbook, as one file)")
+    assert parts_text({}) == ""

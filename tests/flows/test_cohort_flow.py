@@ -228,3 +228,15 @@ def test_an_extract_in_parts_links_as_the_same_extract_in_one_file(prefect_harne
     pd.testing.assert_frame_equal(linked(parted), linked(whole))
     pd.testing.assert_frame_equal(read_parquet(parted.run_dir / "families.parquet"),
                                   read_parquet(whole.run_dir / "families.parquet"))
+
+
+def test_a_broken_part_fails_the_run_naming_its_file(prefect_harness, synth_small, tmp_path):
+    extracts = tmp_path / "extracts"
+    shutil.copytree(synth_small / "extracts", extracts)
+    deliver_in_parts(extracts, "police.csv")
+    (extracts / "police" / "police_south.csv").write_bytes(b"")
+    state = run(extracts, tmp_path / "out")
+    assert state.is_failed()
+    assert "police/police_south.csv: is empty" in state.message
+    manifest = json.loads((next((tmp_path / "out" / "runs").iterdir()) / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and "police" not in manifest["ingest"]
