@@ -128,14 +128,14 @@ class CannotLinks:
 def cannot_links(spec: LinkageSpec, records: PersonRecords, pairs: pd.DataFrame, accepted: AcceptedLinks,
                  decisions: DecisionsForRun) -> CannotLinks:
     """Pairs of records that may never be one person, and how many events were too large to use."""
-    contradicted = pairs[(pairs["contradiction"] != 0) & ~accepted.said_yes]
+    contradicted = (pairs["contradiction"].to_numpy() != 0) & ~accepted.said_yes  # millions at scale: not copied
     event_left, event_right, events_too_large = same_event_pairs(records.codes("event_code"))
     rival_left, rival_right = NO_PAIRS
     if spec.link_type == "link_only":
         source_codes, _ = pd.factorize(records.frame["source"])
         rival_left, rival_right = rival_links(accepted.links[accepted.links["origin"] == MODEL], source_codes)
-    left = np.r_[contradicted["left"].to_numpy(np.int64), decisions.no_links[0], event_left, rival_left]
-    right = np.r_[contradicted["right"].to_numpy(np.int64), decisions.no_links[1], event_right, rival_right]
+    left = np.r_[pairs["left"].to_numpy(np.int64)[contradicted], decisions.no_links[0], event_left, rival_left]
+    right = np.r_[pairs["right"].to_numpy(np.int64)[contradicted], decisions.no_links[1], event_right, rival_right]
     return CannotLinks((left, right), pair_keys(event_left, event_right, len(records)), events_too_large)
 
 
