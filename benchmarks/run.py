@@ -332,7 +332,8 @@ def region_estimate(d: dict[str, object], pairs_growth: str = "") -> list[str]:
     scale = REGION_HOUSEHOLDS / d["households"]
     workers = REGION_MACHINES * CORES_PER_MACHINE
     width = {"all": workers, "extracts": 5}
-    how_it_runs = {"all": "partitioned over all workers", "extracts": "one worker per extract"}
+    how_it_runs = {"all": "partitioned over all workers",
+                   "extracts": "a task per file, combined per extract (counted as one worker per extract)"}
     lines = ["", f"### A region: {REGION_HOUSEHOLDS / 1e6:.0f}M households on {REGION_MACHINES} machines", "",
              f"Scaled from the {d['households']:,}-household cluster run (×{scale:.0f} the records), with "
              f"{CORES_PER_MACHINE} cores a machine ({workers} single-threaded workers). A stage the workers share is "

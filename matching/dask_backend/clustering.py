@@ -73,7 +73,7 @@ def cluster_on_cluster(n_records: int, links: Links, cannot_link: tuple[np.ndarr
     """What `matching.clustering.cluster` gives for the same arguments, with the components dealt into
     `groups` clustered on the Dask cluster in use (or Dask's local scheduler)."""
     parts = _groups(n_records, links, cannot_link, identifiers, generation, max(groups, 1))
-    results = dask.compute(*[dask.delayed(cluster)(**part.problem, ambiguity_bits=ambiguity_bits) for part in parts])
+    results = _clustered([part.problem for part in parts], ambiguity_bits)
     labels = np.zeros(n_records, dtype=np.int64)
     kept = np.ones(len(links), dtype=bool)
     review = np.zeros(len(links), dtype=bool)
@@ -85,3 +85,22 @@ def cluster_on_cluster(n_records: int, links: Links, cannot_link: tuple[np.ndarr
         review[part.links] = result.to_review
     return Clusters(numbered_by_first_record(labels), kept, review,
                     sum(r.components_split for r in results), sum(r.links_left_out for r in results))
+
+
+def _clustered(problems: list[dict], ambiguity_bits: float) -> list[Clusters]:
+    """Each group's `cluster` on a worker. On a distributed cluster the groups' arrays (hundreds of MB at a
+    county's scale) are scattered to the workers first, so the task graph the scheduler receives holds only
+    references to them; without one, Dask's local scheduler runs them."""
+    try:
+        from distributed import get_client
+
+        client = get_client()
+    except (ImportError, ValueError):
+        return list(dask.compute(*[dask.delayed(cluster)(**problem, ambiguity_bits=ambiguity_bits)
+                                   for problem in problems]))
+    scattered = client.scatter(problems)
+    return client.gather(client.map(cluster_group, scattered, ambiguity_bits=ambiguity_bits, pure=False))
+
+
+def cluster_group(problem: dict, ambiguity_bits: float) -> Clusters:
+    return cluster(**problem, ambiguity_bits=ambiguity_bits)
