@@ -168,6 +168,14 @@ def test_stage_timeouts_come_from_the_settings(prefect_harness, synth_small, sub
 def test_a_run_longer_than_its_timeout_is_stopped_and_publishes_nothing(prefect_harness, synth_small,
                                                                        submission_config, tmp_path, monkeypatch):
     monkeypatch.setenv("SFMATCH_ORCHESTRATION__RUN_TIMEOUT_MINUTES", "0.05")  # three seconds
+    # A small month can finish inside three seconds on a fast machine: hashing the extracts is made slow.
+    hash_now = flows.tasks.extract_sha256
+
+    def hashed_slowly(path):
+        time.sleep(4)
+        return hash_now(path)
+
+    monkeypatch.setattr(flows.tasks, "extract_sha256", hashed_slowly)
     result = CliRunner().invoke(app, ["run", "--extracts", str(synth_small / "extracts"), "--out", str(tmp_path),
                                       "--config", str(submission_config)])
     assert result.exit_code == 1, result.output
