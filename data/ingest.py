@@ -91,6 +91,17 @@ class _Reasons:
         self.text[mask] = self.text[mask] + separator + (reason[mask] if isinstance(reason, np.ndarray) else reason)
         self.counts[label] = self.counts.get(label, 0) + int(mask.sum())
 
+    def add_at(self, positions: np.ndarray, mask: np.ndarray, reason: str | np.ndarray, label: str) -> None:
+        """`add` for the rows at `positions` where `mask` holds (`mask` and an array `reason` run along
+        `positions`)."""
+        chosen = np.zeros(len(self.text), dtype=bool)
+        chosen[positions[mask]] = True
+        if isinstance(reason, np.ndarray):
+            spread = np.full(len(self.text), "", dtype=object)
+            spread[positions] = reason
+            reason = spread
+        self.add(chosen, reason, label)
+
     @property
     def rejected(self) -> np.ndarray:
         return self.text != ""
@@ -109,23 +120,22 @@ def _duplicate_keys(raw: pd.DataFrame, contract: Contract, non_blank: np.ndarray
     shared = candidates[contract.key].duplicated(keep=False).to_numpy()
     if not shared.any():
         return
-    fields = list(contract.fields)
-    repeats = candidates[fields].duplicated(keep="first").to_numpy() & shared
-    first_row = candidates.groupby(fields, dropna=False, sort=False)["source_row"].transform("first")
-    repeat_text = ("repeats row " + first_row.astype(str)).to_numpy()
-    still_shared = candidates[~repeats][contract.key].duplicated(keep=False)
-    conflict = np.zeros(len(candidates), dtype=bool)
-    conflict[np.flatnonzero(~repeats)] = still_shared.to_numpy()
-
     positions = np.flatnonzero(has_key)
-    repeat_mask = np.zeros(len(raw), dtype=bool)
-    repeat_mask[positions[repeats]] = True
-    full_repeat_text = np.full(len(raw), "", dtype=object)
-    full_repeat_text[positions] = repeat_text
-    reasons.add(repeat_mask, full_repeat_text, "duplicate row")
-    conflict_mask = np.zeros(len(raw), dtype=bool)
-    conflict_mask[positions[conflict]] = True
-    reasons.add(conflict_mask, CONFLICT.format(key=contract.key), f"duplicate {contract.key}")
+    repeats, conflict, first = _shared_key_rule(candidates, contract, ["source_row"])
+    reasons.add_at(positions, repeats, ("repeats row " + first["source_row"].astype(str)).to_numpy(), "duplicate row")
+    reasons.add_at(positions, conflict, CONFLICT.format(key=contract.key), f"duplicate {contract.key}")
+
+
+def _shared_key_rule(candidates: pd.DataFrame, contract: Contract, lineage: list[str],
+                     ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Among rows that may share a key: those repeating an earlier row exactly, those sharing a key with a row
+    that differs once the repeats are set aside, and each row's first identical row (its `lineage` columns)."""
+    fields = list(contract.fields)
+    repeats = candidates[fields].duplicated(keep="first").to_numpy()
+    first = candidates.groupby(fields, dropna=False, sort=False)[lineage].transform("first")
+    conflict = np.zeros(len(candidates), dtype=bool)
+    conflict[~repeats] = candidates[~repeats][contract.key].duplicated(keep=False).to_numpy()
+    return repeats, conflict, first
 
 
 def ingest_raw(raw: RawExtract, contract: Contract) -> IngestResult:
@@ -310,22 +320,11 @@ def _duplicates_across_parts(records: pd.DataFrame, contract: Contract, conflict
     shared = ~in_conflict & records[key].notna().to_numpy() & records[key].duplicated(keep=False).to_numpy()
     if not shared.any():
         return reasons
-    fields = list(contract.fields)
-    candidates = records[shared]
-    repeats = candidates[fields].duplicated(keep="first").to_numpy()
-    first = candidates.groupby(fields, dropna=False, sort=False)[["source_file", "source_row"]].transform("first")
-    repeat_text = ("repeats " + first["source_file"].astype(str) + " row " + first["source_row"].astype(str)).to_numpy()
-    conflict = np.zeros(len(candidates), dtype=bool)
-    conflict[~repeats] = candidates[~repeats][key].duplicated(keep=False).to_numpy()
     positions = np.flatnonzero(shared)
-    repeat_mask = np.zeros(len(records), dtype=bool)
-    repeat_mask[positions[repeats]] = True
-    text = np.full(len(records), "", dtype=object)
-    text[positions] = repeat_text
-    reasons.add(repeat_mask, text, "duplicate row across files")
-    conflict_mask = np.zeros(len(records), dtype=bool)
-    conflict_mask[positions[conflict]] = True
-    reasons.add(conflict_mask, CONFLICT_ACROSS.format(key=key), f"duplicate {key} across files")
+    repeats, conflict, first = _shared_key_rule(records[shared], contract, ["source_file", "source_row"])
+    repeat_text = ("repeats " + first["source_file"].astype(str) + " row " + first["source_row"].astype(str)).to_numpy()
+    reasons.add_at(positions, repeats, repeat_text, "duplicate row across files")
+    reasons.add_at(positions, conflict, CONFLICT_ACROSS.format(key=key), f"duplicate {key} across files")
     return reasons
 
 
