@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from matching.pairs import code_pair_keys, pack, unpack
+from matching.comparisons import Comparison, PairView
+from matching.pairs import code_pair_keys, pack, pairs_within_blocks, unpack
 from matching.standardise import PersonRecords
 
 # Names shared by more records than this are compared within a postcode district only.
@@ -46,6 +47,11 @@ class BlockingRule:
     """Columns of which any one may agree with any one of the other record's, besides `columns`: with
     ("fn", "sn"), records meet when a name of one is a name of the other, in either field, so a forename
     given as the surname still meets (names share one vocabulary of codes)."""
+    alike_in: str | None = None
+    """A comparison of the spec that must not find the pair's values different (any level before its last;
+    a missing value keeps the pair). A rule on few columns standing in for a mistyped name keeps the pairs
+    whose name could be that mistype (an initial, a nickname, a near spelling), not every namesake by
+    initial born on the same day, whose number grows with the population."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,8 @@ class RuleReport:
     split_blocks: int
     skipped_blocks: int
     skipped_records: int
+    pairs_unalike: int = 0
+    """Pairs the rule's blocks made that its `alike_in` comparison found different, so left out."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,12 @@ class RulePairs:
     left: np.ndarray
     right: np.ndarray
     counts: BlockCounts
+    unalike: int = 0
+    """Pairs left out as their `alike_in` comparison found them different."""
+
+
+# Pairs compared at a time for a rule's `alike_in`: the columns gathered for millions of pairs are not small.
+ALIKE_CHUNK = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -147,29 +161,6 @@ def _block_ids(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
     return ids
 
 
-def pairs_within_blocks(block_ids: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every pair of records sharing a block of at most `cap` records; also the oversized blocks' records."""
-    members = np.flatnonzero(block_ids >= 0)
-    order = members[np.argsort(block_ids[members], kind="stable")]
-    sorted_ids = block_ids[order]
-    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]]) if len(order) else np.array([], dtype=np.int64)
-    sizes = np.diff(np.r_[starts, len(order)])
-    oversized = sizes > cap
-    oversized_records = order[np.repeat(oversized, sizes)] if len(order) else order
-
-    keep = (sizes >= 2) & ~oversized
-    group_starts, group_sizes = starts[keep], sizes[keep]
-    # Each record pairs with the records after it in its block: n-1, n-2, ... 0 partners.
-    first = np.repeat(group_starts, group_sizes)
-    position = np.arange(len(first)) - np.repeat(np.cumsum(group_sizes) - group_sizes, group_sizes)
-    partners = np.repeat(group_sizes, group_sizes) - 1 - position
-    left_pos = np.repeat(first + position, partners)
-    offsets = np.arange(len(left_pos)) - np.repeat(np.cumsum(partners) - partners, partners)
-    right_pos = left_pos + 1 + offsets
-    a, b = order[left_pos], order[right_pos]
-    return np.minimum(a, b), np.maximum(a, b), oversized_records
-
-
 def _rule_pairs(frame: pd.DataFrame, rule: BlockingRule, cap: int) -> tuple[np.ndarray, np.ndarray, BlockCounts]:
     """One rule's pairs of row positions (left < right), and its counts for the report."""
     ids = _block_ids(frame, rule.columns)
@@ -231,10 +222,40 @@ def rule_pairs(frame: pd.DataFrame, rule: BlockingRule, cap: int) -> RulePairs:
     return RulePairs(left, right, counts)
 
 
-def block(records: PersonRecords, rules: tuple[BlockingRule, ...], cap: int) -> CandidatePairs:
-    """The union of every rule's pairs, each pair once, with which rules produced it."""
+def block(records: PersonRecords, rules: tuple[BlockingRule, ...], cap: int,
+          comparisons: tuple[Comparison, ...] = ()) -> CandidatePairs:
+    """The union of every rule's pairs, each pair once, with which rules produced it.
+
+    `comparisons`: the spec's, for the rules that keep only pairs alike in one of them."""
     frame = with_blocking_columns(records)
-    return union(rules, [rule_pairs(frame, rule, cap) for rule in rules], len(frame))
+    found = [rule_pairs(frame, rule, cap) for rule in rules]
+    return union(rules, keep_alike(rules, found, records, comparisons), len(frame))
+
+
+def keep_alike(rules: tuple[BlockingRule, ...], found: list[RulePairs], records: PersonRecords,
+               comparisons: tuple[Comparison, ...]) -> list[RulePairs]:
+    """Each rule's pairs, less those its `alike_in` comparison finds different. The comparison is the spec's
+    own, so a pair left out here is one the scoring would have put at that comparison's last level."""
+    by_name = {comparison.name: comparison for comparison in comparisons}
+    kept = []
+    for rule, pairs in zip(rules, found):
+        if rule.alike_in is None:
+            kept.append(pairs)
+            continue
+        if rule.alike_in not in by_name:
+            raise ValueError(f"blocking rule '{rule.name}' keeps pairs alike in '{rule.alike_in}', "
+                             "which is not among the comparisons given")
+        kept.append(_alike(pairs, by_name[rule.alike_in], records))
+    return kept
+
+
+def _alike(pairs: RulePairs, comparison: Comparison, records: PersonRecords) -> RulePairs:
+    different = comparison.index(comparison.DIFFERENT)
+    keep = np.empty(len(pairs.left), dtype=bool)
+    for start in range(0, len(keep), ALIKE_CHUNK):
+        piece = slice(start, start + ALIKE_CHUNK)
+        keep[piece] = comparison.compute(PairView(records, pairs.left[piece], pairs.right[piece])) != different
+    return RulePairs(pairs.left[keep], pairs.right[keep], pairs.counts, unalike=len(keep) - int(keep.sum()))
 
 
 def union(rules: tuple[BlockingRule, ...], found: list[RulePairs], records: int) -> CandidatePairs:
@@ -255,7 +276,7 @@ def union(rules: tuple[BlockingRule, ...], found: list[RulePairs], records: int)
     new_per_rule = np.bincount(first_rule, minlength=len(rules))
     reports = [
         RuleReport(rule.name, pairs.counts.blocks, len(pairs.left), int(new_per_rule[i]), pairs.counts.oversized_blocks,
-                   pairs.counts.split_blocks, pairs.counts.skipped_blocks, pairs.counts.skipped_records)
+                   pairs.counts.split_blocks, pairs.counts.skipped_blocks, pairs.counts.skipped_records, pairs.unalike)
         for i, (rule, pairs) in enumerate(zip(rules, found))
     ]
     left, right = unpack(unique_keys, n)

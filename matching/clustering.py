@@ -34,8 +34,7 @@ from scipy.sparse import coo_matrix
 from rapidfuzz.distance import OSA
 from scipy.sparse.csgraph import connected_components
 
-from matching.blocking import pairs_within_blocks
-from matching.pairs import member, pair_keys
+from matching.pairs import member, pair_keys, pairs_within_blocks
 
 
 @dataclass(frozen=True)

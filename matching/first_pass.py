@@ -20,8 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matching.blocking import pairs_within_blocks
-from matching.pairs import member, pack, unpack
+from matching.pairs import member, pack, pairs_within_blocks, unpack
 
 CONTEXT_SIZE_CAP = 200
 BIRTHDAY_BASE = 100_000_000

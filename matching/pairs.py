@@ -1,4 +1,4 @@
-"""Two small integers packed into one, and fast membership tests on packed keys.
+"""Two small integers packed into one, fast membership tests on packed keys, and the pairs within blocks.
 
 Pairs of records, pairs of value codes and (block, rule) tags are all packed
 the same way, so that a pair can be sorted, deduplicated and looked up as one
@@ -63,3 +63,26 @@ class KeyIndex:
             return np.full(len(values), -1, dtype=np.int64)
         at = np.minimum(np.searchsorted(self._sorted, values), len(self._sorted) - 1)
         return np.where(self._sorted[at] == values, self._order[at], -1)
+
+
+def pairs_within_blocks(block_ids: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair of records sharing a block of at most `cap` records; also the oversized blocks' records."""
+    members = np.flatnonzero(block_ids >= 0)
+    order = members[np.argsort(block_ids[members], kind="stable")]
+    sorted_ids = block_ids[order]
+    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]]) if len(order) else np.array([], dtype=np.int64)
+    sizes = np.diff(np.r_[starts, len(order)])
+    oversized = sizes > cap
+    oversized_records = order[np.repeat(oversized, sizes)] if len(order) else order
+
+    keep = (sizes >= 2) & ~oversized
+    group_starts, group_sizes = starts[keep], sizes[keep]
+    # Each record pairs with the records after it in its block: n-1, n-2, ... 0 partners.
+    first = np.repeat(group_starts, group_sizes)
+    position = np.arange(len(first)) - np.repeat(np.cumsum(group_sizes) - group_sizes, group_sizes)
+    partners = np.repeat(group_sizes, group_sizes) - 1 - position
+    left_pos = np.repeat(first + position, partners)
+    offsets = np.arange(len(left_pos)) - np.repeat(np.cumsum(partners) - partners, partners)
+    right_pos = left_pos + 1 + offsets
+    a, b = order[left_pos], order[right_pos]
+    return np.minimum(a, b), np.maximum(a, b), oversized_records

@@ -66,12 +66,12 @@ def candidate_pairs(spec: LinkageSpec, records: PersonRecords, cap: int = BLOCK_
 
     `on_cluster`: made on the Dask cluster in use, each rule a shuffle on its block key (the same pairs)."""
     if on_cluster is None:
-        candidates = block(records, spec.blocking_rules, cap)
+        candidates = block(records, spec.blocking_rules, cap, spec.comparisons)
     else:
         from matching.dask_backend.blocking import block_on_cluster  # dask.dataframe loads only when used
 
-        candidates = block_on_cluster(on_cluster.records_file, len(records.vocabulary), spec.blocking_rules, cap,
-                                      on_cluster.partitions)
+        candidates = block_on_cluster(on_cluster.records_file, records, spec.blocking_rules, cap,
+                                      on_cluster.partitions, spec.comparisons)
     if spec.link_type == "link_only":
         source, _ = pd.factorize(records.frame["source"])
         candidates = candidates.take(np.flatnonzero(source[candidates.left] != source[candidates.right]))

@@ -26,9 +26,12 @@ from matching.blocking import (
     add_blocking_columns,
     distinct_record_pairs,
     explode_any_of,
+    keep_alike,
     rule_pairs,
     union,
 )
+from matching.comparisons import Comparison
+from matching.standardise import PersonRecords
 
 # Columns the derived blocking columns are made from.
 DERIVED_FROM = ("fn", "sn", "dob_int")
@@ -69,15 +72,17 @@ def _explode(part: pd.DataFrame, rule: BlockingRule) -> pd.DataFrame:
     return explode_any_of(part, rule, part[RECORD].to_numpy())[0]
 
 
-def block_on_cluster(records_file: Path, vocabulary_size: int, rules: tuple[BlockingRule, ...], cap: int,
-                     partitions: int) -> CandidatePairs:
+def block_on_cluster(records_file: Path, records: PersonRecords, rules: tuple[BlockingRule, ...], cap: int,
+                     partitions: int, comparisons: tuple[Comparison, ...] = ()) -> CandidatePairs:
     """The same candidate pairs as `matching.blocking.block` on these records, made on the Dask cluster in use
-    (or Dask's local scheduler). The workers read the records, a row group each."""
+    (or Dask's local scheduler). The workers read the records (saved to `records_file`), a row group each;
+    the rules' pairs come back here to be checked for `alike_in` and unioned."""
+    vocabulary_size = len(records.vocabulary)
     parquet = pq.ParquetFile(records_file)
     metadata = parquet.metadata
     sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
-    records = int(sum(sizes))
-    if records == 0:
+    count = int(sum(sizes))
+    if count == 0:
         empty = np.array([], dtype=np.int64)
         return union(rules, [RulePairs(empty, empty, BlockCounts()) for _ in rules], 0)
     offsets = np.r_[0, np.cumsum(sizes)[:-1]].astype(int).tolist()
@@ -92,13 +97,13 @@ def block_on_cluster(records_file: Path, vocabulary_size: int, rules: tuple[Bloc
             blocks_by = explode_any_of(meta, rule, meta[RECORD].to_numpy())[1]
             blocked = frame.map_partitions(_explode, rule, meta=_explode(meta, rule))
         shuffled = blocked.shuffle(on=list(blocks_by.columns), npartitions=partitions)
-        pieces.append([dask.delayed(_pairs_in_partition)(part, blocks_by, cap, records, bool(rule.any_of))
+        pieces.append([dask.delayed(_pairs_in_partition)(part, blocks_by, cap, count, bool(rule.any_of))
                        for part in shuffled.to_delayed()])
     found = []
     for rule, results in zip(rules, dask.compute(*pieces)):
         left = np.concatenate([r[0] for r in results])
         right = np.concatenate([r[1] for r in results])
         if rule.any_of:  # one pair may have met in blocks of two partitions
-            left, right = distinct_record_pairs(left, right, records)
+            left, right = distinct_record_pairs(left, right, count)
         found.append(RulePairs(left, right, sum((r[2] for r in results), BlockCounts())))
-    return union(rules, found, records)
+    return union(rules, keep_alike(rules, found, records, comparisons), count)

@@ -5,14 +5,18 @@ from __future__ import annotations
 from itertools import combinations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matching.blocking import BlockingRule, block, pairs_within_blocks
-from matching.spec import PROGRAMME_SPEC
+from matching.blocking import BlockingRule, block
+from matching.pairs import pairs_within_blocks
+from matching.spec import PROGRAMME_SPEC, LinkageSpec
+
+from tests.factories import records, table
 
 RULES = PROGRAMME_SPEC.blocking_rules
-from tests.factories import records, table
+COMPARISONS = PROGRAMME_SPEC.comparisons
 
 
 @settings(max_examples=200)
@@ -53,7 +57,7 @@ def test_each_hard_case_meets_in_some_block():
         {"forename": "William", "surname": "Hughez", "dob": "1980-06-05", "postcode": "LS9 9ZZ"},
         {"forename": "William", "surname": "Hughes", "nino": "AB123456C"},                   # no DOB, moved
     ), b=table({"forename": "Wendy", "surname": "Oakes", "nino": "AB123456C"}))  # only the NINO in common
-    found = pair_set(block(built, RULES, 250))
+    found = pair_set(block(built, RULES, 250, COMPARISONS))
     for pair in [(0, 1), (0, 2), (0, 3), (0, 4), (4, 5)]:
         assert pair in found, pair
 
@@ -64,7 +68,7 @@ def test_namesakes_with_different_dates_of_birth_and_nothing_else_shared_are_not
         {"forename": "William", "surname": "Hughes", "dob": "1980-05-06", "postcode": "LS1 4AP"},
         {"forename": "William", "surname": "Hughes", "dob": "1999-09-09", "postcode": "LS9 9ZZ"},
     ))
-    assert pair_set(block(built, RULES, 250)) == set()
+    assert pair_set(block(built, RULES, 250, COMPARISONS)) == set()
 
 
 def test_pairs_carry_the_rules_that_found_them_and_each_pair_appears_once():
@@ -72,7 +76,7 @@ def test_pairs_carry_the_rules_that_found_them_and_each_pair_appears_once():
         {"forename": "Ann", "surname": "Lee", "dob": "2001-02-03", "postcode": "LS1 4AP"},
         {"forename": "Ann", "surname": "Lee", "dob": "2001-02-03", "postcode": "LS1 4AP"},
     ))
-    candidates = block(built, RULES, 250)
+    candidates = block(built, RULES, 250, COMPARISONS)
     assert pair_set(candidates) == {(0, 1)}
     names = [candidates.rule_names[i] for i in range(len(RULES)) if candidates.rules[0] >> i & 1]
     assert {"surname+dob", "forename+dob", "dob+postcode", "forename+postcode"} <= set(names)
@@ -101,3 +105,32 @@ def test_a_rule_on_names_splits_by_district_long_before_the_cap():
     (report,) = block(records(a=table(*rows)), (rule,), cap=250).report
     # Eight Jack Smiths are compared within their two districts (2 x 6 pairs); the three rarer names all meet.
     assert (report.split_blocks, report.pairs) == (1, 2 * 6 + 3)
+
+
+def test_a_rule_kept_to_alike_forenames_meets_an_initial_and_a_near_spelling_but_not_another_name():
+    # A surname changed to a step-parent's, and the forename mistyped or given as an initial: only the date of
+    # birth and the first letter of the forename are left in common.
+    born = "2010-04-05"
+    built = records(a=table({"forename": "Harriet", "surname": "Lee", "dob": born}),
+                    b=table({"forename": "Harriett", "surname": "Okafor", "dob": born},   # near spelling
+                            {"forename": "H", "surname": "Okafor", "dob": born},          # an initial
+                            {"forename": "Hassan", "surname": "Patel", "dob": born}))     # another child that day
+    rule = BlockingRule("dob+initial", ("dob_int", "initial_code"), alike_in="forename")
+    candidates = block(built, (rule,), 250, COMPARISONS)
+    found = pair_set(candidates)
+    # The initial H may stand for Hassan as well as Harriet; Hassan is no mistyped Harriet.
+    assert found == {(0, 1), (0, 2), (1, 2), (2, 3)}
+    (report,) = candidates.report
+    assert (report.pairs, report.pairs_unalike) == (4, 2)
+    unfiltered = block(built, (BlockingRule("dob+initial", ("dob_int", "initial_code")),), 250)
+    assert len(unfiltered) == 6 and unfiltered.report[0].pairs_unalike == 0
+
+
+def test_a_rule_kept_to_alike_values_needs_the_comparison_it_names():
+    rule = BlockingRule("dob+initial", ("dob_int", "initial_code"), alike_in="forename")
+    built = records(a=table({"forename": "Ann", "dob": "2001-02-03"}, {"forename": "Amy", "dob": "2001-02-03"}))
+    with pytest.raises(ValueError, match="alike in 'forename'"):
+        block(built, (rule,), 250)
+    with pytest.raises(ValueError, match="unknown comparison 'given name'"):
+        LinkageSpec(comparisons=COMPARISONS, training_sessions=(),
+                    blocking_rules=(BlockingRule("dob+initial", ("dob_int", "initial_code"), alike_in="given name"),))

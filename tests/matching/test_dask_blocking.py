@@ -28,9 +28,9 @@ def test_the_shuffled_blocking_of_the_synthetic_records_is_the_same_as_in_one_pr
     monkeypatch.setattr("matching.storage.RECORDS_ROW_GROUP", 400)  # several slices for the workers to read
     save_records(synth_records, tmp_path)
     with dask.config.set(scheduler="threads"):
-        shuffled = block_on_cluster(tmp_path / "records.parquet", len(synth_records.vocabulary), RULES, 250,
-                                    partitions)
-    in_one_process = block(synth_records, RULES, 250)
+        shuffled = block_on_cluster(tmp_path / "records.parquet", synth_records, RULES, 250, partitions,
+                                    PROGRAMME_SPEC.comparisons)
+    in_one_process = block(synth_records, RULES, 250, PROGRAMME_SPEC.comparisons)
     assert len(in_one_process) > 1000
     assert_same(shuffled, in_one_process)
 
@@ -49,7 +49,7 @@ def test_split_skipped_and_any_of_blocks_are_counted_once_across_partitions(tmp_
     monkeypatch.setattr("matching.storage.RECORDS_ROW_GROUP", 7)
     save_records(built, tmp_path)
     with dask.config.set(scheduler="sync"):
-        shuffled = block_on_cluster(tmp_path / "records.parquet", len(built.vocabulary), rules, 12, 4)
+        shuffled = block_on_cluster(tmp_path / "records.parquet", built, rules, 12, 4)
     assert_same(shuffled, block(built, rules, 12))
     by_rule = {r.rule: r for r in shuffled.report}
     assert by_rule["names only"].skipped_records == 30
@@ -61,4 +61,5 @@ def test_no_records_make_no_pairs(tmp_path):
     empty = type(empty)(empty.frame.iloc[:0], empty.vocabulary)
     save_records(empty, tmp_path)
     with dask.config.set(scheduler="sync"):
-        assert len(block_on_cluster(tmp_path / "records.parquet", 0, RULES, 250, 2)) == 0
+        assert len(block_on_cluster(tmp_path / "records.parquet", empty, RULES, 250, 2,
+                                    PROGRAMME_SPEC.comparisons)) == 0
