@@ -25,7 +25,7 @@ from criteria.families import age_at
 from criteria.framework import Framework
 from criteria.outcome_status import MET, PENDING_REVIEW, SUSTAINED, OutcomeStatus
 from data.private_files import restrict, write_private
-from data.tables import read_parquet, write_parquet
+from data.tables import read_parquet, text_isin, write_parquet
 
 CLAIMABLE, CLAIMED_BEFORE, NOT_CLAIMABLE = "claimable", "claimed before", "not claimable"
 REGISTER_COLUMNS = ["family_id", "claim_id", "period", "run_id", "registered_at"]
@@ -49,7 +49,7 @@ def dependent_at_entry(members: pd.DataFrame, taken_on: pd.Series, in_education:
     """Per family: whether a member was a dependent child on the day the family was taken on."""
     rule = framework.dependent_child
     age = age_at(members["dob"], members["family_id"].map(taken_on))
-    studying = members["person_id"].isin(in_education)
+    studying = pd.Series(text_isin(members["person_id"], in_education), index=members.index)
     dependent = ((age >= 0) & (age <= rule.max_age)) | ((age > rule.max_age) & (age <= rule.in_education_max_age) & studying)
     return dependent.fillna(False).groupby(members["family_id"]).any()
 

@@ -28,6 +28,7 @@ from criteria.conditions import condition_mask, person_totals
 from criteria.outcome_plan import Cleared, EveryRecord, NoRecord, OutcomePlan, Recorded
 from criteria.persons import RecordPersons
 from criteria.progress import months_between
+from data.tables import text_isin
 
 NOT_MET, MET, SUSTAINED, PENDING_REVIEW = "not yet met", "met", "sustained", "pending review"
 NEED_COLUMNS = ["family_id", "headline", "status", "met_since", "clock_from", "sustained_to", "months_sustained",
@@ -239,7 +240,7 @@ def outcome_status(plan: OutcomePlan, tables: dict[str, pd.DataFrame], linked: p
             continue
         # Only the families with this need at entry, and only records of their members, reach the joins: every
         # test below joins to these members, so what it finds is of these families alone.
-        members_of_need = members[members["family_id"].isin(families)]
+        members_of_need = members[text_isin(members["family_id"], families)]
         met = pd.Series(True, index=families)
         since = taken_on.reindex(families)
         reason = pd.Series("", index=families)

@@ -19,7 +19,9 @@ from pathlib import Path
 import pandas as pd
 
 SAFE_RESULT_FORMAT = {
-    "result_format": "SUMMARY",
+    # BASIC gives every count the reports use; SUMMARY would also gather the unexpected rows' index, a
+    # fifth of a gate's time on a large extract, only to be dropped.
+    "result_format": "BASIC",
     "exclude_unexpected_values": True,
     "partial_unexpected_count": 0,
     "include_unexpected_rows": False,

@@ -16,7 +16,7 @@ import pandas as pd
 
 from criteria.framework import Framework
 from data.identifiers import postcode_district
-from data.tables import STRING
+from data.tables import STRING, text_isin
 from pseudonymise.pseudonyms import Pseudonymiser
 
 SOURCE_PRIORITY = {"la_cases": 0, "education": 1, "dwp_benefits": 2, "housing": 3, "police": 4}
@@ -51,10 +51,10 @@ def person_attributes(records: pd.DataFrame, linked: pd.DataFrame, sexes: pd.Dat
     """
     link = linked[["source", "record_id", "person_id"]]
     if persons is not None:
-        link = link[link["person_id"].isin(persons)]
+        link = link[text_isin(link["person_id"], persons)]
     link = link.astype({"source": str, "record_id": str})
     frame = records[["source", "record_id", "forename", "surname", "dob", "nino", "nhs_number", "postcode"]]
-    frame = frame[frame["record_id"].isin(link["record_id"])].astype({"source": str, "record_id": str})
+    frame = frame[text_isin(frame["record_id"], link["record_id"])].astype({"source": str, "record_id": str})
     frame = frame.merge(link, on=["source", "record_id"])
     frame = frame.merge(sexes.astype({"source": str, "record_id": str}), on=["source", "record_id"], how="left")
     frame["priority"] = frame["source"].map(SOURCE_PRIORITY).fillna(len(SOURCE_PRIORITY))
@@ -64,7 +64,7 @@ def person_attributes(records: pd.DataFrame, linked: pd.DataFrame, sexes: pd.Dat
               else pd.Series(pd.NaT, index=frame.index))
     agrees = chosen.isna() | (frame["dob"] == chosen)
     principal = frame[agrees].groupby("person_id").head(1)
-    without = frame[~frame["person_id"].isin(principal["person_id"])].groupby("person_id").head(1)
+    without = frame[~text_isin(frame["person_id"], principal["person_id"])].groupby("person_id").head(1)
     people = pd.concat([principal, without]).set_index("person_id").sort_index()
     people = people[["forename", "surname", "dob", "sex", "postcode"]].copy()
     consistent = frame[frame["dob"].isna() | chosen.isna() | (frame["dob"] == chosen)]
