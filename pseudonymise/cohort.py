@@ -16,13 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from criteria.assess import reassess_without
 from criteria.framework import Framework
 from criteria.persons import RecordPersons
 from data.contract import Contract
-from data.tables import read_parquet, write_parquet
+from data.tables import read_parquet, text_isin, write_parquet
 from pseudonymise.aggregates import disclosure_controlled, family_counts
 from pseudonymise.optouts import OPT_OUT_FIELDS, OptOutRegister, OptOutStats, match_opt_outs
 from pseudonymise.pseudonyms import Pseudonymiser
@@ -62,12 +61,11 @@ def members_rows(records: pd.DataFrame, linked: pd.DataFrame, members: pd.DataFr
     Opt-outs are matched on keyed hashes of every identifier of these records; hashing the partner records of
     everyone else (over half the records in a county) would only find people the cohort never holds.
     """
-    wanted_ids = pa.array(members["person_id"].astype(str).unique())
+    wanted_ids = members["person_id"].astype(str).unique()
     if _same_records(records, linked):  # as the linkage writes them: row for row, nothing to look up
-        return pc.is_in(pa.array(linked["person_id"].astype("string"), from_pandas=True),
-                        value_set=wanted_ids).fill_null(False).to_numpy(zero_copy_only=False)
+        return text_isin(linked["person_id"], wanted_ids)
     persons = RecordPersons(linked)
-    wanted = pd.Index(persons.names).get_indexer(wanted_ids.to_pylist())  # codes, not text
+    wanted = pd.Index(persons.names).get_indexer(wanted_ids)  # codes, not text
     keep = np.zeros(len(records), dtype=bool)
     sources = records["source"].astype(str).to_numpy()
     for source in pd.unique(sources):
