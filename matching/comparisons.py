@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import ClassVar
 
 import numpy as np
@@ -75,10 +74,15 @@ class PairView:
             self._cache[key] = make()
         return self._cache[key]
 
-    @cached_property
+    @property
     def name_lengths(self) -> np.ndarray:
-        """Length of each vocabulary word, with a trailing 0 that code -1 (missing) picks."""
-        return np.r_[pd.Series(self.records.vocabulary, dtype=object).str.len().to_numpy(dtype=np.int64), 0]
+        """Length of each vocabulary word, with a trailing 0 that code -1 (missing) picks.
+
+        Kept with the records, not the view: every partition and every subset of a view asks for it, and
+        measuring a vocabulary of a million words each time cost seconds at scale."""
+        vocabulary = self.records.vocabulary
+        return self.records.derived(("name lengths",), lambda: np.r_[
+            pd.Series(vocabulary, dtype=object).str.len().to_numpy(dtype=np.int64), 0])
 
     def similarity(self, left_codes: np.ndarray, right_codes: np.ndarray, strings: np.ndarray, scorer) -> np.ndarray:
         """A rapidfuzz score for each pair of codes (-1 = missing gives NaN), scored once per distinct pair."""

@@ -17,6 +17,7 @@ persons. Two kinds of evidence come from them:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -58,6 +59,18 @@ class FirstPass:
         own = pack(np.arange(len(labels)), dob, BIRTHDAY_BASE)
         twin_at_home = (member(own, birthdays) & (dob >= 0)) if len(birthdays) else np.zeros(len(labels), dtype=bool)
         return cls(labels, contexts, has_context, twin_at_home)
+
+    @cached_property
+    def members(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Records sorted by person, each person's first position in that order, and its size.
+
+        Made once: every partition of the second pass expands its pairs person to person from it, and sorting
+        millions of labels again for each partition cost more than the expansion itself."""
+        labels = self.labels
+        order = np.argsort(labels, kind="stable")
+        sizes = np.bincount(labels, minlength=int(labels.max()) + 1 if len(labels) else 0)
+        starts = np.r_[0, np.cumsum(sizes)[:-1]]
+        return order, starts, sizes
 
     def in_households(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """Both records' persons share a context with someone, and they are two persons."""

@@ -74,21 +74,13 @@ class FirstPassLevels:
         return self.index.find(pack(left, right, self.base))
 
 
-def _members(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Records sorted by person, each person's first position in that order, and its size."""
-    order = np.argsort(labels, kind="stable")
-    sizes = np.bincount(labels, minlength=int(labels.max()) + 1 if len(labels) else 0)
-    starts = np.r_[0, np.cumsum(sizes)[:-1]]
-    return order, starts, sizes
-
-
 def _expand(left: np.ndarray, right: np.ndarray, first: FirstPass) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every record pair between the two sides' persons: (pair number, left record, right record).
 
     A pair within one person, or with a side too large to expand, keeps its own two records for that side.
     """
     labels = first.labels
-    order, starts, sizes = _members(labels)
+    order, starts, sizes = first.members
     person_l, person_r = labels[left], labels[right]
     across = person_l != person_r
     size_l = np.where(across & (sizes[person_l] <= PERSON_RECORDS_CAP), sizes[person_l], 1)
