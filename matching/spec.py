@@ -165,7 +165,8 @@ PROGRAMME_SPEC = LinkageSpec(
             split_by=("postcode_district_code",), split_above=NAME_BLOCK_SPLIT // 2, alike_in="forename",
             why="surname misspelt and date of birth mistyped",
         ),
-        BlockingRule("sorted names+birth year", ("name_pair", "birth_year"), why="forename and surname swapped"),
+        BlockingRule("sorted names+birth year", ("name_pair", "birth_year"),
+                     why="forename and surname swapped, or the day or month of birth mistyped"),
         BlockingRule(
             "forename+surname", ("nick1", "sn"), split_by=("postcode_district_code",), split_above=NAME_BLOCK_SPLIT,
             only_where_missing="dob_int", why="date of birth missing (police, housing)",
@@ -187,7 +188,6 @@ PROGRAMME_SPEC = LinkageSpec(
         ),
         BlockingRule("dob+either name", ("dob_int",), any_of=("fn", "sn"),
                      why="names swapped and one of them changed or mistyped"),
-        BlockingRule("forename+surname+birth year", ("nick1", "sn", "birth_year"), why="day or month mistyped"),
         BlockingRule("forename+surname+birthday", ("nick1", "sn", "birthday"), why="year of birth mistyped"),
         BlockingRule("dob+initial", ("dob_int", "initial_code"), alike_in="forename",
                      why="surname changed (a step-parent's) and the forename mistyped or given as an initial"),
