@@ -105,13 +105,18 @@ def candidate_count(path: Path) -> int:
 FIRST_PASS = "first_pass.parquet"
 
 
+_first_passes: dict[tuple[str, int], FirstPass] = {}
+
+
 def save_first_pass(first: FirstPass, directory: Path) -> Path:
+    """Written for the scoring tasks of other processes; this process keeps the one it made, as rebuilding it
+    from the labels (its households and twins) costs seconds at a county's scale."""
     path = directory / FIRST_PASS
     pq.write_table(pa.table({"person": first.labels}), path)
+    with _loading:
+        _first_passes.clear()
+        _first_passes[(str(path.resolve()), path.stat().st_mtime_ns)] = first
     return path
-
-
-_first_passes: dict[tuple[str, int], FirstPass] = {}
 
 
 def load_first_pass(directory: Path, records: PersonRecords) -> FirstPass:

@@ -20,3 +20,20 @@ def test_any_slice_across_row_groups_reads_back_exactly(tmp_path, monkeypatch, r
     got = load_candidates(path, rows)
     assert got.left.tolist() == pairs.left[rows].tolist() and got.right.tolist() == pairs.right[rows].tolist()
     assert got.rule_names == ("a", "b") and got.report == report
+
+
+def test_the_first_pass_read_in_another_process_is_the_one_saved(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from matching.first_pass import FirstPass
+    from matching.storage import load_first_pass, save_first_pass
+
+    events, dob = np.array([0, 0, 1, 1, -1]), np.array([20100101, 20100101, 19800505, -1, 19900101])
+    records = SimpleNamespace(codes=lambda column: {"event_code": events, "dob_int": dob}[column])
+    made = FirstPass.of(np.array([0, 1, 2, 2, 3]), events, dob)
+    save_first_pass(made, tmp_path)
+    assert load_first_pass(tmp_path, records) is made  # the saving process keeps its own
+    monkeypatch.setattr(matching.storage, "_first_passes", {})  # as another process finds it: rebuilt from the file
+    rebuilt = load_first_pass(tmp_path, records)
+    for field in ("labels", "person_contexts", "has_context", "twin_at_home"):
+        assert np.array_equal(getattr(rebuilt, field), getattr(made, field)), field
