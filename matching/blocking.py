@@ -151,13 +151,23 @@ def _block_ids(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
         present &= ~_missing(frame, column)
     ids = np.full(len(frame), -1, dtype=np.int64)
     if present.any():
-        # One column at a time, re-numbered after each, so the combined number stays small (a hash
-        # factorisation per column costs less than grouping on several columns at once).
-        key = np.zeros(int(present.sum()), dtype=np.int64)
+        # Codes combined by arithmetic, one column at a time, and numbered densely once at the end: most
+        # blocking columns are already small non-negative integers, and a hash factorisation per column
+        # cost more than the rest of a rule's blocking. Text columns (and a key about to outgrow int64) are
+        # factorised first.
+        key, key_range = np.zeros(int(present.sum()), dtype=np.int64), 1
         for column in columns:
-            codes, uniques = pd.factorize(frame[column].to_numpy()[present])
-            key, _ = pd.factorize(key * len(uniques) + codes)
-        ids[present] = key
+            values = frame[column].to_numpy()[present]
+            if values.dtype.kind in "iu" and len(values) and values.min() >= 0:
+                codes, width = values.astype(np.int64), int(values.max()) + 1
+            else:
+                codes, uniques = pd.factorize(values)
+                width = len(uniques)
+            if key_range * max(width, 1) >= 2**62:
+                key, uniques = pd.factorize(key)
+                key_range = len(uniques)
+            key, key_range = key * max(width, 1) + codes, key_range * max(width, 1)
+        ids[present] = pd.factorize(key)[0]
     return ids
 
 

@@ -134,3 +134,23 @@ def test_a_rule_kept_to_alike_values_needs_the_comparison_it_names():
     with pytest.raises(ValueError, match="unknown comparison 'given name'"):
         LinkageSpec(comparisons=COMPARISONS, training_sessions=(),
                     blocking_rules=(BlockingRule("dob+initial", ("dob_int", "initial_code"), alike_in="given name"),))
+
+
+@given(st.lists(st.tuples(st.integers(-1, 3), st.sampled_from([None, "A", "B"]), st.integers(-1, 2**40)),
+                min_size=1, max_size=40))
+def test_block_numbers_are_the_same_exactly_where_every_column_is_and_missing_where_one_is_missing(rows):
+    import pandas as pd
+
+    from matching.blocking import _block_ids
+
+    frame = pd.DataFrame({"code": [r[0] for r in rows], "text": pd.array([r[1] for r in rows], dtype="string"),
+                          "big": np.array([r[2] for r in rows], dtype=np.int64)})
+    for columns in (("code",), ("code", "text"), ("big", "code", "big"), ("text", "big")):
+        ids = _block_ids(frame, columns)
+        values = [tuple(frame[c].iloc[i] for c in columns) for i in range(len(frame))]
+        missing = [any(v is pd.NA or v == -1 for v in row) for row in values]
+        assert [i == -1 for i in ids] == missing
+        present = [i for i in range(len(frame)) if not missing[i]]
+        for a, b in combinations(present, 2):
+            assert (ids[a] == ids[b]) == (values[a] == values[b])
+        assert sorted(set(ids[ids >= 0])) == list(range(len(set(ids[ids >= 0]))))  # dense, as the report counts
