@@ -47,11 +47,16 @@ class BlockingRule:
     """Columns of which any one may agree with any one of the other record's, besides `columns`: with
     ("fn", "sn"), records meet when a name of one is a name of the other, in either field, so a forename
     given as the surname still meets (names share one vocabulary of codes)."""
-    alike_in: str | None = None
-    """A comparison of the spec that must not find the pair's values different (any level before its last;
-    a missing value keeps the pair). A rule on few columns standing in for a mistyped name keeps the pairs
-    whose name could be that mistype (an initial, a nickname, a near spelling), not every namesake by
-    initial born on the same day, whose number grows with the population."""
+    alike_in: tuple[str, ...] = ()
+    """Comparisons of the spec none of which may find the pair's values different (any level before its
+    last; a missing value keeps the pair). A rule on few columns standing in for a mistyped name keeps the
+    pairs whose name could be that mistype (an initial, a nickname, a near spelling), not every namesake by
+    initial born on the same day, nor every surname that merely sounds alike, whose numbers grow with the
+    population."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.alike_in, str):  # one comparison named on its own
+            object.__setattr__(self, "alike_in", (self.alike_in,))
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,7 @@ class RuleReport:
     skipped_blocks: int
     skipped_records: int
     pairs_unalike: int = 0
-    """Pairs the rule's blocks made that its `alike_in` comparison found different, so left out."""
+    """Pairs the rule's blocks made that one of its `alike_in` comparisons found different, so left out."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,7 @@ class RulePairs:
     right: np.ndarray
     counts: BlockCounts
     unalike: int = 0
-    """Pairs left out as their `alike_in` comparison found them different."""
+    """Pairs left out as one of their `alike_in` comparisons found them different."""
 
 
 # Pairs compared at a time for a rule's `alike_in`: the columns gathered for millions of pairs are not small.
@@ -244,27 +249,29 @@ def block(records: PersonRecords, rules: tuple[BlockingRule, ...], cap: int,
 
 def keep_alike(rules: tuple[BlockingRule, ...], found: list[RulePairs], records: PersonRecords,
                comparisons: tuple[Comparison, ...]) -> list[RulePairs]:
-    """Each rule's pairs, less those its `alike_in` comparison finds different. The comparison is the spec's
-    own, so a pair left out here is one the scoring would have put at that comparison's last level."""
+    """Each rule's pairs, less those one of its `alike_in` comparisons finds different. The comparisons are
+    the spec's own, so a pair left out here is one the scoring would have put at such a comparison's last
+    level."""
     by_name = {comparison.name: comparison for comparison in comparisons}
     kept = []
     for rule, pairs in zip(rules, found):
-        if rule.alike_in is None:
-            kept.append(pairs)
-            continue
-        if rule.alike_in not in by_name:
-            raise ValueError(f"blocking rule '{rule.name}' keeps pairs alike in '{rule.alike_in}', "
+        unknown = [name for name in rule.alike_in if name not in by_name]
+        if unknown:
+            raise ValueError(f"blocking rule '{rule.name}' keeps pairs alike in '{unknown[0]}', "
                              "which is not among the comparisons given")
-        kept.append(_alike(pairs, by_name[rule.alike_in], records))
+        kept.append(_alike(pairs, tuple(by_name[name] for name in rule.alike_in), records) if rule.alike_in
+                    else pairs)
     return kept
 
 
-def _alike(pairs: RulePairs, comparison: Comparison, records: PersonRecords) -> RulePairs:
-    different = comparison.index(comparison.DIFFERENT)
-    keep = np.empty(len(pairs.left), dtype=bool)
+def _alike(pairs: RulePairs, comparisons: tuple[Comparison, ...], records: PersonRecords) -> RulePairs:
+    keep = np.ones(len(pairs.left), dtype=bool)
     for start in range(0, len(keep), ALIKE_CHUNK):
-        piece = slice(start, start + ALIKE_CHUNK)
-        keep[piece] = comparison.compute(PairView(records, pairs.left[piece], pairs.right[piece])) != different
+        piece = np.arange(start, min(start + ALIKE_CHUNK, len(keep)))
+        for comparison in comparisons:  # each on the pairs the ones before it kept
+            piece = piece[keep[piece]]
+            view = PairView(records, pairs.left[piece], pairs.right[piece])
+            keep[piece] = comparison.compute(view) != comparison.index(comparison.DIFFERENT)
     return RulePairs(pairs.left[keep], pairs.right[keep], pairs.counts, unalike=len(keep) - int(keep.sum()))
 
 

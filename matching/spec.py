@@ -94,8 +94,8 @@ class LinkageSpec:
         rule_names = [r.name for r in self.blocking_rules]
         problems += [f"training session on unknown blocking rule '{s.rule}'"
                      for s in self.training_sessions if s.rule not in rule_names]
-        problems += [f"blocking rule '{r.name}' keeps pairs alike in unknown comparison '{r.alike_in}'"
-                     for r in self.blocking_rules if r.alike_in is not None and r.alike_in not in names]
+        problems += [f"blocking rule '{r.name}' keeps pairs alike in unknown comparison '{name}'"
+                     for r in self.blocking_rules for name in r.alike_in if name not in names]
         for name in (*self.identifiers.agreeing, *self.identifiers.conflicting):
             if not isinstance(self.comparisons_by_name.get(name), IdentifierComparison):
                 problems.append(f"identifier rule names '{name}', which is not an identifier comparison")
@@ -162,7 +162,8 @@ PROGRAMME_SPEC = LinkageSpec(
         BlockingRule("dob+postcode", ("dob_int", "postcode_code"), why="both names mistyped"),
         BlockingRule(
             "phonetic surname+birth year+initial", ("sn_phonetic", "birth_year", "initial_code"),
-            split_by=("postcode_district_code",), split_above=NAME_BLOCK_SPLIT // 2, alike_in="forename",
+            split_by=("postcode_district_code",), split_above=NAME_BLOCK_SPLIT // 2,
+            alike_in=("forename", "surname"),
             why="surname misspelt and date of birth mistyped",
         ),
         BlockingRule("sorted names+birth year", ("name_pair", "birth_year"),
@@ -177,19 +178,19 @@ PROGRAMME_SPEC = LinkageSpec(
         ),
         BlockingRule(
             "forename+phonetic surname", ("nick1", "sn_phonetic"), split_by=("postcode_district_code",),
-            split_above=NAME_BLOCK_SPLIT, only_where_missing="dob_int",
+            split_above=NAME_BLOCK_SPLIT, only_where_missing="dob_int", alike_in=("surname",),
             why="surname misspelt, date of birth and postcode missing",
         ),
         BlockingRule("forename+postcode", ("nick1", "postcode_code"), why="surname misspelt, date of birth missing"),
         BlockingRule("surname+postcode", ("sn", "postcode_code"), why="forename misspelt, date of birth missing"),
         BlockingRule(
             "phonetic surname+initial+sector", ("sn_phonetic", "initial_code", "postcode_sector_code"),
-            alike_in="forename", why="surname misspelt and date of birth missing",
+            alike_in=("forename", "surname"), why="surname misspelt and date of birth missing",
         ),
         BlockingRule("dob+either name", ("dob_int",), any_of=("fn", "sn"),
                      why="names swapped and one of them changed or mistyped"),
         BlockingRule("forename+surname+birthday", ("nick1", "sn", "birthday"), why="year of birth mistyped"),
-        BlockingRule("dob+initial", ("dob_int", "initial_code"), alike_in="forename",
+        BlockingRule("dob+initial", ("dob_int", "initial_code"), alike_in=("forename",),
                      why="surname changed (a step-parent's) and the forename mistyped or given as an initial"),
     ),
     training_sessions=tuple(TrainingSession(rule) for rule in

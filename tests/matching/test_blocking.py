@@ -126,6 +126,23 @@ def test_a_rule_kept_to_alike_forenames_meets_an_initial_and_a_near_spelling_but
     assert len(unfiltered) == 6 and unfiltered.report[0].pairs_unalike == 0
 
 
+def test_a_rule_on_a_surname_that_sounds_alike_keeps_only_a_near_spelling_of_it():
+    # Soundex puts OKAFOR, OKAFORR and OGBURU in one block; only the first two could be one surname mistyped.
+    born = "1988-07-09"
+    built = records(a=table({"forename": "Ngozi", "surname": "Okafor", "dob": born}),
+                    b=table({"forename": "Ngozi", "surname": "Okaforr", "dob": born},
+                            {"forename": "Nkechi", "surname": "Ogburu", "dob": born},
+                            {"forename": "Ngozi", "surname": "Ogburu", "dob": born}))
+    rule = BlockingRule("phonetic surname+birth year+initial", ("sn_phonetic", "birth_year", "initial_code"),
+                        alike_in=("forename", "surname"))
+    candidates = block(built, (rule,), 250, COMPARISONS)
+    assert pair_set(candidates) == {(0, 1)}
+    # Six pairs in the block: Nkechi is no Ngozi (3 pairs), and OGBURU no OKAFOR (2 more); OGBURU with itself
+    # is alike in surname but not in forename.
+    assert candidates.report[0].pairs_unalike == 5
+    assert BlockingRule("r", ("dob_int",), alike_in="forename").alike_in == ("forename",)
+
+
 def test_a_rule_kept_to_alike_values_needs_the_comparison_it_names():
     rule = BlockingRule("dob+initial", ("dob_int", "initial_code"), alike_in="forename")
     built = records(a=table({"forename": "Ann", "dob": "2001-02-03"}, {"forename": "Amy", "dob": "2001-02-03"}))
