@@ -71,17 +71,24 @@ def person_set_texts(rows: pd.DataFrame) -> pd.Series:
                      dtype=object)
 
 
+def _person_id(text: str, attempt: int = 0) -> str:
+    salt = b"" if attempt == 0 else f"\x00{attempt}".encode()
+    return ID_PREFIX + hashlib.blake2b(ID_LABEL + salt + b"\x00" + text.encode("utf-8"), digest_size=ID_BYTES).hexdigest()
+
+
 def derive_ids(texts: pd.Series, taken: set[str]) -> pd.Series:
-    """An ID per record set (by cluster), none of them in `taken` nor repeated; `taken` gains them."""
+    """An ID per record set (by cluster), none of them in `taken` nor repeated; `taken` gains them.
+
+    Each set's first attempt is made for all at once; only if one of them clashes (with `taken` or with
+    another) are the IDs given one by one, in order, the later of two trying again with a salt."""
+    first = [_person_id(text) for text in texts.to_numpy(dtype=object)]
+    if taken.isdisjoint(first) and len(set(first)) == len(first):
+        taken.update(first)
+        return pd.Series(first, index=texts.index, dtype=object)
     ids = {}
     for cluster, text in texts.items():
         attempt = 0
-        while True:
-            salt = b"" if attempt == 0 else f"\x00{attempt}".encode()
-            digest = hashlib.blake2b(ID_LABEL + salt + b"\x00" + text.encode("utf-8"), digest_size=ID_BYTES)
-            candidate = ID_PREFIX + digest.hexdigest()
-            if candidate not in taken:
-                break
+        while (candidate := _person_id(text, attempt)) in taken:
             attempt += 1
         taken.add(candidate)
         ids[cluster] = candidate
