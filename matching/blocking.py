@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from matching.comparisons import Comparison, PairView
-from matching.pairs import code_pair_keys, pack, pairs_within_blocks, unpack
+from matching.pairs import code_pair_keys, distinct, pack, pairs_within_blocks, unpack
 from matching.standardise import PersonRecords
 
 # Names shared by more records than this are compared within a postcode district only.
@@ -214,7 +214,7 @@ def explode_any_of(frame: pd.DataFrame, rule: BlockingRule, records: np.ndarray)
 def distinct_record_pairs(left: np.ndarray, right: np.ndarray, records: int) -> tuple[np.ndarray, np.ndarray]:
     """Each pair once, as (lower, higher), leaving out a record paired with itself."""
     different = left != right
-    keys = np.unique(pack(np.minimum(left, right)[different], np.maximum(left, right)[different], records))
+    keys = distinct(pack(np.minimum(left, right)[different], np.maximum(left, right)[different], records))
     return unpack(keys, records)
 
 

@@ -34,7 +34,7 @@ from scipy.sparse import coo_matrix
 from rapidfuzz.distance import OSA
 from scipy.sparse.csgraph import connected_components
 
-from matching.pairs import member, pair_keys, pairs_within_blocks
+from matching.pairs import distinct, member, pair_keys, pairs_within_blocks
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def same_event_pairs(event_codes: np.ndarray, cap: int = EVENT_SIZE_CAP) -> tupl
     """
     codes = event_codes.astype(np.int64)
     left, right, oversized = pairs_within_blocks(codes, cap)
-    return left, right, len(np.unique(codes[oversized]))
+    return left, right, len(distinct(codes[oversized]))
 
 
 def resolve_ambiguity(links: Links, cannot_link: tuple[np.ndarray, np.ndarray], n: int, ambiguity_bits: float
@@ -166,14 +166,14 @@ def cluster(
     conflicted = set()
     for identifier in identifiers:
         has = identifier.codes >= 0
-        distinct = pd.DataFrame({"label": labels[has], "code": identifier.codes[has]}).drop_duplicates()
-        several = distinct[distinct["label"].duplicated(keep=False)]
+        held = pd.DataFrame({"label": labels[has], "code": identifier.codes[has]}).drop_duplicates()
+        several = held[held["label"].duplicated(keep=False)]
         for label, codes in several.groupby("label")["code"]:
             if not identifier.all_compatible(set(codes.tolist())):
                 conflicted.add(label)
     a, b = cannot_link
     inside = labels[a] == labels[b]
-    conflicted.update(np.unique(labels[a[inside]]).tolist())
+    conflicted.update(distinct(labels[a[inside]]).tolist())
     if generation is not None:
         spans = generation.spans(labels)
         conflicted.update(spans.index[spans >= generation.gap].tolist())
@@ -192,11 +192,11 @@ def cluster(
 def numbered_by_first_record(labels: np.ndarray) -> np.ndarray:
     """Clusters renumbered 0.. in order of their first record, so that numbering depends on the persons
     alone, not on the graph library or on how the work was split."""
-    distinct, first_seen = np.unique(labels, return_index=True)
+    seen, first_seen = np.unique(labels, return_index=True)
     order = np.argsort(first_seen)
     renumber = np.empty_like(order)
     renumber[order] = np.arange(len(order))
-    return renumber[np.searchsorted(distinct, labels)]
+    return renumber[np.searchsorted(seen, labels)]
 
 
 def _rebuild(labels: np.ndarray, links: Links, used: np.ndarray, conflicted: set[int],

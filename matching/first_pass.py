@@ -21,7 +21,7 @@ from functools import cached_property
 
 import numpy as np
 
-from matching.pairs import member, pack, pairs_within_blocks, unpack
+from matching.pairs import distinct, member, pack, pairs_within_blocks, unpack
 
 CONTEXT_SIZE_CAP = 200
 BIRTHDAY_BASE = 100_000_000
@@ -50,12 +50,12 @@ class FirstPass:
         others = np.r_[right, left]
         mine, theirs = labels[records], labels[others]
         two = mine != theirs
-        contexts = np.unique(pack(mine[two], theirs[two], len(labels) + 1))
+        contexts = distinct(pack(mine[two], theirs[two], len(labels) + 1))
         has_context = np.zeros(int(labels.max()) + 1 if len(labels) else 0, dtype=bool)
         has_context[mine[two]] = True
         known = dob[others] >= 0
         # (record, someone else's birthday in its contexts) against (record, its own birthday)
-        birthdays = np.unique(pack(records[known], dob[others][known], BIRTHDAY_BASE))
+        birthdays = distinct(pack(records[known], dob[others][known], BIRTHDAY_BASE))
         own = pack(np.arange(len(labels)), dob, BIRTHDAY_BASE)
         twin_at_home = (member(own, birthdays) & (dob >= 0)) if len(birthdays) else np.zeros(len(labels), dtype=bool)
         return cls(labels, contexts, has_context, twin_at_home)

@@ -37,6 +37,13 @@ def code_pair_keys(left: np.ndarray, right: np.ndarray, vocabulary_size: int) ->
     return np.where((left >= 0) & (right >= 0), pack_unordered(left, right, vocabulary_size + 1), -1)
 
 
+def distinct(values: np.ndarray) -> np.ndarray:
+    """Each value once, sorted: `np.unique` of integer keys by a sort, which numpy 2.4's `np.unique` (without
+    `return_index`) is not: it took about 3 s over three million keys that a sort orders in milliseconds."""
+    ordered = np.sort(np.asarray(values))
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
+
+
 def member(values: np.ndarray, universe: np.ndarray) -> np.ndarray:
     """`np.isin` for integer keys by sort and binary search, several times faster on millions of keys."""
     values = np.asarray(values)
@@ -53,7 +60,7 @@ class KeyIndex:
 
     def __init__(self, keys: np.ndarray):
         keys = np.asarray(keys, dtype=np.int64)
-        self._order = np.argsort(keys, kind="stable")
+        self._order = np.argsort(keys)  # the keys are unique: no ties for a stable sort to keep in order
         self._sorted = keys[self._order]
 
     def find(self, values: np.ndarray) -> np.ndarray:
@@ -65,11 +72,24 @@ class KeyIndex:
         return np.where(self._sorted[at] == values, self._order[at], -1)
 
 
+def _by_block(block_ids: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The members ordered by block, in record order within a block, and their blocks in that order.
+
+    A stable argsort of the block numbers, done as a plain sort of (block, record) packed into one key: no two
+    keys tie, so the order is the same, at a tenth of the cost on millions of records."""
+    ids = np.asarray(block_ids, dtype=np.int64)[members]
+    base = np.int64(max(len(block_ids), 1))
+    if len(ids) and int(ids.max()) >= np.iinfo(np.int64).max // int(base):
+        order = members[np.argsort(ids, kind="stable")]
+        return order, np.asarray(block_ids)[order]
+    keys = np.sort(ids * base + members)
+    return keys % base, keys // base
+
+
 def pairs_within_blocks(block_ids: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every pair of records sharing a block of at most `cap` records; also the oversized blocks' records."""
     members = np.flatnonzero(block_ids >= 0)
-    order = members[np.argsort(block_ids[members], kind="stable")]
-    sorted_ids = block_ids[order]
+    order, sorted_ids = _by_block(block_ids, members)
     starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]]) if len(order) else np.array([], dtype=np.int64)
     sizes = np.diff(np.r_[starts, len(order)])
     oversized = sizes > cap

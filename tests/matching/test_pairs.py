@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from matching.pairs import KeyIndex, member, pack, unpack
+from matching.pairs import KeyIndex, distinct, member, pack, pairs_within_blocks, unpack
 
 
 @given(keys=st.lists(st.integers(0, 10**12), unique=True, max_size=50),
@@ -26,3 +26,21 @@ def test_packing_a_pair_keeps_both_and_their_order(pairs):
     second = np.array([b for _, b in pairs], dtype=np.int64)
     a, b = unpack(pack(first, second, 1000), 1000)
     assert a.tolist() == first.tolist() and b.tolist() == second.tolist()
+
+
+@given(st.lists(st.one_of(st.integers(-1, 5), st.integers(2**61, 2**62)), max_size=40), st.integers(2, 6))
+def test_pairs_within_blocks_are_every_pair_sharing_a_block_no_bigger_than_the_cap(block_ids, cap):
+    ids = np.array(block_ids, dtype=np.int64)
+    left, right, oversized = pairs_within_blocks(ids, cap)
+    size = {b: int((ids == b).sum()) for b in set(block_ids) if b >= 0}
+    expected = {(a, b) for a in range(len(ids)) for b in range(a + 1, len(ids))
+                if ids[a] >= 0 and ids[a] == ids[b] and size[ids[a]] <= cap}
+    assert sorted(zip(left.tolist(), right.tolist())) == sorted(expected) and len(left) == len(expected)
+    # the oversized blocks' records, by block, in record order within each (blocks that split further read them so)
+    members = [i for i in np.argsort(ids, kind="stable") if ids[i] >= 0 and size[ids[i]] > cap]
+    assert oversized.tolist() == members
+
+
+@given(st.lists(st.integers(-2**40, 2**40), max_size=60))
+def test_distinct_is_numpys_unique(values):
+    assert distinct(np.array(values, dtype=np.int64)).tolist() == np.unique(np.array(values, dtype=np.int64)).tolist()
