@@ -48,7 +48,9 @@ def person_dates_of_birth(tables: dict[str, pd.DataFrame], persons: RecordPerson
     person_code = np.concatenate(person_parts)
     dob = np.concatenate(dob_parts)
     known = (person_code >= 0) & ~np.isnat(dob)
-    dob_code, dob_values = pd.factorize(dob[known], sort=True)
+    # as integers: pandas factorises datetimes one Python object at a time
+    dob_code, dob_days = pd.factorize(dob[known].view(np.int64), sort=True)
+    dob_values = np.asarray(dob_days, dtype=np.int64).view(dob.dtype)  # in the unit the records gave
     counts = pd.DataFrame({"person": person_code[known], "council": np.concatenate(council_parts)[known],
                            "dob": dob_code}).value_counts(sort=False)
     person, is_council, dob_index = (counts.index.get_level_values(level).to_numpy() for level in range(3))

@@ -37,6 +37,7 @@ from matching.review import DecisionsForRun, decisions_for_run, read_decisions, 
 from matching.review_workbook import write_review_queue
 from matching.standardise import PersonRecords, identifier_quality
 from matching.storage import (
+    WORKING_FILES,
     load_candidates,
     load_first_pass,
     load_records,
@@ -184,7 +185,7 @@ def score_pairs(run_root: Path, config: RunConfiguration, model: LinkageModel, p
     levels_file = first_levels_part(run_root, part)
     first_levels = np.load(levels_file) if second and levels_file.exists() else None
     result = pipeline.score(config.linkage, model, records, candidates, first, first_levels)
-    scored_pairs(config.linkage.comparisons).write(result.pairs, scored_part(run_root, part, second))
+    scored_pairs(config.linkage.comparisons).write(result.pairs, scored_part(run_root, part, second), **WORKING_FILES)
     if result.levels is not None:
         levels_file.parent.mkdir(parents=True, exist_ok=True)
         np.save(levels_file, result.levels)

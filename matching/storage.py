@@ -22,9 +22,14 @@ from matching.tables import CANDIDATE_PAIRS, CATEGORY_COLUMNS, PERSON_RECORDS
 # Records are written in row groups of this many, the slices a Dask worker reads on its own.
 RECORDS_ROW_GROUP = 131_072
 
+WORKING_FILES = {"compression": "lz4"}
+"""How the linkage's working tables (records, candidate pairs, scored pairs) are written: they are read back
+within the run, and LZ4 writes them more than twice as fast as the default Snappy, at about the same size."""
+
 
 def save_records(records: PersonRecords, directory: Path) -> Path:
-    PERSON_RECORDS.write(records.frame, directory / "records.parquet", row_group_size=RECORDS_ROW_GROUP)
+    PERSON_RECORDS.write(records.frame, directory / "records.parquet", row_group_size=RECORDS_ROW_GROUP,
+                         **WORKING_FILES)
     pq.write_table(pa.table({"word": pa.array(records.vocabulary.tolist(), pa.string())}), directory / "vocabulary.parquet")
     return directory
 
@@ -68,7 +73,8 @@ def save_candidates(candidates: CandidatePairs, path: Path) -> Path:
         b"report": json.dumps([dataclasses.asdict(r) for r in candidates.report]).encode(),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table.replace_schema_metadata(metadata), path, row_group_size=CANDIDATE_ROW_GROUP)
+    pq.write_table(table.replace_schema_metadata(metadata), path, row_group_size=CANDIDATE_ROW_GROUP,
+                   **WORKING_FILES)
     return path
 
 
