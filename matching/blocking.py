@@ -158,12 +158,12 @@ def _block_ids(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
     if present.any():
         # Codes combined by arithmetic, one column at a time, and numbered densely once at the end: most
         # blocking columns are already small non-negative integers, and a hash factorisation per column
-        # cost more than the rest of a rule's blocking. Text columns (and a key about to outgrow int64) are
-        # factorised first.
+        # cost more than the rest of a rule's blocking. Text columns, codes of a wide range, and a key about
+        # to outgrow int64 are factorised first.
         key, key_range = np.zeros(int(present.sum()), dtype=np.int64), 1
         for column in columns:
             values = frame[column].to_numpy()[present]
-            if values.dtype.kind in "iu" and len(values) and values.min() >= 0:
+            if values.dtype.kind in "iu" and len(values) and values.min() >= 0 and values.max() < 2**31:
                 codes, width = values.astype(np.int64), int(values.max()) + 1
             else:
                 codes, uniques = pd.factorize(values)
