@@ -15,7 +15,7 @@ import pandas as pd
 
 from criteria.framework import DependentChild
 from criteria.persons import RecordPersons
-from matching.pairs import distinct
+from matching.pairs import distinct, pack, unpack
 
 ADULT_AGE = 18
 
@@ -77,9 +77,8 @@ def family_members(
     family_code, family_names = pd.factorize(la_cases["family_id"].astype(object).to_numpy()[linked], sort=True)
     # Each (family, person) once, sorted by family, then person: packed into one key, as `np.unique` over rows
     # costs seconds on a county's families.
-    base = np.int64(len(persons.names) + 1)
-    keys = distinct(family_code.astype(np.int64) * base + codes[linked].astype(np.int64))
-    pairs = np.stack([keys // base, keys % base], axis=1)
+    base = len(persons.names) + 1
+    pairs = np.stack(unpack(distinct(pack(family_code, codes[linked], base)), base), axis=1)
     members = pd.DataFrame({"family_id": family_names[pairs[:, 0]], "person_id": persons.names[pairs[:, 1]]})
     members["dob"] = dates_of_birth[pairs[:, 1]]
     members["age"] = age_at(members["dob"], reference_date)

@@ -13,14 +13,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data.tables import STRING
+from data.tables import arrow_text
 
 
 def _arrow_text(values: pd.Series) -> pa.Array:
-    array = pa.array(values.astype(STRING), from_pandas=True)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    return array.cast(pa.large_string())
+    return arrow_text(values).cast(pa.large_string())
 
 
 class RecordPersons:

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.contract import FieldSpec
 from data.identifiers import clean_identifier, normalise_postcode
-from data.tables import STRING
+from data.tables import STRING, arrow_text
 
 
 SEX_CODES = {
@@ -55,10 +54,7 @@ def parse_dates(values: pd.Series, formats: tuple[str, ...]) -> pd.Series:
     dictionary encoding finds the distinct texts and where each occurs in one pass in C++, where a pandas
     index built over the texts and looked up again cost seconds for the millions of dates of a county.
     """
-    text = pa.array(values.astype(STRING), type=pa.string(), from_pandas=True)
-    if isinstance(text, pa.ChunkedArray):
-        text = text.combine_chunks()
-    encoded = pc.dictionary_encode(text)
+    encoded = pc.dictionary_encode(arrow_text(values))
     distinct = encoded.dictionary.to_numpy(zero_copy_only=False)
     parsed = pd.Series(pd.NaT, index=range(len(distinct)), dtype="datetime64[ns]")
     remaining = np.ones(len(distinct), dtype=bool)

@@ -68,6 +68,14 @@ class TableSchema:
         return path
 
 
+def arrow_text(values: pd.Series | pd.Index) -> pa.Array:
+    """Text as one Arrow string array (missing values null), for Arrow's compute functions."""
+    array = pa.array(pd.Series(values).astype(STRING), from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array.cast(pa.string())
+
+
 def text_isin(values: pd.Series | pd.Index, wanted: Iterable[str]) -> np.ndarray:
     """Which values are among `wanted` (text; a missing value never is), as a boolean array.
 
@@ -76,8 +84,7 @@ def text_isin(values: pd.Series | pd.Index, wanted: Iterable[str]) -> np.ndarray
     in C++."""
     wanted = wanted if isinstance(wanted, (pd.Series, pd.Index)) else pd.Index(list(wanted), dtype=object)
     value_set = pa.array(pd.Series(wanted).dropna().astype(str).to_numpy(dtype=object), type=pa.string())
-    texts = pa.array(pd.Series(values).astype(STRING), type=pa.string())
-    return pc.is_in(texts, value_set=value_set, skip_nulls=True).fill_null(False).to_numpy(zero_copy_only=False)
+    return pc.is_in(arrow_text(values), value_set=value_set, skip_nulls=True).fill_null(False).to_numpy(zero_copy_only=False)
 
 
 def write_parquet(frame: pd.DataFrame, path: Path, schema: pa.Schema | None = None) -> Path:

@@ -78,12 +78,12 @@ def _by_block(block_ids: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, n
     A stable argsort of the block numbers, done as a plain sort of (block, record) packed into one key: no two
     keys tie, so the order is the same, at a tenth of the cost on millions of records."""
     ids = np.asarray(block_ids, dtype=np.int64)[members]
-    base = np.int64(max(len(block_ids), 1))
-    if len(ids) and int(ids.max()) >= np.iinfo(np.int64).max // int(base):
+    base = max(len(block_ids), 1)
+    if len(ids) and int(ids.max()) >= np.iinfo(np.int64).max // base:
         order = members[np.argsort(ids, kind="stable")]
         return order, np.asarray(block_ids)[order]
-    keys = np.sort(ids * base + members)
-    return keys % base, keys // base
+    sorted_ids, order = unpack(np.sort(pack(ids, members, base)), base)
+    return order, sorted_ids
 
 
 def pairs_within_blocks(block_ids: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

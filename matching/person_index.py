@@ -32,7 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data.tables import STRING
+from data.tables import STRING, arrow_text
 from matching.tables import PERSON_INDEX
 
 ID_PREFIX = "P"
@@ -57,9 +57,7 @@ def person_set_texts(rows: pd.DataFrame) -> pd.Series:
     """Each cluster's records as one canonical text, by cluster: sorted `source|record_id|identity_key` lines."""
     parts = []
     for name in ("source", "record_id", "identity_key"):
-        array = pa.array(rows[name].astype(STRING), from_pandas=True)
-        array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
-        parts.append(pc.fill_null(array.cast(pa.string()), ""))
+        parts.append(pc.fill_null(arrow_text(rows[name]), ""))
     table = pa.table({"cluster": pa.array(rows["cluster"].to_numpy(dtype=np.int64)),
                       "line": pc.binary_join_element_wise(*parts, RECORD_SEPARATOR)})
     table = table.take(pc.sort_indices(table, [("cluster", "ascending"), ("line", "ascending")]))

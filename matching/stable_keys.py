@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data.tables import STRING
+from data.tables import STRING, arrow_text
 
 KEY_CHARACTERS = 32
 SEPARATOR = "\x1f"
@@ -35,10 +35,7 @@ def _digest(texts: pa.Array, label: bytes) -> np.ndarray:
 
 
 def _text(values: pd.Series) -> pa.Array:
-    array = pa.array(values.astype(STRING), from_pandas=True)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    return pc.fill_null(array.cast(pa.string()), "")
+    return pc.fill_null(arrow_text(values), "")
 
 
 def identity_keys(frame: pd.DataFrame) -> pd.Series:
