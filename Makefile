@@ -10,6 +10,7 @@ HOUSEHOLDS ?= 2000
 OUT ?= demo-out
 BENCH_SCALES ?= 2000 20000 200000
 BENCH_OUT ?= bench-out
+BENCH_REPEAT ?= 1
 BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: install demo test bench lock clean
@@ -34,7 +35,7 @@ $(BENCH_STAMP): $(STAMP)
 
 # `make bench BENCH_SCALES=2000000` adds the 2M scale to the results already in $(BENCH_OUT).
 bench: $(BENCH_STAMP)
-	$(BIN)/python benchmarks/run.py --households $(BENCH_SCALES) --out $(BENCH_OUT) --febrl --report
+	$(BIN)/python benchmarks/run.py --households $(BENCH_SCALES) --repeat $(BENCH_REPEAT) --out $(BENCH_OUT) --febrl --report
 
 # Re-resolve the dependency tree from pyproject.toml and pin it again.
 lock:
