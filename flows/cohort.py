@@ -36,9 +36,9 @@ from data.errors import SfmatchError
 from data.ingest import IngestStats
 from data.readers import extract_parts
 from data.private_files import private_umask, restrict
-from expectations.runner import warm_up
 from expectations.thresholds import DEFAULT_THRESHOLDS
 from flows.caching import base_fingerprint, cached, file_fingerprint, fingerprint
+from flows.child_process import Child
 from flows.configuration import RunConfiguration, load_run_configuration
 from flows.locks import run_lock, shared_lock
 from flows.manifest import RunManifest, StageTimes
@@ -54,6 +54,7 @@ from flows.linkage_tasks import (
     block_records,
     linkage_model,
     match_report,
+    review_workbook,
     resolve_persons,
     score_pairs,
     standardise_records,
@@ -63,7 +64,7 @@ from flows.outcome_tasks import reconcile_dwp_reply, record_claims, track_outcom
 from flows.submission_tasks import SubmissionSummary, encrypt_cohort, publish_submission, pseudonymise_cohort
 from flows.tasks import (
     GateSummary, PreparedRun, assess_families, bounded, combine_source_parts, gate_inputs, gate_submission,
-    ingest_part, ingest_source, os_error_message, prepare_run,
+    ingest_part, ingest_source, os_error_message, prepare_run, start_gates,
 )
 from matching.linker import LinkageStats
 from matching.model import LinkageModel
@@ -232,9 +233,10 @@ class Linkage:
     linkage_model: LinkageModel
 
 
-def link_persons(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, stages: Stages, ingested: str
-                 ) -> tuple[Linkage, str]:
-    """Standardise, block, score per partition, and resolve persons with stable IDs."""
+def link_persons(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, stages: Stages, ingested: str,
+                 standardising: PrefectFuture) -> tuple[Linkage, str]:
+    """Block, score per partition, and resolve persons with stable IDs, once `standardising` (submitted
+    while the input gate ran) has finished: its time is what the run waited for it after the gate."""
     logger = get_run_logger()
     settings = config.settings
     folder, manifest = prepared.folder, prepared.manifest
@@ -243,8 +245,8 @@ def link_persons(prepared: PreparedRun, config: RunConfiguration, times: StageTi
     shareable = config.without_secrets()
     with times.measure("standardise"):
         key = fingerprint(ingested, "standardise")
-        standardised = stages.run_on_workers(standardise_records, key, root, shareable,
-                                             date.fromisoformat(manifest.reference_date))
+        standardised = standardising.result()
+        stages.note({standardise_records.name: standardising.state})
     with times.measure("block"):
         key = fingerprint(key, "block")
         blocking = stages.run_on_workers(block_records, key, root, shareable)
@@ -356,7 +358,7 @@ def track(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, st
 
 
 def submit(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, criteria: CriteriaSummary,
-           stages: Stages, assessed: str) -> tuple[SubmissionSummary, Path]:
+           stages: Stages, assessed: str, gates: Child) -> tuple[SubmissionSummary, Path]:
     """Write (stage), audit (the submission gate), then encrypt and publish."""
     settings = config.settings
     folder, manifest = prepared.folder, prepared.manifest
@@ -368,7 +370,7 @@ def submit(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, c
         submission = stages.run(pseudonymise_cohort, key, root, config, folder.run_id,
                                 date.fromisoformat(manifest.reference_date))
     with times.measure("gate submission"):
-        gate = stages.run(gate_submission, fingerprint(key, "gate"), root, config)
+        gate = stages.run(gate_submission, fingerprint(key, "gate"), root, config, gates)
     _require(gate, manifest)
     with times.measure("encrypt"):
         context = {"la_code": settings.la_code, "run_id": folder.run_id, "reference_date": manifest.reference_date,
@@ -445,22 +447,38 @@ def _cohort_run(extracts_dir: Path, out_dir: Path | None, config_file: Path | No
 
 def _run_stages(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, refresh: bool
                 ) -> RunSummary | State:
+    stages = Stages(prepared.folder.root, refresh, config.settings)
+    base = run_fingerprint(config, prepared.manifest.reference_date)
+    gates = start_gates()  # Great Expectations loads in it while the extracts are read
+    try:
+        return _stages_with_gates(prepared, config, times, stages, base, gates)
+    finally:
+        gates.stop()
+
+
+def _stages_with_gates(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, stages: Stages,
+                       base: str, gates: Child) -> RunSummary | State:
     logger = get_run_logger()
     folder, manifest = prepared.folder, prepared.manifest
-    stages = Stages(folder.root, refresh, config.settings)
-    base = run_fingerprint(config, manifest.reference_date)
-    warm_up()  # the gates' library loads while the extracts are read
     ingest, errors = ingest_all(prepared, config, times, stages, base)
     if errors:
         return fail_run(folder, manifest, times, errors)
     ingested = fingerprint(base, "ingested", prepared.hashes)
+    standardising: PrefectFuture | None = None
+    workbook: PrefectFuture | None = None
     try:
+        # The records are standardised while the input gate runs in its own process: its verdict is needed
+        # before anything is linked, not before anything is read.
+        standardising = stages.submit(standardise_records, fingerprint(ingested, "standardise"), folder.root,
+                                      config.without_secrets(), date.fromisoformat(manifest.reference_date))
         with times.measure("gate inputs"):
             previous_manifest = prepared.previous_output("manifest.json")
             gate = stages.run(gate_inputs, fingerprint(ingested, "gate", file_fingerprint(previous_manifest)),
-                              folder.root, config, date.fromisoformat(manifest.reference_date), previous_manifest)
+                              folder.root, config, date.fromisoformat(manifest.reference_date), previous_manifest,
+                              gates)
         _require(gate, manifest)
-        linkage, linked = link_persons(prepared, config, times, stages, ingested)
+        linkage, linked = link_persons(prepared, config, times, stages, ingested, standardising)
+        workbook = stages.submit(review_workbook, fingerprint(linked, "workbook"), folder.root)  # alongside the rest
         criteria, assessed = assess(prepared, config, times, stages, linked)
         outcomes, assessed = track(prepared, config, times, stages, assessed)
         with times.measure("report"):
@@ -468,14 +486,21 @@ def _run_stages(prepared: PreparedRun, config: RunConfiguration, times: StageTim
                        linkage.linkage_model, linkage.model.trained_in_run, linkage.standardised, linkage.blocking,
                        linkage.parts, linkage.resolved, criteria, outcomes)
         manifest.outputs["match_report"] = "match_report.html"
-        submission, published = (submit(prepared, config, times, criteria, stages, assessed)
+        submission, published = (submit(prepared, config, times, criteria, stages, assessed, gates)
                                  if config.settings.submission.enabled else (None, None))
+        with times.measure("review workbook"):  # only as long as the run had to wait for it at the end
+            workbook.result()
+        stages.note({review_workbook.name: workbook.state})
         if outcomes is not None:  # the claims are made once the run has done everything else
             record_claims(folder.root, config, folder.run_id, date.fromisoformat(manifest.reference_date))
     except SfmatchError as error:
         logger.error("%s", error)
         manifest.cache_hits = stages.hits
         return fail_run(folder, manifest, times, [str(error)])
+    finally:
+        for future in (standardising, workbook):  # the run ends only once what it started has
+            if future is not None:
+                future.wait()
 
     manifest.cache_hits = stages.hits
     manifest.finish("completed", times)

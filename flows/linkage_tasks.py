@@ -20,6 +20,7 @@ from criteria import outcome_report
 from criteria.outcome_report import OutcomeSummary
 from criteria.report import CriteriaSummary, render_section
 from data.tables import read_parquet
+from flows.child_process import run_in_child
 from flows.cluster import cluster_client, worker_count
 from flows.configuration import RunConfiguration
 from flows.tasks import MINUTES, ingested_tables
@@ -38,6 +39,7 @@ from matching.review_workbook import write_review_queue
 from matching.standardise import PersonRecords, identifier_quality
 from matching.storage import (
     WORKING_FILES,
+    forget_loaded,
     load_candidates,
     load_first_pass,
     load_records,
@@ -249,7 +251,7 @@ def resolve_persons(run_root: Path, config: RunConfiguration, model: LinkageMode
     LINKS.write(outcome.links, run_root / "linkage" / "links.parquet")
     PENDING_PAIRS.write(pipeline.pending_pairs(outcome.review, records), run_root / "linkage" / "pending_pairs.parquet")
     queue = pipeline.review_queue(spec, model, records, outcome.review, first)
-    write_review_queue(queue, run_root / "review_queue.csv", run_root / "review_queue.xlsx")
+    write_review_queue(queue, run_root / "review_queue.csv", run_root / REVIEW_QUEUE_FILE)
     stats = outcome.stats
     logger.info(
         "linkage: %d records into %d persons; %d links kept, %d left out to respect constraints, %d pairs for review",
@@ -264,7 +266,25 @@ def resolve_persons(run_root: Path, config: RunConfiguration, model: LinkageMode
                        "(events_too_large in the manifest)", stats.events_too_large)
     examples = pick_examples(spec, combined.pairs, lambda chosen: pipeline.field_weights(spec, model, records, chosen, first),
                              records)
+    forget_loaded()  # the last linkage step: the records are not needed in memory again
     return ResolveSummary(stats, examples, len(outcome.linked))
+
+
+REVIEW_QUEUE_FILE = "linkage/review_queue.parquet"
+REVIEW_WORKBOOK = "review_queue.xlsx"
+
+
+@task(name="review workbook", cache_policy=NO_CACHE, timeout_seconds=30 * MINUTES)
+def review_workbook(run_root: Path) -> Path:
+    """The review queue as a workbook for analysts, written while the run goes on with the assessment.
+
+    xlsxwriter spends Python time on every cell: 15 s for the 2.4M cells of a large county's queue. In the
+    run's own process that would hold up the stages after it; a process of its own writes it on the other
+    core, and this task only waits for it.
+    """
+    path = run_root / REVIEW_WORKBOOK
+    run_in_child("matching.review_workbook", str(run_root / REVIEW_QUEUE_FILE), str(path), what="the review workbook")
+    return path
 
 
 @task(name="match report", cache_policy=NO_CACHE, timeout_seconds=15 * MINUTES)

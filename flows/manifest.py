@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 
 from data.ingest import IngestStats
+from data.memory import return_freed_memory
 
 MANIFEST_VERSION = 1
 
@@ -65,6 +66,7 @@ class StageTimes:
             finally:
                 self.seconds[stage] = round(self.seconds.get(stage, 0.0) + time.perf_counter() - started, 3)
         self.peak_mb[stage] = round(max(self.peak_mb.get(stage, 0.0), memory.peak / 2**20), 1)
+        return_freed_memory()
 
 
 @dataclass

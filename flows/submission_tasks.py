@@ -14,7 +14,7 @@ import pandas as pd
 from data.tables import read_parquet
 from flows.configuration import RunConfiguration
 from flows.tasks import IO_RETRIES, MINUTES, GateSummary
-from matching.storage import load_records
+from matching.storage import read_record_columns
 from pseudonymise.cohort import OPTED_OUT, CohortInputs, build_cohort_package, recorded_sexes, write_cohort_package
 from pseudonymise.optouts import load_opt_outs
 from pseudonymise.pseudonyms import Pseudonymiser
@@ -24,7 +24,7 @@ from pseudonymise.publish import (
     AGGREGATES, COHORT, PROGRESS, PackageDescription, Publication, period_of, publish, seal_package,
 )
 from pseudonymise.quarterly import disclosure_controlled, progress_counts, quarter_of
-from pseudonymise.submission import RunContext
+from pseudonymise.submission import RECORD_COLUMNS, RunContext
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def pseudonymise_cohort(run_root: Path, config: RunConfiguration, run_id: str, r
         framework=config.framework.framework,
         families=read_parquet(run_root / "families.parquet"),
         members=read_parquet(run_root / "criteria" / "family_members.parquet"),
-        records=load_records(run_root / "linkage").frame,
+        records=read_record_columns(run_root / "linkage", RECORD_COLUMNS),
         linked=read_parquet(run_root / "linked_records.parquet"),
         sexes=recorded_sexes(run_root / "ingested", config.contracts, config.sources),
         evidence=lambda: read_parquet(run_root / "evidence.parquet",

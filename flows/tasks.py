@@ -10,8 +10,10 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import pickle
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -33,10 +35,11 @@ from data.ingest import (
 from data.readers import extract_sha256, locate_extracts, read_extract
 from data.tables import read_parquet, write_parquet
 from expectations.inputs import ingest_expectations, input_expectations
-from expectations.offline_docs import make_offline
+from expectations.gate_job import GateJob, results_from
 from expectations.report import failure_message, gate_markdown, write_gate_report
-from expectations.runner import Outcome, run_suites
+from expectations.runner import Outcome
 from expectations.submission import aggregate_expectations, cohort_expectations, quarterly_expectations, read_cohort
+from flows.child_process import Child
 from flows.configuration import RunConfiguration
 from flows.manifest import RunManifest, utc_now
 from flows.runs import RunFolder, code_version, previous_run, run_id_for
@@ -252,10 +255,28 @@ class GateSummary:
             name: {k: suite[k] for k in ("rows", "evaluated", "passed")} for name, suite in self.suites.items()}}
 
 
-def _gate(run_root: Path, gate: str, title: str, batches: dict) -> GateSummary:
-    """Run a gate's suites, keep its report and Data Docs in the run folder, publish counts as an artifact."""
-    results = run_suites(batches, run_root / "data_docs" / gate)
-    make_offline(run_root / "data_docs" / gate, title, results)
+def start_gates() -> Child:
+    """The process that will run the run's gates, started as the run begins so that Great Expectations is
+    loaded, on the other core, by the time the first gate's tables are ready (`flows.gate_worker`)."""
+    return Child("flows.gate_worker", what="the quality gates' results")
+
+
+def _gate(run_root: Path, gate: str, title: str, batches: dict, gates: Child | None) -> GateSummary:
+    """Run a gate's suites in the gates' process; keep its report and Data Docs in the run folder, publish
+    counts as an artifact."""
+    results_file = run_root / "quality" / f".{gate}-results.json"
+    results_file.parent.mkdir(parents=True, exist_ok=True)
+    results_file.unlink(missing_ok=True)
+    # Tables are named by path and each suite's expectations made in the gates' process, where GX is loaded.
+    job = pickle.dumps(GateJob(title, run_root / "data_docs" / gate, results_file, batches))
+    if gates is None:
+        run_once = start_gates()
+        run_once.ask(job)
+        run_once.finish()
+    else:
+        gates.ask(job)
+    results = results_from(results_file.read_text(encoding="utf-8"))
+    results_file.unlink()
     markdown = gate_markdown(title, results)
     report = write_gate_report(run_root / "quality", gate, markdown, results)
     create_markdown_artifact(key=f"sfmatch-quality-{gate}", markdown=markdown, description=f"{title}: counts only")
@@ -270,9 +291,11 @@ def _gate(run_root: Path, gate: str, title: str, batches: dict) -> GateSummary:
 
 
 @task(name="gate inputs", cache_policy=NO_CACHE, timeout_seconds=30 * MINUTES)
-def gate_inputs(run_root: Path, config: RunConfiguration, reference_date: date, previous_manifest: Path | None
-                ) -> GateSummary:
-    """The input suites on every ingested extract; a blocking failure stops the run before any linking."""
+def gate_inputs(run_root: Path, config: RunConfiguration, reference_date: date, previous_manifest: Path | None,
+                gates: Child | None = None) -> GateSummary:
+    """The input suites on every ingested extract; a blocking failure stops the run before any linking.
+
+    `gates`: the process the run started for its gates (`start_gates`); without one, a process of its own."""
     previous_rows: dict[str, int] = {}
     if previous_manifest is not None:
         previous = json.loads(previous_manifest.read_text(encoding="utf-8"))
@@ -281,29 +304,29 @@ def gate_inputs(run_root: Path, config: RunConfiguration, reference_date: date, 
     for source in config.sources:
         contract, thresholds = config.contracts[source], config.thresholds[source]
         batches[f"input_{source}"] = (
-            read_parquet(run_root / "ingested" / f"{source}.parquet"),
-            input_expectations(contract, thresholds, reference_date, previous_rows.get(source)),
+            partial(read_parquet, run_root / "ingested" / f"{source}.parquet"),
+            partial(input_expectations, contract, thresholds, reference_date, previous_rows.get(source)),
         )
-        batches[f"ingest_{source}"] = (read_parquet(readable_path(run_root, source)),
-                                       ingest_expectations(contract, thresholds))
-    return _gate(run_root, "inputs", "Input data quality", batches)
+        batches[f"ingest_{source}"] = (partial(read_parquet, readable_path(run_root, source)),
+                                       partial(ingest_expectations, contract, thresholds))
+    return _gate(run_root, "inputs", "Input data quality", batches, gates)
 
 
 @task(name="gate submission", cache_policy=NO_CACHE, timeout_seconds=30 * MINUTES)
-def gate_submission(run_root: Path, config: RunConfiguration) -> GateSummary:
+def gate_submission(run_root: Path, config: RunConfiguration, gates: Child | None = None) -> GateSummary:
     """The submission suite on the staged cohort file (as the recipient will read it) and the aggregates."""
     framework = config.framework.framework
     staging = run_root / "submission"
-    cohort = read_cohort(staging / "cohort" / "cohort.csv")
-    aggregates = pd.read_csv(staging / "aggregates" / "aggregates.csv", dtype=str, keep_default_na=False)
+    text = {"dtype": str, "keep_default_na": False}
     batches = {
-        "cohort": (cohort, cohort_expectations(framework.headline_codes, framework.eligibility.minimum)),
-        "aggregates": (aggregates, aggregate_expectations()),
+        "cohort": (partial(read_cohort, staging / "cohort" / "cohort.csv"),
+                   partial(cohort_expectations, framework.headline_codes, framework.eligibility.minimum)),
+        "aggregates": (partial(pd.read_csv, staging / "aggregates" / "aggregates.csv", **text), aggregate_expectations),
     }
     quarterly = staging / "progress" / "quarterly_return.csv"
     if quarterly.exists():
-        batches["quarterly"] = (pd.read_csv(quarterly, dtype=str, keep_default_na=False),
-                                quarterly_expectations(framework.headline_codes))
-    return _gate(run_root, "submission", "Submission data quality", batches)
+        batches["quarterly"] = (partial(pd.read_csv, quarterly, **text),
+                                partial(quarterly_expectations, framework.headline_codes))
+    return _gate(run_root, "submission", "Submission data quality", batches, gates)
 
 

@@ -21,12 +21,19 @@ AGREE, DISAGREE, NO_EVIDENCE = "C8E6C9", "FFCDD2", "EEEEEE"
 SHEET = "review queue"
 
 
-def write_review_queue(queue: pd.DataFrame, csv_path: Path, workbook_path: Path) -> tuple[Path, Path]:
-    """Write the queue as CSV and as a workbook; returns both paths."""
+def write_review_queue(queue: pd.DataFrame, csv_path: Path, queue_file: Path) -> tuple[Path, Path]:
+    """Write the queue as CSV, and as Parquet for its workbook to be made from (`workbook_from`), which
+    takes long enough to be worth a process of its own; returns both paths."""
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     queue.to_csv(csv_path, index=False)
-    write_workbook(queue, workbook_path)
-    return csv_path, workbook_path
+    queue_file.parent.mkdir(parents=True, exist_ok=True)
+    queue.to_parquet(queue_file, index=False)
+    return csv_path, queue_file
+
+
+def workbook_from(queue_file: Path, path: Path) -> Path:
+    """The workbook of a queue saved by `write_review_queue`: the same cells as from the queue itself."""
+    return write_workbook(pd.read_parquet(queue_file), path)
 
 
 def _shade(weight: float) -> str:
@@ -106,3 +113,9 @@ def read_workbook(path: Path) -> pd.DataFrame:
     body = [[text(cell) for cell in row] + [""] * (len(header) - len(row)) for row in rows[1:]]
     frame = pd.DataFrame(body, columns=header, dtype=str) if body else pd.DataFrame(columns=header, dtype=str)
     return frame.loc[:, [c for c in frame.columns if c]]
+
+
+if __name__ == "__main__":  # python -m matching.review_workbook <queue.parquet> <review_queue.xlsx>
+    import sys
+
+    workbook_from(Path(sys.argv[1]), Path(sys.argv[2]))

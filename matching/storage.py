@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,12 @@ def load_records(directory: Path) -> PersonRecords:
             _loaded.clear()
             _loaded[key] = _read_records(directory)
         return _loaded[key]
+
+
+def read_record_columns(directory: Path, columns: Iterable[str]) -> pd.DataFrame:
+    """Some columns of the saved records, read on their own, for a step after the linkage that needs neither
+    the rest nor what the linkage derives from them."""
+    return read_parquet(directory / "records.parquet", columns=list(columns))
 
 
 def _read_records(directory: Path) -> PersonRecords:
@@ -123,6 +130,15 @@ def save_first_pass(first: FirstPass, directory: Path) -> Path:
         _first_passes.clear()
         _first_passes[(str(path.resolve()), path.stat().st_mtime_ns)] = first
     return path
+
+
+def forget_loaded() -> None:
+    """Let go of the records and first pass this process keeps for the linkage's tasks, once the linkage is
+    done: at a county's scale they hold over a gigabyte that the assessment, outcomes and submission would
+    otherwise carry on top of their own."""
+    with _loading:
+        _loaded.clear()
+        _first_passes.clear()
 
 
 def load_first_pass(directory: Path, records: PersonRecords) -> FirstPass:

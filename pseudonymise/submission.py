@@ -25,6 +25,8 @@ SENT_ROLES = ("adult", "child")
 """The roles the spec allows. A member with no date of birth anywhere has the role `unknown`: they are held out
 of the file (and counted), since their role cannot be stated and their birth month is unknown anyway; their
 family's eligibility, decided without counting them as a dependent child, is unchanged."""
+RECORD_COLUMNS = ("source", "record_id", "forename", "surname", "dob", "nino", "nhs_number", "postcode")
+"""What the cohort reads of the standardised linkage records (opt-outs are matched on some of these too)."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ def person_attributes(records: pd.DataFrame, linked: pd.DataFrame, sexes: pd.Dat
     if persons is not None:
         link = link[text_isin(link["person_id"], persons)]
     link = link.astype({"source": str, "record_id": str})
-    frame = records[["source", "record_id", "forename", "surname", "dob", "nino", "nhs_number", "postcode"]]
+    frame = records[list(RECORD_COLUMNS)]
     frame = frame[text_isin(frame["record_id"], link["record_id"])].astype({"source": str, "record_id": str})
     frame = frame.merge(link, on=["source", "record_id"])
     frame = frame.merge(sexes.astype({"source": str, "record_id": str}), on=["source", "record_id"], how="left")

@@ -17,7 +17,7 @@ from data.ingest import ingest_extract, ingest_raw
 from data.readers import locate_extracts, read_extract
 from expectations.inputs import ingest_expectations, input_expectations
 from expectations.offline_docs import make_offline
-from expectations.runner import run_suites
+from expectations.runner import expectation, gx_expectations, run_suites
 from expectations.submission import aggregate_expectations, cohort_columns, cohort_expectations, read_cohort
 from expectations.thresholds import ThresholdsError, load_thresholds
 
@@ -298,3 +298,16 @@ def test_data_docs_open_offline_with_their_index_filled_in(ingested, tmp_path):
              "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", (docs / "index.html").as_uri()],
             capture_output=True, text=True, timeout=60).stdout
         assert "Passed with warnings" in dom and "input_housing" in dom, "the browser shows the index's rows offline"
+
+
+def test_a_gates_results_come_back_from_its_process_as_they_were(tmp_path):
+    from expectations.gate_job import results_from, results_text
+
+    frame = pd.DataFrame({"record_id": ["1", "2", "2"], "code": ["A", "B", "Z"]})
+    expectations = [expectation(gx_expectations().ExpectColumnValuesToBeUnique, "key_unique", "blocking", "why",
+                                column="record_id"),
+                    expectation(gx_expectations().ExpectColumnValuesToBeInSet, "codes_in_set", "warning", "why",
+                                column="code", value_set=["A", "B"])]
+    results = run_suites({"table": (frame, expectations)}, tmp_path / "docs")
+    assert not results["table"].passed and results["table"].warnings  # something to carry back
+    assert results_from(results_text(results)) == results

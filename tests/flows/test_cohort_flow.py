@@ -40,7 +40,7 @@ def test_a_run_ingests_every_source_and_reconciles(prefect_harness, synth_small,
     assert (manifest["period_start"], manifest["period_end"]) == ("2025-10-01", "2026-09-30")
     assert list(manifest["stages"]) == ["prepare", "ingest", "gate inputs", "standardise", "block", "train", "score",
                                         "first persons", "second pass", "resolve", "criteria", "outcomes", "report", "pseudonymise", "gate submission", "encrypt",
-                                        "publish"]
+                                        "publish", "review workbook"]
     assert manifest["code"]["version"]
     truth = read_parquet(synth_small / "truth" / "records.parquet")
     for source, counts in manifest["ingest"].items():

@@ -68,22 +68,39 @@ def test_a_pair_id_does_not_depend_on_which_side_a_record_is_on():
 def test_the_workbook_has_a_decision_drop_down_a_frozen_header_and_shaded_levels(tmp_path):
     from openpyxl import load_workbook
 
-    from matching.review_workbook import AGREE, DISAGREE, NO_EVIDENCE, write_review_queue
+    from matching.review_workbook import write_workbook
+
+    from matching.review_workbook import AGREE, DISAGREE, NO_EVIDENCE, workbook_from, write_review_queue
 
     queue = pd.DataFrame({"pair_id": ["p0", "p1"], "forename_level": ["exact", "different"],
                           "forename_weight": [8.5, -5.6], "dob_level": ["no evidence", "exact"],
                           "dob_weight": [0.0, 13.3], "decision": ["", ""], "note": ["", ""]})
-    csv, workbook = write_review_queue(queue, tmp_path / "review_queue.csv", tmp_path / "review_queue.xlsx")
+    csv, saved = write_review_queue(queue, tmp_path / "review_queue.csv", tmp_path / "review_queue.parquet")
     assert pd.read_csv(csv).shape == queue.shape
+    workbook = workbook_from(saved, tmp_path / "review_queue.xlsx")
     sheet = load_workbook(workbook)["review queue"]
     assert sheet.freeze_panes == "A2"
     validation = sheet.data_validations.dataValidation[0]
     assert validation.formula1 == '"link,no link"' and "F2" in str(validation.sqref)
     fill = lambda cell: sheet[cell].fill.start_color.rgb[-6:]  # noqa: E731
     assert (fill("B2"), fill("B3"), fill("D2"), fill("D3")) == (AGREE, DISAGREE, NO_EVIDENCE, AGREE)
-    again = tmp_path / "again.xlsx"
-    write_review_queue(queue, tmp_path / "again.csv", again)
-    assert again.read_bytes() == workbook.read_bytes(), "the same queue gives the same bytes"
+    again = write_workbook(queue, tmp_path / "again.xlsx")
+    assert again.read_bytes() == workbook.read_bytes(), "the saved queue gives the queue's own cells, byte for byte"
+
+
+def test_the_workbook_from_a_saved_queue_has_the_queues_own_cells(tmp_path):
+    """Text, numbers, missing values and booleans come back from the saved queue as the queue held them."""
+    from matching.review_workbook import workbook_from, write_review_queue, write_workbook
+
+    queue = pd.DataFrame({
+        "pair_id": ["p0", "p1", "p2"], "left_record_id": ["00123", "7", None],
+        "match_probability": [0.91, 0.5, float("nan")], "left_dob": pd.to_datetime(["2001-02-03", None, "1990-12-31"]),
+        "same_household": pd.array([True, None, False], dtype="boolean"), "events": pd.array([1, None, 3], dtype="Int64"),
+        "forename_level": ["exact", "different", None], "forename_weight": [8.5, -5.6, float("nan")],
+        "decision": ["", "", ""],
+    })
+    _, saved = write_review_queue(queue, tmp_path / "q.csv", tmp_path / "q.parquet")
+    assert workbook_from(saved, tmp_path / "a.xlsx").read_bytes() == write_workbook(queue, tmp_path / "b.xlsx").read_bytes()
 
 
 def test_decisions_from_the_workbook_are_stored_like_those_from_the_csv(tmp_path):

@@ -1,0 +1,131 @@
+"""Steps of the run done by Python processes of their own, which die with the run.
+
+Pure-Python work that holds the interpreter for seconds (validating tables
+with Great Expectations, writing a workbook cell by cell) would hold up
+everything else the run's process does meanwhile; a process of its own runs
+it on the machine's other core. Such a process must not outlive the run
+however the run ends: on Linux it asks the kernel to kill it when the thread
+that started it exits (SIGKILL included), and it stops at once if that thread
+had already gone by the time it asked.
+
+    python -m flows.child_process <parent pid> <module> [args...]
+
+runs `module` as `python -m module args...` would.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import runpy
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from data.errors import SfmatchError
+
+PR_SET_PDEATHSIG = 1
+ANSWERS = "SFMATCH_CHILD_ANSWERS"
+"""Names, in a step's process, the file descriptor its answers go out on (its standard output was)."""
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class ChildFailed(SfmatchError):
+    """A step run in a process of its own did not finish."""
+
+
+class Child:
+    """A step's process, started ahead of the moment its input is ready (so that its imports are done by then).
+
+    It is asked (`ask`) one request at a time through its standard input, each as a length and that many
+    bytes, and says it has finished one by a line on its standard output; nothing else of what it prints is
+    read, shown or logged, as it could quote the data it was working on. A failure is reported by what the
+    step makes and the process's exit status only.
+    """
+
+    def __init__(self, module: str, *args: str, what: str):
+        self.what = what
+        paths = [str(ROOT), os.environ.get("PYTHONPATH", "")]  # the same code as this process runs
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "flows.child_process", str(os.getpid()), module, *args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))})
+
+    def ask(self, request: bytes) -> None:
+        """Give the step one request and wait until it says it is done."""
+        assert self._process.stdin is not None and self._process.stdout is not None
+        try:
+            self._process.stdin.write(len(request).to_bytes(8, "big") + request)
+            self._process.stdin.flush()
+            answered = self._process.stdout.readline()
+        except BrokenPipeError:  # it had ended: its status says why
+            answered = b""
+        if not answered:
+            self._fail()
+
+    def finish(self) -> None:
+        """Tell the step there is nothing more to do, and wait for it to end."""
+        self._process.communicate()
+        if self._process.returncode != 0:
+            self._fail()
+
+    def stop(self) -> None:
+        """End the step now, whatever it is doing (the run no longer needs it)."""
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.communicate()
+
+    def _fail(self):
+        try:
+            self._process.wait(timeout=10)  # it closed its output as it ended: its status is moments away
+        except subprocess.TimeoutExpired:
+            pass
+        self.stop()
+        raise ChildFailed(f"{self.what} could not be made: its process ended with status {self._process.returncode}")
+
+
+def requests() -> Iterator[bytes]:
+    """In a step's process, the requests `Child.ask` sends, one at a time: each is answered when the caller
+    asks for the next. Ends when the caller has no more."""
+    answers = os.fdopen(int(os.environ[ANSWERS]), "wb")
+    given = sys.stdin.buffer
+    while header := given.read(8):
+        yield given.read(int.from_bytes(header, "big"))
+        answers.write(b"done\n")
+        answers.flush()
+
+
+def run_in_child(module: str, *args: str, what: str) -> None:
+    """Run `python -m module args` in a process of its own and wait for it."""
+    Child(module, *args, what=what).finish()
+
+
+def _die_with(parent: int) -> None:
+    name = ctypes.util.find_library("c")
+    try:
+        prctl = ctypes.CDLL(name, use_errno=True).prctl if name else None
+    except (OSError, AttributeError):  # not Linux: the step ends on its own soon after
+        prctl = None
+    if prctl is not None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the run had gone before the request was made
+        os._exit(1)
+
+
+def _quiet_output() -> None:
+    """Keep the standard output the parent reads for answers only: whatever the step or a library it uses
+    prints goes nowhere instead of being taken for an answer."""
+    os.environ[ANSWERS] = str(os.dup(sys.stdout.fileno()))
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(quiet, sys.stdout.fileno())
+    os.close(quiet)
+
+
+if __name__ == "__main__":
+    _die_with(int(sys.argv[1]))
+    _quiet_output()
+    sys.argv = [sys.argv[2], *sys.argv[3:]]
+    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
