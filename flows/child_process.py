@@ -66,6 +66,9 @@ class Child:
         if not answered:
             self._fail()
 
+    def running(self) -> bool:
+        return self._process.poll() is None
+
     def finish(self) -> None:
         """Tell the step there is nothing more to do, and wait for it to end."""
         self._process.communicate()

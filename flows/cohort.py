@@ -64,7 +64,7 @@ from flows.outcome_tasks import reconcile_dwp_reply, record_claims, track_outcom
 from flows.submission_tasks import SubmissionSummary, encrypt_cohort, publish_submission, pseudonymise_cohort
 from flows.tasks import (
     GateSummary, PreparedRun, assess_families, bounded, combine_source_parts, gate_inputs, gate_submission,
-    ingest_part, ingest_source, os_error_message, prepare_run, start_gates,
+    ingest_part, ingest_source, os_error_message, prepare_run, finish_with_gates, start_gates,
 )
 from matching.linker import LinkageStats
 from matching.model import LinkageModel
@@ -451,9 +451,12 @@ def _run_stages(prepared: PreparedRun, config: RunConfiguration, times: StageTim
     base = run_fingerprint(config, prepared.manifest.reference_date)
     gates = start_gates()  # Great Expectations loads in it while the extracts are read
     try:
-        return _stages_with_gates(prepared, config, times, stages, base, gates)
-    finally:
-        gates.stop()
+        summary = _stages_with_gates(prepared, config, times, stages, base, gates)
+    except BaseException:
+        gates.stop()  # it may be half-way through a job
+        raise
+    finish_with_gates(gates)
+    return summary
 
 
 def _stages_with_gates(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, stages: Stages,

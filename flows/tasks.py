@@ -11,6 +11,7 @@ import errno
 import json
 import logging
 import pickle
+import threading
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
@@ -255,10 +256,31 @@ class GateSummary:
             name: {k: suite[k] for k in ("rows", "evaluated", "passed")} for name, suite in self.suites.items()}}
 
 
+_idle_gates: list[Child] = []
+_idle_lock = threading.Lock()
+
+
 def start_gates() -> Child:
     """The process that will run the run's gates, started as the run begins so that Great Expectations is
-    loaded, on the other core, by the time the first gate's tables are ready (`flows.gate_worker`)."""
+    loaded, on the other core, by the time the first gate's tables are ready (`flows.gate_worker`).
+
+    A process that runs one month after another (tests, a notebook) hands each run the gates' process the
+    last one finished with, as it would have kept GX loaded in itself."""
+    with _idle_lock:
+        while _idle_gates:
+            gates = _idle_gates.pop()
+            if gates.running():
+                return gates
     return Child("flows.gate_worker", what="the quality gates' results")
+
+
+def finish_with_gates(gates: Child) -> None:
+    """Keep the gates' process for this process's next run; it ends with this process (its input closes)."""
+    if gates.running():
+        with _idle_lock:
+            _idle_gates.append(gates)
+    else:
+        gates.stop()
 
 
 def _gate(run_root: Path, gate: str, title: str, batches: dict, gates: Child | None) -> GateSummary:
