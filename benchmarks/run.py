@@ -535,8 +535,14 @@ def targets_section(results: list[dict[str, object]], document: dict[str, object
     check(f"500k households end to end ≤ 0.35 × Splink's {SPLINK_500K_S:.0f} s = {0.35 * SPLINK_500K_S:.1f} s",
           500_000, "run_s", 0.35 * SPLINK_500K_S, "s")
     check("500k households peak ≤ 1.5 GiB", 500_000, "run_peak_mb", 1536, "MiB")
+    if by_households.get(500_000, {}).get("run_all_processes_peak_mb"):  # the helpers' memory counted too
+        check("500k households peak ≤ 1.5 GiB, all processes together", 500_000, "run_all_processes_peak_mb",
+              1536, "MiB")
     check("2M households ≤ 120 s", 2_000_000, "run_s", 120, "s")
     check("2M households peak ≤ 3 GiB", 2_000_000, "run_peak_mb", 3072, "MiB")
+    if by_households.get(2_000_000, {}).get("run_all_processes_peak_mb"):
+        check("2M households peak ≤ 3 GiB, all processes together", 2_000_000, "run_all_processes_peak_mb",
+              3072, "MiB")
     large = [r for r in sorted(results, key=lambda r: r["records"]) if r["households"] >= 200_000]
     for a, b in zip(large, large[1:]):
         doubling = 2 ** (math.log2(b["run_s"] / a["run_s"]) / math.log2(b["records"] / a["records"]))

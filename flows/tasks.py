@@ -283,20 +283,14 @@ def finish_with_gates(gates: Child) -> None:
         gates.stop()
 
 
-def _gate(run_root: Path, gate: str, title: str, batches: dict, gates: Child | None) -> GateSummary:
+def _gate(run_root: Path, gate: str, title: str, batches: dict, gates: Child) -> GateSummary:
     """Run a gate's suites in the gates' process; keep its report and Data Docs in the run folder, publish
     counts as an artifact."""
     results_file = run_root / "quality" / f".{gate}-results.json"
     results_file.parent.mkdir(parents=True, exist_ok=True)
     results_file.unlink(missing_ok=True)
     # Tables are named by path and each suite's expectations made in the gates' process, where GX is loaded.
-    job = pickle.dumps(GateJob(title, run_root / "data_docs" / gate, results_file, batches))
-    if gates is None:
-        run_once = start_gates()
-        run_once.ask(job)
-        run_once.finish()
-    else:
-        gates.ask(job)
+    gates.ask(pickle.dumps(GateJob(title, run_root / "data_docs" / gate, results_file, batches)))
     results = results_from(results_file.read_text(encoding="utf-8"))
     results_file.unlink()
     markdown = gate_markdown(title, results)
@@ -314,10 +308,9 @@ def _gate(run_root: Path, gate: str, title: str, batches: dict, gates: Child | N
 
 @task(name="gate inputs", cache_policy=NO_CACHE, timeout_seconds=30 * MINUTES)
 def gate_inputs(run_root: Path, config: RunConfiguration, reference_date: date, previous_manifest: Path | None,
-                gates: Child | None = None) -> GateSummary:
-    """The input suites on every ingested extract; a blocking failure stops the run before any linking.
-
-    `gates`: the process the run started for its gates (`start_gates`); without one, a process of its own."""
+                gates: Child) -> GateSummary:
+    """The input suites on every ingested extract, run by the run's gates process (`start_gates`); a blocking
+    failure stops the run before any linking."""
     previous_rows: dict[str, int] = {}
     if previous_manifest is not None:
         previous = json.loads(previous_manifest.read_text(encoding="utf-8"))
@@ -335,7 +328,7 @@ def gate_inputs(run_root: Path, config: RunConfiguration, reference_date: date, 
 
 
 @task(name="gate submission", cache_policy=NO_CACHE, timeout_seconds=30 * MINUTES)
-def gate_submission(run_root: Path, config: RunConfiguration, gates: Child | None = None) -> GateSummary:
+def gate_submission(run_root: Path, config: RunConfiguration, gates: Child) -> GateSummary:
     """The submission suite on the staged cohort file (as the recipient will read it) and the aggregates."""
     framework = config.framework.framework
     staging = run_root / "submission"

@@ -74,3 +74,10 @@ def test_every_repeated_run_is_listed_and_a_single_run_adds_nothing():
     lines = repeats_section([once, twice])
     assert "- 2,000,000 households: 310.5 s, 290.0 s; peaks 7,300 MiB, 7,400 MiB" in lines
     assert not any(line.startswith("- 500,000") for line in lines)
+
+
+def test_the_memory_of_every_process_together_is_judged_beside_the_runs_own():
+    run = {**result(500_000, 750_000, 39.0, 1500), "run_all_processes_peak_mb": 2700}
+    lines = targets_section([run], {})
+    assert verdict(lines, "500k households peak ≤ 1.5 GiB |") == "met"
+    assert verdict(lines, "500k households peak ≤ 1.5 GiB, all processes together") == "**missed**"
