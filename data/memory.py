@@ -14,16 +14,17 @@ import ctypes.util
 import pyarrow as pa
 
 
-def _glibc_trim():
-    """glibc's `malloc_trim`, or None on a system whose C library has none (macOS, musl)."""
-    name = ctypes.util.find_library("c")
+def c_function(name: str):
+    """A function of the system's C library, or None where it has none (`malloc_trim` and `prctl` are
+    glibc's and Linux's: not on macOS or musl)."""
+    library = ctypes.util.find_library("c")
     try:
-        return ctypes.CDLL(name).malloc_trim if name else None
+        return getattr(ctypes.CDLL(library, use_errno=True), name) if library else None
     except (OSError, AttributeError):
         return None
 
 
-_malloc_trim = _glibc_trim()
+_malloc_trim = c_function("malloc_trim")
 
 
 def return_freed_memory() -> None:

@@ -15,8 +15,6 @@ runs `module` as `python -m module args...` would.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import runpy
 import signal
@@ -26,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from data.errors import SfmatchError
+from data.memory import c_function
 
 PR_SET_PDEATHSIG = 1
 ANSWERS = "SFMATCH_CHILD_ANSWERS"
@@ -107,11 +106,7 @@ def run_in_child(module: str, *args: str, what: str) -> None:
 
 
 def _die_with(parent: int) -> None:
-    name = ctypes.util.find_library("c")
-    try:
-        prctl = ctypes.CDLL(name, use_errno=True).prctl if name else None
-    except (OSError, AttributeError):  # not Linux: the step ends on its own soon after
-        prctl = None
+    prctl = c_function("prctl")  # None where not Linux: the step then ends on its own soon after the run
     if prctl is not None:
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the run had gone before the request was made
