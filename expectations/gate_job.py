@@ -30,8 +30,6 @@ class GateJob:
 
     title: str
     docs_dir: Path
-    results_file: Path
-    """Where the results go, as `results_text` (counts only)."""
     batches: dict[str, tuple[Callable[[], pd.DataFrame], Callable[[], list]]]
 
 

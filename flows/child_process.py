@@ -10,18 +10,22 @@ had already gone by the time it asked.
 
     python -m flows.child_process <parent pid> <module> [args...]
 
-runs `module` as `python -m module args...` would.
+runs `module` as `python -m module args...` would; `call_in_child` runs a
+function there and gets its result back.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import runpy
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from data.errors import SfmatchError
 from data.memory import c_function
@@ -30,6 +34,7 @@ PR_SET_PDEATHSIG = 1
 ANSWERS = "SFMATCH_CHILD_ANSWERS"
 """Names, in a step's process, the file descriptor its answers go out on (its standard output was)."""
 ROOT = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
 
 
 class ChildFailed(SfmatchError):
@@ -39,10 +44,10 @@ class ChildFailed(SfmatchError):
 class Child:
     """A step's process, started ahead of the moment its input is ready (so that its imports are done by then).
 
-    It is asked (`ask`) one request at a time through its standard input, each as a length and that many
-    bytes, and says it has finished one by a line on its standard output; nothing else of what it prints is
-    read, shown or logged, as it could quote the data it was working on. A failure is reported by what the
-    step makes and the process's exit status only.
+    It is asked (`ask`) one request at a time through its standard input, and answers each on its standard
+    output, both as a length and that many bytes; nothing else of what it prints is read, shown or logged, as
+    it could quote the data it was working on. A failure is reported by what the step makes and the process's
+    exit status only.
     """
 
     def __init__(self, module: str, *args: str, what: str):
@@ -52,18 +57,21 @@ class Child:
             [sys.executable, "-m", "flows.child_process", str(os.getpid()), module, *args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))})
+        self._asking = threading.Lock()
 
-    def ask(self, request: bytes) -> None:
-        """Give the step one request and wait until it says it is done."""
+    def ask(self, request: bytes) -> bytes:
+        """Give the step one request and wait for its answer (after any other thread's request before it)."""
         assert self._process.stdin is not None and self._process.stdout is not None
-        try:
-            self._process.stdin.write(len(request).to_bytes(8, "big") + request)
-            self._process.stdin.flush()
-            answered = self._process.stdout.readline()
-        except BrokenPipeError:  # it had ended: its status says why
-            answered = b""
-        if not answered:
+        with self._asking:
+            try:
+                self._process.stdin.write(_framed(request))
+                self._process.stdin.flush()
+                answer = _read_framed(self._process.stdout)
+            except BrokenPipeError:  # it had ended: its status says why
+                answer = None
+        if answer is None:
             self._fail()
+        return answer
 
     def running(self) -> bool:
         return self._process.poll() is None
@@ -89,20 +97,54 @@ class Child:
         raise ChildFailed(f"{self.what} could not be made: its process ended with status {self._process.returncode}")
 
 
-def requests() -> Iterator[bytes]:
-    """In a step's process, the requests `Child.ask` sends, one at a time: each is answered when the caller
-    asks for the next. Ends when the caller has no more."""
+def _framed(message: bytes) -> bytes:
+    return len(message).to_bytes(8, "big") + message
+
+
+def _read_framed(stream) -> bytes | None:
+    """The next message, or None where the stream ended before all of it came."""
+    header = stream.read(8)
+    if len(header) < 8:
+        return None
+    size = int.from_bytes(header, "big")
+    message = stream.read(size)
+    return message if len(message) == size else None
+
+
+def serve(answer: Callable[[bytes], bytes]) -> None:
+    """In a step's process, answer each request `Child.ask` sends, one at a time, until the caller has no more."""
     answers = os.fdopen(int(os.environ[ANSWERS]), "wb")
-    given = sys.stdin.buffer
-    while header := given.read(8):
-        yield given.read(int.from_bytes(header, "big"))
-        answers.write(b"done\n")
+    while (request := _read_framed(sys.stdin.buffer)) is not None:
+        answers.write(_framed(answer(request)))
         answers.flush()
 
 
 def run_in_child(module: str, *args: str, what: str) -> None:
     """Run `python -m module args` in a process of its own and wait for it."""
     Child(module, *args, what=what).finish()
+
+
+def call_in_child(call: Callable[[], T], *, what: str) -> T:
+    """`call()` in a process of its own, which ends once it has answered: its result, or the run's own kind of
+    error (`SfmatchError`, whose messages never quote the data) raised again here by its message.
+
+    `call` is pickled, so it is a module-level function with its arguments bound (`functools.partial`); it
+    and its result go through the child's pipes, which only this process holds. Any other failure is
+    reported by the exit status alone.
+    """
+    child = Child("flows.child_process", "--call", what=what)
+    outcome, value = pickle.loads(child.ask(pickle.dumps(call)))
+    child.finish()
+    if outcome == "failed":
+        raise ChildFailed(value)
+    return value
+
+
+def _answer_call(request: bytes) -> bytes:
+    try:
+        return pickle.dumps(("done", pickle.loads(request)()))
+    except SfmatchError as error:
+        return pickle.dumps(("failed", str(error)))
 
 
 def _die_with(parent: int) -> None:
@@ -125,5 +167,8 @@ def _quiet_output() -> None:
 if __name__ == "__main__":
     _die_with(int(sys.argv[1]))
     _quiet_output()
-    sys.argv = [sys.argv[2], *sys.argv[3:]]
-    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+    if sys.argv[2:] == ["flows.child_process", "--call"]:
+        serve(_answer_call)
+    else:
+        sys.argv = [sys.argv[2], *sys.argv[3:]]
+        runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)

@@ -1,8 +1,9 @@
 """The monthly cohort run: the stages in order, each a thin Prefect task over a library call.
 
     prepare -> ingest -> input gate -> standardise -> block -> (train) -> score -> resolve
-            -> criteria -> outcomes and claims -> report -> pseudonymise -> submission gate -> encrypt
+            -> criteria -> outcomes and claims -> report -> quarterly return -> its gate -> encrypt
             -> publish -> register claims
+               (criteria -> pseudonymise -> submission gate, alongside outcomes, before the quarterly gate)
 
 Write-audit-publish: the cohort and the aggregate return are written to the
 run folder (staged), audited by the submission gate, and only then encrypted,
@@ -16,9 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_all
+from contextvars import copy_context
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 from prefect import flow, get_client, get_run_logger
 from prefect.runtime import flow_run
@@ -61,9 +67,12 @@ from flows.linkage_tasks import (
     train_linkage_model,
 )
 from flows.outcome_tasks import reconcile_dwp_reply, record_claims, track_outcomes, with_reconciliation
-from flows.submission_tasks import SubmissionSummary, encrypt_cohort, publish_submission, pseudonymise_cohort
+from flows.submission_tasks import (
+    SubmissionSummary, encrypt_cohort, publish_submission, pseudonymise_cohort, stage_quarterly_return,
+)
 from flows.tasks import (
-    GateSummary, PreparedRun, assess_families, bounded, combine_source_parts, gate_inputs, gate_submission,
+    GateSummary, PreparedRun, assess_families, bounded, combine_source_parts, gate_inputs, gate_quarterly_return,
+    gate_submission,
     ingest_part, ingest_source, os_error_message, prepare_run, finish_with_gates, start_gates,
 )
 from matching.linker import LinkageStats
@@ -74,6 +83,8 @@ from pseudonymise.dwp_request import latest_register_path
 from pseudonymise.publish import period_of
 
 __all__ = ["RunSummary", "cohort_run"]
+
+T = TypeVar("T")
 
 
 class GateFailed(SfmatchError):
@@ -357,28 +368,65 @@ def track(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, st
     return summary, key
 
 
+def alongside(work: Callable[[], T]) -> Future[T]:
+    """`work` on a thread of the flow's own process, in the flow's context, while the flow goes on.
+
+    For a task handed the keys: whatever the task runner (a Dask cluster included), it stays on this machine.
+    """
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sfmatch-alongside")
+    try:
+        return executor.submit(copy_context().run, work)
+    finally:
+        executor.shutdown(wait=False)  # the thread ends when the work does
+
+
+def stage_cohort(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, stages: Stages, assessed: str,
+                 gates: Child) -> tuple[Future[tuple[SubmissionSummary, GateSummary]], str]:
+    """Pseudonymise the cohort (in a process of its own) and audit it (in the gates' process) while the run
+    goes on with the families' outcomes: they need only the assessment."""
+    settings, manifest, folder = config.settings, prepared.manifest, prepared.folder
+    keys = config.submission_keys()
+    key = fingerprint(assessed, "pseudonymise", keys.council.fingerprint, keys.evaluation.fingerprint,
+                      file_fingerprint(settings.submission.opt_outs))
+
+    def pseudonymise_and_audit() -> tuple[SubmissionSummary, GateSummary]:
+        with times.measure("pseudonymise"):
+            summary = stages.run(pseudonymise_cohort, key, folder.root, config, folder.run_id,
+                                 date.fromisoformat(manifest.reference_date))
+        with times.measure("gate submission"):
+            return summary, stages.run(gate_submission, fingerprint(key, "gate"), folder.root, config, gates)
+
+    return alongside(pseudonymise_and_audit), key
+
+
 def submit(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, criteria: CriteriaSummary,
-           stages: Stages, assessed: str, gates: Child) -> tuple[SubmissionSummary, Path]:
-    """Write (stage), audit (the submission gate), then encrypt and publish."""
+           stages: Stages, staging: Future[tuple[SubmissionSummary, GateSummary]], staged: str, tracked: str | None,
+           gates: Child) -> tuple[SubmissionSummary, Path]:
+    """Write (stage), audit (the submission gates), then encrypt and publish."""
     settings = config.settings
     folder, manifest = prepared.folder, prepared.manifest
     root = folder.root
     keys = config.submission_keys()
-    with times.measure("pseudonymise"):
-        key = fingerprint(assessed, "pseudonymise", keys.council.fingerprint, keys.evaluation.fingerprint,
-                          file_fingerprint(settings.submission.opt_outs))
-        submission = stages.run(pseudonymise_cohort, key, root, config, folder.run_id,
-                                date.fromisoformat(manifest.reference_date))
-    with times.measure("gate submission"):
-        gate = stages.run(gate_submission, fingerprint(key, "gate"), root, config, gates)
+    if tracked is not None:  # the quarterly return counts the outcomes
+        with times.measure("quarterly return"):
+            quarterly = fingerprint(staged, tracked, "quarterly")
+            stages.run(stage_quarterly_return, quarterly, root, config, date.fromisoformat(manifest.reference_date))
+    with times.measure("waiting for the cohort file"):  # only as long as the run had to wait for it here
+        submission, gate = staging.result()
     _require(gate, manifest)
+    quarterly_gate = None
+    if tracked is not None:
+        with times.measure("gate quarterly return"):
+            quarterly_gate = stages.run(gate_quarterly_return, fingerprint(quarterly, "gate"), root, config, gates)
+        _require(quarterly_gate, manifest)
+        staged = quarterly
     with times.measure("encrypt"):
         context = {"la_code": settings.la_code, "run_id": folder.run_id, "reference_date": manifest.reference_date,
                    "framework_version": f"{criteria.framework} v{criteria.version}"}
         # Cached with the rest: a rerun keeps the files already encrypted, so its outputs stay byte-identical.
         recipients = (keys.fingerprints["recipient"], keys.fingerprints["aggregates_recipient"])
-        package_manifests = stages.run(encrypt_cohort, fingerprint(key, "encrypt", *recipients),
-                                       root, config, submission, context, gate)
+        package_manifests = stages.run(encrypt_cohort, fingerprint(staged, "encrypt", *recipients),
+                                       root, config, submission, context, gate, quarterly_gate)
     with times.measure("publish"):
         with shared_lock(settings.out_dir / "published" / "latest.json"):
             publication = publish_submission(root, config, period_of(manifest.reference_date))
@@ -469,6 +517,7 @@ def _stages_with_gates(prepared: PreparedRun, config: RunConfiguration, times: S
     ingested = fingerprint(base, "ingested", prepared.hashes)
     standardising: PrefectFuture | None = None
     workbook: PrefectFuture | None = None
+    staging: Future | None = None
     try:
         # The records are standardised while the input gate runs in its own process: its verdict is needed
         # before anything is linked, not before anything is read.
@@ -483,14 +532,18 @@ def _stages_with_gates(prepared: PreparedRun, config: RunConfiguration, times: S
         linkage, linked = link_persons(prepared, config, times, stages, ingested, standardising)
         workbook = stages.submit(review_workbook, fingerprint(linked, "workbook"), folder.root)  # alongside the rest
         criteria, assessed = assess(prepared, config, times, stages, linked)
-        outcomes, assessed = track(prepared, config, times, stages, assessed)
+        if config.settings.submission.enabled:
+            staging, staged = stage_cohort(prepared, config, times, stages, assessed, gates)
+        outcomes, tracked = track(prepared, config, times, stages, assessed)
         with times.measure("report"):
-            stages.run(match_report, fingerprint(assessed, "report"), folder.root, folder.run_id,
+            stages.run(match_report, fingerprint(tracked, "report"), folder.root, folder.run_id,
                        linkage.linkage_model, linkage.model.trained_in_run, linkage.standardised, linkage.blocking,
                        linkage.parts, linkage.resolved, criteria, outcomes)
         manifest.outputs["match_report"] = "match_report.html"
-        submission, published = (submit(prepared, config, times, criteria, stages, assessed, gates)
-                                 if config.settings.submission.enabled else (None, None))
+        submission, published = (
+            submit(prepared, config, times, criteria, stages, staging, staged,
+                   tracked if outcomes is not None else None, gates)
+            if staging is not None else (None, None))
         with times.measure("review workbook"):  # only as long as the run had to wait for it at the end
             workbook.result()
         stages.note({review_workbook.name: workbook.state})
@@ -504,6 +557,8 @@ def _stages_with_gates(prepared: PreparedRun, config: RunConfiguration, times: S
         for future in (standardising, workbook):  # the run ends only once what it started has
             if future is not None:
                 future.wait()
+        if staging is not None:
+            wait_for_all([staging])
 
     manifest.cache_hits = stages.hits
     manifest.finish("completed", times)

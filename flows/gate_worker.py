@@ -4,7 +4,7 @@ gate's job (`expectations.gate_job.GateJob`) as the run asks for it (`flows.chil
     python -m flows.child_process <run's pid> flows.gate_worker
 
 A job comes pickled through the pipe from the run's process that started this
-one (nothing else can write there); the results go to the job's file.
+one (nothing else can write there); its results (counts only) go back the same way.
 """
 
 from __future__ import annotations
@@ -14,16 +14,15 @@ import pickle
 from data.memory import return_freed_memory
 from expectations.gate_job import results_text, run_job
 from expectations.runner import gx_expectations
-from flows.child_process import requests
+from flows.child_process import serve
 
 
-def serve() -> None:
-    gx_expectations()
-    for request in requests():
-        job = pickle.loads(request)
-        job.results_file.write_text(results_text(run_job(job)), encoding="utf-8")
-        return_freed_memory()  # what validating the extracts took, before the submission's gate
+def _validate(request: bytes) -> bytes:
+    results = results_text(run_job(pickle.loads(request)))
+    return_freed_memory()  # what validating the extracts took, before the submission's gate
+    return results.encode("utf-8")
 
 
 if __name__ == "__main__":
-    serve()
+    gx_expectations()
+    serve(_validate)

@@ -52,7 +52,11 @@ class _PeakMemory:
 
 @dataclass
 class StageTimes:
-    """Wall time and peak resident memory per stage, in the order the stages ran."""
+    """Wall time and peak resident memory per stage, in the order the stages began.
+
+    Stages may overlap (one run on a thread alongside the others): each is measured from its own start to end,
+    and the memory is this process's whole.
+    """
 
     seconds: dict[str, float] = field(default_factory=dict)
     peak_mb: dict[str, float] = field(default_factory=dict)
@@ -60,6 +64,7 @@ class StageTimes:
     @contextmanager
     def measure(self, stage: str):
         started = time.perf_counter()
+        self.seconds.setdefault(stage, 0.0)
         with _PeakMemory() as memory:
             try:
                 yield

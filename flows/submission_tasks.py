@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -11,69 +11,35 @@ from prefect.cache_policies import NO_CACHE
 
 import pandas as pd
 
+from criteria.claims import read_register
 from data.tables import read_parquet
+from flows.child_process import call_in_child
+from flows.cohort_staging import SubmissionSummary, stage_cohort
 from flows.configuration import RunConfiguration
 from flows.tasks import IO_RETRIES, MINUTES, GateSummary
-from matching.storage import read_record_columns
-from pseudonymise.cohort import OPTED_OUT, CohortInputs, build_cohort_package, recorded_sexes, write_cohort_package
-from pseudonymise.optouts import load_opt_outs
-from pseudonymise.pseudonyms import Pseudonymiser
-from criteria.claims import read_register
+from pseudonymise.cohort import OPTED_OUT
 from data.private_files import write_private
 from pseudonymise.publish import (
     AGGREGATES, COHORT, PROGRESS, PackageDescription, Publication, period_of, publish, seal_package,
 )
 from pseudonymise.quarterly import disclosure_controlled, progress_counts, quarter_of
-from pseudonymise.submission import RECORD_COLUMNS, RunContext
-
-
-@dataclass(frozen=True)
-class SubmissionSummary:
-    rows: int
-    families: int
-    columns: tuple[str, ...]
-    council_key: str
-    evaluation_key: str
-    opt_outs: dict[str, int] | None
-    counts: dict[str, int]
 
 
 @task(name="pseudonymise", cache_policy=NO_CACHE, timeout_seconds=30 * MINUTES)
 def pseudonymise_cohort(run_root: Path, config: RunConfiguration, run_id: str, reference_date: date
                         ) -> SubmissionSummary:
-    """The cohort file and the disclosure-controlled aggregates, staged in the run's submission folder."""
-    settings = config.settings
-    keys = config.submission_keys()
-    inputs = CohortInputs(
-        framework=config.framework.framework,
-        families=read_parquet(run_root / "families.parquet"),
-        members=read_parquet(run_root / "criteria" / "family_members.parquet"),
-        records=read_record_columns(run_root / "linkage", RECORD_COLUMNS),
-        linked=read_parquet(run_root / "linked_records.parquet"),
-        sexes=recorded_sexes(run_root / "ingested", config.contracts, config.sources),
-        evidence=lambda: read_parquet(run_root / "evidence.parquet",
-                                      columns=["family_id", "headline", "descriptor", "person_id", "status"]),
-        opt_outs=(load_opt_outs(settings.submission.opt_outs, config.opt_out_key())
-                  if settings.submission.opt_outs is not None else None),
-    )
-    context = RunContext(settings.la_code, run_id, reference_date.isoformat(), config.framework.label)
-    package = build_cohort_package(inputs, Pseudonymiser(keys.council), Pseudonymiser(keys.evaluation), context)
-    write_cohort_package(package, run_root / "submission", run_root / "criteria")
-    counts = package.counts
+    """The cohort file and the disclosure-controlled aggregates, staged in the run's submission folder by a
+    process of its own, on the other core while the run tracks the families' outcomes."""
+    summary = call_in_child(partial(stage_cohort, run_root, config, run_id, reference_date), what="the cohort file")
     logger = get_run_logger()
-    if config.outcome_plan is not None and (run_root / "claims" / "claim_status.parquet").exists():
-        stage_quarterly_return(run_root, config, reference_date)
-    logger.info("cohort file: %d people in %d eligible families", counts["rows"], counts["families"])
-    if package.opt_outs is not None:
-        logger.info("opt-outs: %d listed, %d matched, %d people left out", package.opt_outs.listed,
-                    package.opt_outs.matched, package.opt_outs.persons_left_out)
-    return SubmissionSummary(
-        rows=counts["rows"], families=counts["families"], columns=tuple(package.cohort.columns),
-        council_key=keys.council.fingerprint, evaluation_key=keys.evaluation.fingerprint,
-        opt_outs=package.opt_out_counts(), counts=counts,
-    )
+    logger.info("cohort file: %d people in %d eligible families", summary.rows, summary.families)
+    if summary.opt_outs is not None:
+        logger.info("opt-outs: %d listed, %d matched, %d people left out", summary.opt_outs["listed"],
+                    summary.opt_outs["matched"], summary.opt_outs["persons_left_out"])
+    return summary
 
 
+@task(name="quarterly return", cache_policy=NO_CACHE, timeout_seconds=15 * MINUTES)
 def stage_quarterly_return(run_root: Path, config: RunConfiguration, reference_date: date) -> Path:
     """The quarterly progress return, disclosure-controlled in `submission/progress/`; unsuppressed in `criteria/`."""
     claims = run_root / "claims"
@@ -93,7 +59,7 @@ def stage_quarterly_return(run_root: Path, config: RunConfiguration, reference_d
 
 @task(name="encrypt", cache_policy=NO_CACHE, timeout_seconds=30 * MINUTES, **IO_RETRIES)
 def encrypt_cohort(run_root: Path, config: RunConfiguration, summary: SubmissionSummary, context: dict[str, str],
-                   gate: GateSummary) -> dict[str, Path]:
+                   gate: GateSummary, quarterly_gate: GateSummary | None) -> dict[str, Path]:
     """Encrypt each staged package for its own recipient and write its manifest beside it."""
     keys = config.submission_keys()
     staging = run_root / "submission"
@@ -113,12 +79,13 @@ def encrypt_cohort(run_root: Path, config: RunConfiguration, summary: Submission
         COHORT.name: seal_package(staging / COHORT.name, COHORT, keys.recipient, cohort),
         AGGREGATES.name: seal_package(staging / AGGREGATES.name, AGGREGATES, keys.aggregates_recipient, aggregates),
     }
-    if (staging / PROGRESS.name / PROGRESS.files[0]).exists():  # the department's, like the aggregate return
+    if quarterly_gate is not None:  # the department's, like the aggregate return
         quarter, first, _ = quarter_of(date.fromisoformat(context["reference_date"]))
+        quarterly = quarterly_gate.counts()
         progress = PackageDescription(
             context=context, details={"quarter": quarter, "from": first.isoformat(), "to": context["reference_date"]},
             key_fingerprints={},
-            quality_gate={"passed": verdict["passed"], "suites": {"quarterly": verdict["suites"]["quarterly"]}})
+            quality_gate={"passed": quarterly["passed"], "suites": {"quarterly": quarterly["suites"]["quarterly"]}})
         manifests[PROGRESS.name] = seal_package(staging / PROGRESS.name, PROGRESS, keys.aggregates_recipient, progress)
     get_run_logger().info("encrypted the cohort for recipient key %s and the aggregate return for recipient key %s",
                           keys.fingerprints["recipient"], keys.fingerprints["aggregates_recipient"])

@@ -8,24 +8,29 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from flows.child_process import Child, ChildFailed, run_in_child
+from data.errors import SfmatchError
+from flows.child_process import Child, ChildFailed, call_in_child, run_in_child
 from flows.server_watchdog import start_time
 
 ROOT = Path(__file__).resolve().parents[2]
 
 SERVER = """
 import pathlib, sys
-from flows.child_process import requests
+from flows.child_process import serve
 
-print("chatter a library might print")  # never taken for an answer
-for request in requests():
+def answer(request):
     if request == b"fail":
         sys.exit(3)
     pathlib.Path(request.decode()).write_text("done")
+    return request[::-1]
+
+print("chatter a library might print")  # never taken for an answer
+serve(answer)
 """
 
 
@@ -38,9 +43,30 @@ def child(tmp_path: Path, monkeypatch) -> Child:
 def test_each_request_is_done_by_the_time_it_is_answered(tmp_path, monkeypatch):
     server = child(tmp_path, monkeypatch)
     for name in ("first", "second"):
-        server.ask(str(tmp_path / name).encode())
+        request = str(tmp_path / name).encode()
+        assert server.ask(request) == request[::-1]
         assert (tmp_path / name).read_text() == "done"
     server.finish()
+
+
+def test_a_call_in_a_process_of_its_own_gives_back_its_result():
+    assert call_in_child(partial(divmod, 7, 2), what="a sum") == (3, 1)
+    assert call_in_child(partial(os.getppid), what="a pid") == os.getpid()
+
+
+def test_a_call_that_fails_with_the_runs_own_error_is_reported_by_its_message():
+    with pytest.raises(ChildFailed, match="^the opt-out list is empty$"):
+        call_in_child(partial(raise_sfmatch_error, "the opt-out list is empty"), what="the cohort file")
+
+
+def test_any_other_failure_of_a_call_is_reported_by_its_status_alone():
+    with pytest.raises(ChildFailed) as failed:
+        call_in_child(partial(int, "SMITH"), what="the cohort file")
+    assert "the cohort file could not be made" in str(failed.value) and "SMITH" not in str(failed.value)
+
+
+def raise_sfmatch_error(message: str) -> None:
+    raise SfmatchError(message)
 
 
 def test_a_step_that_dies_on_a_request_is_reported_by_its_status(tmp_path, monkeypatch):

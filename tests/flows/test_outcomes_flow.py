@@ -24,7 +24,8 @@ def test_a_run_tracks_outcomes_claims_and_registers_them(prefect_harness, synth_
     root = summary.run_dir
     manifest = json.loads((root / "manifest.json").read_text())
     outcomes = manifest["outcomes"]
-    assert list(manifest["stages"]).index("outcomes") == list(manifest["stages"]).index("criteria") + 1
+    in_turn = [stage for stage in manifest["stages"] if stage not in ("pseudonymise", "gate submission")]
+    assert in_turn.index("outcomes") == in_turn.index("criteria") + 1
     assert outcomes["plan"] == "sf-2022-outcomes v1"
     # the synthetic council has families at every stage of the programme
     assert all(count > 0 for count in outcomes["families_by_stage"].values()), outcomes["families_by_stage"]
@@ -46,6 +47,11 @@ def test_a_run_tracks_outcomes_claims_and_registers_them(prefect_harness, synth_
     package = summary.published / PROGRESS.name
     published = json.loads((package / "manifest.json").read_text())
     assert published["quarter"] == "2026-Q3" and (package / "quarterly_return.csv.enc").exists()
+    # audited by a gate of its own, as the return is staged after the cohort's gate has run
+    assert manifest["quality"]["quarterly"]["passed"] and manifest["quality"]["quarterly"]["suites"]["quarterly"]["rows"]
+    assert set(manifest["quality"]["submission"]["suites"]) == {"cohort", "aggregates"}
+    assert published["quality_gate"] == {"passed": True, "suites": {"quarterly": {
+        k: manifest["quality"]["quarterly"]["suites"]["quarterly"][k] for k in ("rows", "evaluated", "passed")}}}
     quarterly = pd.read_csv(root / "submission" / "progress" / "quarterly_return.csv", dtype=str)
     assert quarterly["families"].str.fullmatch(r"\[c\]|[1-9]\d*[05]").all()
     assert "Outcomes and results claims" in (root / "match_report.html").read_text()

@@ -8,6 +8,7 @@ import shutil
 import pandas as pd
 from prefect.client.orchestration import get_client
 
+import flows.submission_tasks
 import pseudonymise.submission
 from data.synth import DEFAULT_REFERENCE_DATE
 from flows.cohort import cohort_run
@@ -78,6 +79,8 @@ def test_a_failed_submission_gate_publishes_nothing(prefect_harness, synth_small
         return cohort, crosswalk, counts
 
     monkeypatch.setattr(pseudonymise.submission, "build_submission", leaky)
+    # the cohort staged in this process, where the fault is put in, rather than in one of its own
+    monkeypatch.setattr(flows.submission_tasks, "call_in_child", lambda call, what: call())
     state = run(synth_small / "extracts", tmp_path, submission_config)
     assert state.is_failed()
     assert "submission gate failed" in state.message and "no_identifiers" in state.message
