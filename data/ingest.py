@@ -336,6 +336,14 @@ class IngestOutputs:
     readable: Path
 
 
+def ingest_file(path: Path, file_name: str, contract: Contract, run_dir: Path) -> IngestStats:
+    """One extract file read, parsed and written to the run folder: its whole ingest, which a process of its
+    own can do (`flows.child_process.call_in_child`), giving back counts."""
+    result = ingest_raw(read_extract(path, contract, file_name), contract)
+    write_ingest_outputs(result, contract, run_dir)
+    return result.stats
+
+
 def write_ingest_outputs(result: IngestResult, contract: Contract, run_dir: Path) -> IngestOutputs:
     """Typed records as Parquet; quarantine and field issues as CSV for the data team to open."""
     source = contract.source

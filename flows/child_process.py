@@ -125,8 +125,10 @@ def run_in_child(module: str, *args: str, what: str) -> None:
 
 
 def call_in_child(call: Callable[[], T], *, what: str) -> T:
-    """`call()` in a process of its own, which ends once it has answered: its result, or the run's own kind of
-    error (`SfmatchError`, whose messages never quote the data) raised again here by its message.
+    """`call()` in a process of its own, which ends once it has answered: its result, or an error raised again
+    here: the run's own kind (`SfmatchError`, whose messages never quote the data) by its message, and a
+    file-system error by its number, description and file, so that the caller can tell a share that dropped
+    for a moment (and try again) from bad content.
 
     `call` is pickled, so it is a module-level function with its arguments bound (`functools.partial`); it
     and its result go through the child's pipes, which only this process holds. Any other failure is
@@ -137,6 +139,8 @@ def call_in_child(call: Callable[[], T], *, what: str) -> T:
     child.finish()
     if outcome == "failed":
         raise ChildFailed(value)
+    if outcome == "os-error":
+        raise OSError(*value)
     return value
 
 
@@ -145,6 +149,8 @@ def _answer_call(request: bytes) -> bytes:
         return pickle.dumps(("done", pickle.loads(request)()))
     except SfmatchError as error:
         return pickle.dumps(("failed", str(error)))
+    except OSError as error:
+        return pickle.dumps(("os-error", (error.errno, error.strerror, error.filename)))
 
 
 def _die_with(parent: int) -> None:

@@ -176,7 +176,8 @@ def ingest_all(prepared: PreparedRun, config: RunConfiguration, times: StageTime
     with times.measure("ingest"):
         futures: dict[str, PrefectFuture] = {}
         part_futures: dict[str, list[PrefectFuture]] = {}
-        for source, path in prepared.extracts.items():
+        for source in longest_first(prepared.extracts):
+            path = prepared.extracts[source]
             key = fingerprint(base, "ingest", source, prepared.hashes[source])
             if path.is_dir():
                 part_futures[source] = [
@@ -185,7 +186,7 @@ def ingest_all(prepared: PreparedRun, config: RunConfiguration, times: StageTime
                     for number, (part, name) in enumerate(extract_parts(path))]
             else:
                 futures[source] = stage(ingest_source, key).submit(source, path, shareable, folder.root)
-        states = _settled(futures)
+        states = _settled({source: futures[source] for source in prepared.extracts if source in futures})
         errors = [state.message for state in states.values() if state.is_failed()]
         combining: dict[str, PrefectFuture] = {}
         for source, parts in part_futures.items():
@@ -212,6 +213,15 @@ def ingest_all(prepared: PreparedRun, config: RunConfiguration, times: StageTime
         prepared.manifest.outputs[f"ingested/{source}"] = f"ingested/{source}.parquet"
         prepared.manifest.outputs[f"quarantine/{source}"] = f"quarantine/{source}.rows.csv"
     return stats, errors
+
+
+def longest_first(extracts: dict[str, Path]) -> list[str]:
+    """The order to start reading the extracts in, so that the last to finish is a short one: workbooks first
+    (each read by a process of its own, on the other core), then the largest files."""
+    def size(path: Path) -> int:
+        return sum(part.stat().st_size for part, _ in extract_parts(path))
+
+    return sorted(extracts, key=lambda source: (extracts[source].suffix.lower() != ".xlsx", -size(extracts[source])))
 
 
 def _settled(futures: dict[str, PrefectFuture]) -> dict[str, State]:

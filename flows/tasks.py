@@ -12,10 +12,12 @@ import json
 import logging
 import pickle
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 from prefect import Task, get_run_logger, task
@@ -30,8 +32,8 @@ from criteria.report import CriteriaSummary, summarise
 from data.errors import SfmatchError
 from data.contract import Contract
 from data.ingest import (
-    IngestResult, IngestStats, combine_parts, ingest_raw, part_folder, read_part, readable_path, write_ingest_outputs,
-    write_part,
+    IngestResult, IngestStats, combine_parts, ingest_file, ingest_raw, part_folder, read_part, readable_path,
+    write_ingest_outputs, write_part,
 )
 from data.readers import extract_sha256, locate_extracts, read_extract
 from data.tables import read_parquet, write_parquet
@@ -40,7 +42,7 @@ from expectations.gate_job import GateJob, results_from
 from expectations.report import failure_message, gate_markdown, write_gate_report
 from expectations.runner import Outcome
 from expectations.submission import aggregate_expectations, cohort_expectations, quarterly_expectations, read_cohort
-from flows.child_process import Child
+from flows.child_process import Child, call_in_child
 from flows.configuration import RunConfiguration
 from flows.manifest import RunManifest, utc_now
 from flows.runs import RunFolder, code_version, previous_run, run_id_for
@@ -151,12 +153,16 @@ def prepare_run(extracts_dir: Path, config: RunConfiguration, run_id: str | None
 def ingest_source(source: str, path: Path, config: RunConfiguration, run_root: Path) -> IngestStats | State:
     """Read one extract file by its contract; write its typed table, quarantine and field issues."""
     contract = config.contracts[source]
-    result = _read_and_ingest(path, path.name, contract, ingest_source.retries)
-    if isinstance(result, State):
-        return result
-    write_ingest_outputs(result, contract, run_root)
-    _log_ingest(result.stats)
-    return result.stats
+    ingest = partial(ingest_file, path, path.name, contract, run_root)
+    if path.suffix.lower() == ".xlsx":
+        # calamine makes a Python object of every cell, which holds the interpreter: in a process of its own,
+        # the workbook is read on the other core while this process reads the CSV extracts.
+        ingest = partial(call_in_child, ingest, what=f"the ingest of {path.name}")
+    stats = _ingesting(ingest, path.name, ingest_source.retries)
+    if isinstance(stats, State):
+        return stats
+    _log_ingest(stats)
+    return stats
 
 
 @task(name="ingest part", task_run_name="ingest-{source}-part-{number}", cache_policy=NO_CACHE, **IO_RETRIES)
@@ -164,7 +170,7 @@ def ingest_part(source: str, number: int, path: Path, file_name: str, config: Ru
                 run_root: Path) -> IngestStats | State:
     """Read one file of an extract delivered in parts; its tables wait in the run folder to be combined."""
     contract = config.contracts[source]
-    result = _read_and_ingest(path, file_name, contract, ingest_part.retries)
+    result = _ingesting(partial(_read_and_ingest, path, file_name, contract), file_name, ingest_part.retries)
     if isinstance(result, State):
         return result
     write_part(result, contract, part_folder(run_root, source, number))
@@ -183,9 +189,14 @@ def combine_source_parts(source: str, parts: list[IngestStats], folder_name: str
     return result.stats
 
 
-def _read_and_ingest(path: Path, file_name: str, contract: Contract, retries: int) -> IngestResult | State:
+def _read_and_ingest(path: Path, file_name: str, contract: Contract) -> IngestResult:
+    return ingest_raw(read_extract(path, contract, file_name), contract)
+
+
+def _ingesting(work: Callable[[], T], file_name: str, retries: int) -> T | State:
+    """`work()`, or the failed state that names the file and what is wrong with it."""
     try:
-        return ingest_raw(read_extract(path, contract, file_name), contract)
+        return work()
     except SfmatchError as error:
         get_run_logger().error("%s", error)
         return Failed(message=str(error))
@@ -232,6 +243,9 @@ def assess_families(run_root: Path, config: RunConfiguration, period: tuple[date
         loaded.label, summary.families_assessed, summary.families_eligible, summary.families_held_for_review,
     )
     return summary
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)

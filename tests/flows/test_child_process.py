@@ -59,6 +59,13 @@ def test_a_call_that_fails_with_the_runs_own_error_is_reported_by_its_message():
         call_in_child(partial(raise_sfmatch_error, "the opt-out list is empty"), what="the cohort file")
 
 
+def test_a_file_system_error_in_a_call_comes_back_as_one(tmp_path):
+    """So that a task can retry a share that dropped for a moment, as it would in its own process."""
+    with pytest.raises(FileNotFoundError) as failed:
+        call_in_child(partial(Path.read_bytes, tmp_path / "housing.xlsx"), what="the ingest of housing.xlsx")
+    assert failed.value.filename == str(tmp_path / "housing.xlsx")
+
+
 def test_any_other_failure_of_a_call_is_reported_by_its_status_alone():
     with pytest.raises(ChildFailed) as failed:
         call_in_child(partial(int, "SMITH"), what="the cohort file")

@@ -96,11 +96,14 @@ def test_a_broken_extract_fails_the_run_with_a_clear_message(prefect_harness, sy
     lines = police.read_bytes().split(b"\r\n")
     police.write_bytes(b"\r\n".join([lines[0].replace(b"Incident Type,", b""), *lines[1:3]]))
     (extracts / "education.csv").write_bytes(b"")
+    housing = extracts / "housing.xlsx"  # read by a process of its own: its error comes back all the same
+    housing.write_bytes(housing.read_bytes()[:3000])
 
     state = run(extracts, tmp_path / "out")
     assert state.is_failed()
     assert "police.csv: missing required column(s): incident_type" in state.message
     assert "education.csv: is empty" in state.message
+    assert "housing.xlsx: cannot be opened as an Excel workbook" in state.message
     runs = list((tmp_path / "out" / "runs").iterdir())
     manifest = json.loads((runs[0] / "manifest.json").read_text())
     assert manifest["status"] == "failed"
