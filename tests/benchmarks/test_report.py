@@ -52,6 +52,14 @@ def test_the_region_estimate_divides_only_the_shared_stages_by_the_workers():
     assert any("about 20 GiB" in line for line in lines)  # the largest worker's 2 GiB x 10
 
 
+def test_the_region_estimate_adds_a_stage_run_beside_outcomes_only_through_the_wait_for_it():
+    run = {"households": 2_000_000, "workers": 2, "dask_stages_s": {
+        "outcomes": 40.0, "pseudonymise": 30.0, "gate submission": 9.0, "waiting for the cohort file": 1.0}}
+    lines = region_estimate(run)
+    assert next(line for line in lines if line.startswith("| pseudonymise")).endswith("| (300) |")
+    assert next(line for line in lines if line.startswith("| **whole run**")) == "| **whole run** | 41.0 | | **410** (7 min) |"
+
+
 def month(seconds: float, peak_mb: float, score_s: float) -> MonthRun:
     return MonthRun(seconds, peak_mb, {"stages": {"score": score_s}, "stages_peak_mb": {"score": peak_mb}}, 4.0,
                     peak_mb + 250)
