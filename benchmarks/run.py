@@ -591,7 +591,7 @@ def report(document: dict[str, object], notes: str) -> None:
         "`sfmatch run` on Prefect's embedded server with a model trained beforehand by `sfmatch train`. Wall time and "
         "run peak memory are the run's process's, from `/usr/bin/time -v` (the largest of it and its helper "
         "processes, each on its own); \"all processes\" is the peak of the run's process, its helpers (the gates', "
-        "the review workbook's) and Prefect's embedded server together, sampled every quarter second; stage times "
+        "a workbook extract's, the cohort file's, the review workbook's) and Prefect's embedded server together, sampled every quarter second; stage times "
         "and stage peaks (the run's process) from the run's manifest.", "",
         "| households | records | run wall s | run peak MiB | all processes peak MiB | linkage s | linkage peak MiB "
         "| records/s | precision | recall | F1 | review pairs | synth s | train s |",
