@@ -6,19 +6,18 @@ from datetime import date
 from functools import partial
 from pathlib import Path
 
+import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-import pandas as pd
-
 from criteria.claims import read_register
+from data.private_files import write_private
 from data.tables import read_parquet
 from flows.child_process import call_in_child
 from flows.cohort_staging import SubmissionSummary, stage_cohort
 from flows.configuration import RunConfiguration
 from flows.tasks import IO_RETRIES, MINUTES, GateSummary
 from pseudonymise.cohort import OPTED_OUT
-from data.private_files import write_private
 from pseudonymise.publish import (
     AGGREGATES, COHORT, PROGRESS, PackageDescription, Publication, period_of, publish, seal_package,
 )

@@ -337,6 +337,10 @@ def gate_inputs(run_root: Path, config: RunConfiguration, reference_date: date, 
     return _gate(run_root, "inputs", "Input data quality", batches, gates)
 
 
+_TEXT = {"dtype": str, "keep_default_na": False}
+"""Small staged CSVs read as their recipient would: every value as text, nothing taken for a missing value."""
+
+
 @task(name="gate submission", cache_policy=NO_CACHE, timeout_seconds=30 * MINUTES)
 def gate_submission(run_root: Path, config: RunConfiguration, gates: Child) -> GateSummary:
     """The submission suite on the staged cohort file (as the recipient will read it) and the aggregates."""
@@ -358,8 +362,3 @@ def gate_quarterly_return(run_root: Path, config: RunConfiguration, gates: Child
                                      **_TEXT),
                              partial(quarterly_expectations, config.framework.framework.headline_codes))}
     return _gate(run_root, "quarterly", "Quarterly return data quality", batches, gates)
-
-
-_TEXT = {"dtype": str, "keep_default_na": False}
-
-
