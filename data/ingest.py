@@ -215,8 +215,13 @@ def ingest_raw(raw: RawExtract, contract: Contract) -> IngestResult:
 def ingest_extract(path: Path, contract: Contract) -> IngestResult:
     """Read and ingest one extract, a file or a folder of parts; raises ExtractError when a file as a whole is
     unusable."""
-    parts = [ingest_raw(read_extract(part, contract, name), contract) for part, name in extract_parts(path)]
+    parts = [read_and_ingest(part, contract, name) for part, name in extract_parts(path)]
     return combine_parts(parts, contract, f"{path.name}/") if path.is_dir() else parts[0]
+
+
+def read_and_ingest(path: Path, contract: Contract, file_name: str) -> IngestResult:
+    """One file read and ingested, named `file_name` in lineage and messages (`folder/part` for a part)."""
+    return ingest_raw(read_extract(path, contract, file_name), contract)
 
 
 def combine_parts(parts: list[IngestResult], contract: Contract, folder_name: str) -> IngestResult:
@@ -336,10 +341,10 @@ class IngestOutputs:
     readable: Path
 
 
-def ingest_file(path: Path, file_name: str, contract: Contract, run_dir: Path) -> IngestStats:
+def ingest_file(path: Path, contract: Contract, run_dir: Path) -> IngestStats:
     """One extract file read, parsed and written to the run folder: its whole ingest, which a process of its
     own can do (`flows.child_process.call_in_child`), giving back counts."""
-    result = ingest_raw(read_extract(path, contract, file_name), contract)
+    result = ingest_extract(path, contract)
     write_ingest_outputs(result, contract, run_dir)
     return result.stats
 

@@ -69,7 +69,7 @@ class StageTimes:
             try:
                 yield
             finally:
-                self.seconds[stage] = round(self.seconds.get(stage, 0.0) + time.perf_counter() - started, 3)
+                self.seconds[stage] = round(self.seconds[stage] + time.perf_counter() - started, 3)
         self.peak_mb[stage] = round(max(self.peak_mb.get(stage, 0.0), memory.peak / 2**20), 1)
         return_freed_memory()
 

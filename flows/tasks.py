@@ -30,12 +30,11 @@ from criteria.assess import COUNTED, assess
 from criteria.progress import update_history
 from criteria.report import CriteriaSummary, summarise
 from data.errors import SfmatchError
-from data.contract import Contract
 from data.ingest import (
-    IngestResult, IngestStats, combine_parts, ingest_file, ingest_raw, part_folder, read_part, readable_path,
+    IngestStats, combine_parts, ingest_file, part_folder, read_and_ingest, read_part, readable_path,
     write_ingest_outputs, write_part,
 )
-from data.readers import extract_sha256, locate_extracts, read_extract
+from data.readers import extract_sha256, locate_extracts
 from data.tables import read_parquet, write_parquet
 from expectations.inputs import ingest_expectations, input_expectations
 from expectations.gate_job import GateJob, results_from
@@ -48,6 +47,8 @@ from flows.manifest import RunManifest, utc_now
 from flows.runs import RunFolder, code_version, previous_run, run_id_for
 from flows.settings import Settings
 from criteria.conditions import reporting_period
+
+T = TypeVar("T")
 
 
 class _NoEmptyTraceback(logging.Filter):
@@ -153,7 +154,7 @@ def prepare_run(extracts_dir: Path, config: RunConfiguration, run_id: str | None
 def ingest_source(source: str, path: Path, config: RunConfiguration, run_root: Path) -> IngestStats | State:
     """Read one extract file by its contract; write its typed table, quarantine and field issues."""
     contract = config.contracts[source]
-    ingest = partial(ingest_file, path, path.name, contract, run_root)
+    ingest = partial(ingest_file, path, contract, run_root)
     if path.suffix.lower() == ".xlsx":
         # calamine makes a Python object of every cell, which holds the interpreter: in a process of its own,
         # the workbook is read on the other core while this process reads the CSV extracts.
@@ -170,7 +171,7 @@ def ingest_part(source: str, number: int, path: Path, file_name: str, config: Ru
                 run_root: Path) -> IngestStats | State:
     """Read one file of an extract delivered in parts; its tables wait in the run folder to be combined."""
     contract = config.contracts[source]
-    result = _ingesting(partial(_read_and_ingest, path, file_name, contract), file_name, ingest_part.retries)
+    result = _ingesting(partial(read_and_ingest, path, contract, file_name), file_name, ingest_part.retries)
     if isinstance(result, State):
         return result
     write_part(result, contract, part_folder(run_root, source, number))
@@ -187,10 +188,6 @@ def combine_source_parts(source: str, parts: list[IngestStats], folder_name: str
     write_ingest_outputs(result, contract, run_root)
     _log_ingest(result.stats)
     return result.stats
-
-
-def _read_and_ingest(path: Path, file_name: str, contract: Contract) -> IngestResult:
-    return ingest_raw(read_extract(path, contract, file_name), contract)
 
 
 def _ingesting(work: Callable[[], T], file_name: str, retries: int) -> T | State:
@@ -243,9 +240,6 @@ def assess_families(run_root: Path, config: RunConfiguration, period: tuple[date
         loaded.label, summary.families_assessed, summary.families_eligible, summary.families_held_for_review,
     )
     return summary
-
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
