@@ -92,8 +92,9 @@ def block_records(run_root: Path, config: RunConfiguration) -> BlockSummary:
     records = load_records(run_root / "linkage")
     with cluster_client() as client:
         on_cluster = _on_cluster(client, run_root)  # each rule's records shuffled on its block key
-        candidates = pipeline.candidate_pairs(config.linkage, records, config.settings.linkage.block_size_cap,
-                                              on_cluster)
+        linkage = config.settings.linkage
+        candidates = pipeline.candidate_pairs(config.linkage, records, linkage.block_size_cap, on_cluster,
+                                              linkage.blocking_threads)
     save_candidates(candidates, run_root / "linkage" / "candidates.parquet")
     # Pairs scored from earlier candidates no longer mean anything, nor the persons made from them.
     for stale in ("scored-first", "scored"):

@@ -66,6 +66,8 @@ class LinkageSettings(_Group):
     accept_threshold: float | None = Field(None, gt=0, lt=1, description="overrides the model's accept probability")
     review_threshold: float | None = Field(None, gt=0, lt=1, description="overrides the model's review probability")
     block_size_cap: int = Field(BLOCK_SIZE_CAP, ge=10, description="blocks above this many records are split or skipped")
+    blocking_threads: int = Field(2, ge=1, description="blocking rules worked on at once, one per core (each thread "
+                                                       "holds one rule's pairs while it makes them)")
     partition_pairs: int = Field(PARTITION_PAIRS, ge=1_000, description="candidate pairs scored per task")
     ambiguity_bits: float = Field(AMBIGUITY_BITS, ge=0,
                                   description="how much stronger one of two clashing links must be to win")

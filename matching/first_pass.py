@@ -24,9 +24,9 @@ import numpy as np
 from matching.pairs import distinct, member, pack, pairs_within_blocks, unpack
 
 CONTEXT_SIZE_CAP = 200
+"""A context listing more records than this (a reused reference) gives no household evidence."""
 BIRTHDAY_BASE = 100_000_000
 """Above any YYYYMMDD date of birth."""
-"""A context listing more records than this (a reused reference) gives no household evidence."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,16 @@ class FirstPass:
         starts = np.r_[0, np.cumsum(sizes)[:-1]]
         return order, starts, sizes
 
+    @cached_property
+    def contexts_by_person(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The other persons of `person_contexts`, each person's first position among them, and how many.
+
+        Made once, like `members`: every partition of the second pass looks up millions of persons' contexts,
+        and searching the packed contexts for each of them cost seconds a partition at scale."""
+        owners, others = unpack(self.person_contexts, len(self.labels) + 1)
+        sizes = np.bincount(owners, minlength=len(self.labels) + 1)
+        return others, np.r_[0, np.cumsum(sizes)[:-1]], sizes
+
     def in_households(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """Both records' persons share a context with someone, and they are two persons."""
         person_l, person_r = self.labels[left], self.labels[right]
@@ -85,10 +95,8 @@ class FirstPass:
             return found
         base = len(self.labels) + 1
         person_l, person_r = self.labels[left], self.labels[right]
-        owners, others = unpack(self.person_contexts, base)
-        starts = np.searchsorted(owners, person_l, side="left")
-        stops = np.searchsorted(owners, person_l, side="right")
-        counts = stops - starts
+        others, first, sizes = self.contexts_by_person
+        starts, counts = first[person_l], sizes[person_l]
         pair = np.repeat(np.arange(len(left)), counts)
         offsets = np.arange(len(pair)) - np.repeat(np.cumsum(counts) - counts, counts)
         third = others[np.repeat(starts, counts) + offsets]

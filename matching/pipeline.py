@@ -61,12 +61,13 @@ class OnCluster:
 
 
 def candidate_pairs(spec: LinkageSpec, records: PersonRecords, cap: int = BLOCK_SIZE_CAP,
-                    on_cluster: OnCluster | None = None) -> CandidatePairs:
+                    on_cluster: OnCluster | None = None, threads: int = 1) -> CandidatePairs:
     """The pairs worth comparing: the spec's blocking rules unioned; in a link-only spec, across sources only.
 
-    `on_cluster`: made on the Dask cluster in use, each rule a shuffle on its block key (the same pairs)."""
+    `on_cluster`: made on the Dask cluster in use, each rule a shuffle on its block key (the same pairs).
+    `threads`: in this process, rules worked on at once."""
     if on_cluster is None:
-        candidates = block(records, spec.blocking_rules, cap, spec.comparisons)
+        candidates = block(records, spec.blocking_rules, cap, spec.comparisons, threads)
     else:
         from matching.dask_backend.blocking import block_on_cluster  # dask.dataframe loads only when used
 

@@ -171,3 +171,13 @@ def test_block_numbers_are_the_same_exactly_where_every_column_is_and_missing_wh
         for a, b in combinations(present, 2):
             assert (ids[a] == ids[b]) == (values[a] == values[b])
         assert sorted(set(ids[ids >= 0])) == list(range(len(set(ids[ids >= 0]))))  # dense, as the report counts
+
+
+def test_rules_worked_on_in_threads_give_the_same_candidates_as_one_at_a_time(synth_records, monkeypatch):
+    monkeypatch.setattr("matching.blocking.ALIKE_CHUNK", 97)  # many pieces of each rule's alike comparisons at once
+    one = block(synth_records, RULES, 250, COMPARISONS)
+    two = block(synth_records, RULES, 250, COMPARISONS, threads=2)
+    assert len(one) > 1000
+    assert np.array_equal(one.left, two.left) and np.array_equal(one.right, two.right)
+    assert np.array_equal(one.rules, two.rules) and one.report == two.report
+    assert sum(report.pairs_unalike for report in one.report) > 0
