@@ -268,11 +268,14 @@ def _read_csv(file_name: str, raw: bytes, contract: Contract) -> RawExtract:
     text, encoding = decode_text(raw, contract.encoding, file_name)
     # Lines above the header (a title, an export date) are dropped; row numbers still count them.
     skipped = (contract.header_row or 1) - 1
-    lines = text.split("\n", skipped + 1)
-    if len(lines) <= skipped:
-        raise ExtractError(file_name, f"has fewer than {skipped + 1} lines; its contract puts the headers on row {skipped + 1}")
-    title = "\n".join(lines[:skipped]) + ("\n" if skipped else "")
-    text = text[len(title):]
+    title_end = 0  # found line by line: splitting a county's extract into lines copies the whole of it
+    for _ in range(skipped):
+        line_end = text.find("\n", title_end)
+        if line_end < 0:
+            raise ExtractError(file_name, f"has fewer than {skipped + 1} lines; its contract puts the headers on "
+                                          f"row {skipped + 1}")
+        title_end = line_end + 1
+    title, text = text[:title_end], text[title_end:]
     first_line = text.split("\n", 1)[0].rstrip("\r")
     delimiter = contract.delimiter if contract.delimiter != "auto" else _detect_delimiter(first_line, contract)
     headers = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
@@ -281,17 +284,19 @@ def _read_csv(file_name: str, raw: bytes, contract: Contract) -> RawExtract:
                            + _header_hint(_first_rows(title + text, delimiter), contract, skipped), row=skipped + 1)
     columns = _mapped(headers, contract, file_name, lambda: _first_rows(title + text, delimiter), skipped)
 
-    if text.count('"') % 2:
+    if encoding == "cp1252" or skipped:
+        body = text.encode("utf-8")
+    else:
+        body = raw[len(codecs.BOM_UTF8):] if encoding == "utf-8-sig" else raw
+    # Counted in the UTF-8 bytes (a quote is one byte there, and no other character's bytes include it): many
+    # times faster than in the text, which a single character beyond Latin-1 makes two or four bytes wide.
+    if body.count(b'"') % 2:
         opened_at = text.rfind('"')
         raise ExtractError(
             file_name,
             "a quoted value is never closed; the file looks truncated or malformed",
             row=text.count("\n", 0, opened_at) + 1 + skipped,
         )
-    if encoding == "cp1252" or skipped:
-        body = text.encode("utf-8")
-    else:
-        body = raw[len(codecs.BOM_UTF8):] if encoding == "utf-8-sig" else raw
 
     invalid: list[tuple[int, int, str]] = []
 

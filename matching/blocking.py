@@ -250,8 +250,8 @@ def block(records: PersonRecords, rules: tuple[BlockingRule, ...], cap: int,
     frame = with_blocking_columns(records)
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sfmatch-blocking") as pool:
         found = list(pool.map(lambda rule: rule_pairs(frame, rule, cap), rules))
-        kept = keep_alike(rules, found, records, comparisons, pool)
-    return union(rules, kept, len(frame))
+        found = keep_alike(rules, found, records, comparisons, pool)  # the pairs before it are let go
+    return union(rules, found, len(frame))
 
 
 def keep_alike(rules: tuple[BlockingRule, ...], found: list[RulePairs], records: PersonRecords,
@@ -293,11 +293,21 @@ def union(rules: tuple[BlockingRule, ...], found: list[RulePairs], records: int)
         raise ValueError("at most 63 blocking rules")
     n = np.int64(records)
     # A rule's pairs are distinct, so sorting the pairs tagged with their rule's bit groups each pair's rules.
-    tagged = [pack(pack(pairs.left, pairs.right, n), np.full(len(pairs.left), bit), 64)
-              for bit, pairs in enumerate(found)]
-    values = np.sort(np.concatenate(tagged)) if tagged else np.array([], dtype=np.int64)
-    keys, rule_bit = unpack(values, 64)
-    bits = np.left_shift(np.int64(1), rule_bit)
+    # The tagged pairs, (left * records + right) * 64 + rule, are made in one array and sorted in place: a
+    # county's rules find tens of millions of pairs, and a list of arrays joined and sorted into new ones
+    # held three copies of them at once.
+    keys = np.empty(sum(len(pairs.left) for pairs in found), dtype=np.int64)
+    at = 0
+    for bit, pairs in enumerate(found):
+        tagged = keys[at:at + len(pairs.left)]
+        np.multiply(pairs.left, n, out=tagged)
+        tagged += pairs.right
+        tagged <<= 6
+        tagged |= bit
+        at += len(tagged)
+    keys.sort()
+    bits = np.left_shift(np.int64(1), keys & 63)
+    keys >>= 6  # each pair's key, once for every rule that found it
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.array([], dtype=np.int64)
     unique_keys = keys[starts]
     rule_bits = np.bitwise_or.reduceat(bits, starts) if len(starts) else bits

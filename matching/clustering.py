@@ -124,25 +124,25 @@ def resolve_ambiguity(links: Links, cannot_link: tuple[np.ndarray, np.ndarray], 
     review = np.zeros(len(links), dtype=bool)
     if not len(links) or not len(cannot_link[0]):
         return keep, review
-    both = pd.DataFrame({
-        "record": np.r_[links.left, links.right], "other": np.r_[links.right, links.left],
-        "weight": np.r_[links.weight, links.weight], "link": np.r_[np.arange(len(links)), np.arange(len(links))],
-    })
-    # Only links reaching a record under a cannot-link, from a record with another such link, can clash.
+    record, other = np.r_[links.left, links.right], np.r_[links.right, links.left]
+    weight, link = np.r_[links.weight, links.weight], np.r_[np.arange(len(links)), np.arange(len(links))]
+    # Only links reaching a record under a cannot-link can clash: two of them from one record, each pair of
+    # them once (the record's links are its block), the one to the lower-numbered record first.
     constrained = np.zeros(n, dtype=bool)
     constrained[cannot_link[0]] = constrained[cannot_link[1]] = True
-    both = both[constrained[both["other"].to_numpy()]]
-    both = both[both["record"].duplicated(keep=False)]
-    pairs = both.merge(both, on="record", suffixes=("_a", "_b"))
-    pairs = pairs[pairs["other_a"] < pairs["other_b"]]
+    rows = np.flatnonzero(constrained[other])
+    first, second, _ = pairs_within_blocks(record[rows], max(len(rows), 2))
+    first, second = rows[first], rows[second]
+    lower = other[first] < other[second]
+    a, b = np.where(lower, first, second), np.where(lower, second, first)
     forbidden = pair_keys(cannot_link[0], cannot_link[1], n)
-    clash = member(pair_keys(pairs["other_a"].to_numpy(), pairs["other_b"].to_numpy(), n), forbidden)
-    for row in pairs[clash].itertuples(index=False):
-        gap = row.weight_a - row.weight_b
+    clash = member(pair_keys(other[a], other[b], n), forbidden) & (other[a] != other[b])
+    for row_a, row_b in zip(a[clash].tolist(), b[clash].tolist()):
+        gap = weight[row_a] - weight[row_b]
         if abs(gap) < ambiguity_bits:
-            review[[row.link_a, row.link_b]] = True
+            review[[link[row_a], link[row_b]]] = True
         else:
-            keep[row.link_b if gap > 0 else row.link_a] = False
+            keep[link[row_b] if gap > 0 else link[row_a]] = False
     return keep & ~review, review
 
 

@@ -107,8 +107,12 @@ def pairs_within_blocks(block_ids: np.ndarray, cap: int) -> tuple[np.ndarray, np
     first = np.repeat(group_starts, group_sizes)
     position = np.arange(len(first)) - np.repeat(np.cumsum(group_sizes) - group_sizes, group_sizes)
     partners = np.repeat(group_sizes, group_sizes) - 1 - position
-    left_pos = np.repeat(first + position, partners)
-    offsets = np.arange(len(left_pos)) - np.repeat(np.cumsum(partners) - partners, partners)
-    right_pos = left_pos + 1 + offsets
-    a, b = order[left_pos], order[right_pos]
-    return np.minimum(a, b), np.maximum(a, b), oversized_records
+    left_pos = first + position
+    # The pair's right position is the left one plus 1 plus its number among the left one's partners; made
+    # with one array of the pairs' length at a time, as a rule on a county's records has tens of millions.
+    right_pos = np.arange(int(partners.sum()))
+    right_pos += np.repeat(left_pos + 1 - (np.cumsum(partners) - partners), partners)
+    right = order[right_pos]
+    del right_pos
+    # Within a block the records are in ascending order, so the left one is always the lower.
+    return order[np.repeat(left_pos, partners)], right, oversized_records

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
-from matching.clustering import GenerationSpan, Links, OnePerPerson, cluster, same_event_pairs
+from matching.clustering import GenerationSpan, Links, OnePerPerson, cluster, resolve_ambiguity, same_event_pairs
 
 NONE = np.array([], dtype=np.int64)
 NINOS = np.array(["AB123456C", "CE654321A", "AB123465C", "AB124365C"], dtype=object)
@@ -103,3 +105,32 @@ def test_an_identifier_may_vouch_for_a_birth_year_a_generation_out():
     assert same(cluster(2, vouched, (NONE, NONE), [no_codes(2)], generation=years), 0, 1)
     unvouched = Links(np.array([0]), np.array([1]), np.array([30.0]), np.array([1.0]), np.array([False]))
     assert not same(cluster(2, unvouched, (NONE, NONE), [no_codes(2)], generation=years), 0, 1)
+
+
+@given(st.dictionaries(st.tuples(st.integers(0, 9), st.integers(0, 9)).filter(lambda p: p[0] < p[1]),
+                       st.sampled_from([5.0, 6.0, 9.5, 14.0, 20.0]), max_size=25),
+       st.lists(st.tuples(st.integers(0, 9), st.integers(0, 9)).filter(lambda p: p[0] != p[1]), max_size=6))
+def test_two_links_from_one_record_to_two_who_cannot_be_one_keep_the_clearly_stronger_or_go_to_review(edges, cannot):
+    """Against the rule written out record by record: the record's two links, the one to the lower-numbered
+    record first."""
+    found = links(*((a, b, w) for (a, b), w in edges.items())) if edges else \
+        Links(NONE, NONE, np.array([], dtype=float), np.array([], dtype=float))
+    apart = np.array([a for a, _ in cannot], dtype=np.int64), np.array([b for _, b in cannot], dtype=np.int64)
+    keep, review = resolve_ambiguity(found, apart, 10, 3.0)
+    expected_keep, expected_review = np.ones(len(found), dtype=bool), np.zeros(len(found), dtype=bool)
+    forbidden = {frozenset(pair) for pair in cannot}
+    ends = list(zip(found.left.tolist(), found.right.tolist()))
+    if cannot:
+        for record in range(10):
+            touching = sorted(((b if a == record else a), i) for i, (a, b) in enumerate(ends) if record in (a, b))
+            for x, (other_a, link_a) in enumerate(touching):
+                for other_b, link_b in touching[x + 1:]:
+                    if frozenset((other_a, other_b)) not in forbidden:
+                        continue
+                    gap = found.weight[link_a] - found.weight[link_b]
+                    if abs(gap) < 3.0:
+                        expected_review[[link_a, link_b]] = True
+                    else:
+                        expected_keep[link_b if gap > 0 else link_a] = False
+    assert keep.tolist() == (expected_keep & ~expected_review).tolist()
+    assert review.tolist() == expected_review.tolist()
