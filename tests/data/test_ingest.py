@@ -380,6 +380,18 @@ def test_a_csv_with_a_title_above_its_headers_says_where_the_headers_are(tmp_pat
     assert result.records["source_row"].tolist() == [4, 5], "rows numbered as the file shows them"
 
 
+def test_a_csv_shorter_than_its_title_says_so_and_an_unclosed_quote_below_a_title_gives_the_files_row(tmp_path,
+                                                                                                     contracts):
+    path = tmp_path / "dwp_benefits.csv"
+    path.write_text(TITLE[0] + "\n", encoding="utf-8")
+    with pytest.raises(ExtractError, match=r"dwp_benefits.csv: has fewer than 3 lines; its contract puts the "
+                                           r"headers on row 3"):
+        ingest_extract(path, with_header_row(contracts, 3))
+    path.write_text("\n".join([TITLE[0], TITLE[1], DWP_HEADER, GOOD, 'D2,C2,"Ann,Lee']) + "\n", encoding="utf-8")
+    with pytest.raises(ExtractError, match=r"row 5: a quoted value is never closed"):
+        ingest_extract(path, with_header_row(contracts, 3))
+
+
 def test_a_csv_row_numbers_below_a_title_count_the_title_in_quarantine_too(tmp_path, contracts):
     rows = [TITLE[0], DWP_HEADER, GOOD, "D2,C2", "D3,C3,,Ann,Lee,,,UC,2024-01-05,"]
     path = tmp_path / "dwp_benefits.csv"
