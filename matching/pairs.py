@@ -49,15 +49,29 @@ def member(values: np.ndarray, universe: np.ndarray) -> np.ndarray:
 
     A universe already in order (most are: `distinct` returns its keys sorted) is searched as it is: numpy's
     sort takes as long over sorted keys as over shuffled ones, and the second pass asks about the same
-    millions of household contexts once per partition."""
+    millions of household contexts once per partition. Over a universe larger than the processor's caches
+    the values are looked up in order: each search then walks close to where the last one went, and sorting
+    them first costs less than the cache misses it saves (a county's ten million cannot-links: 2.7 s to
+    0.4 s for two million values)."""
     values = np.asarray(values)
     if len(universe) == 0 or len(values) == 0:
         return np.zeros(len(values), dtype=bool)
     ordered = np.asarray(universe)
     if not np.all(ordered[1:] >= ordered[:-1]):
         ordered = np.sort(ordered)
-    position = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
-    return ordered[position] == values
+    if len(ordered) <= LARGE_UNIVERSE:
+        position = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
+        return ordered[position] == values
+    order = np.argsort(values)
+    in_order = values[order]
+    position = np.minimum(np.searchsorted(ordered, in_order), len(ordered) - 1)
+    found = np.empty(len(values), dtype=bool)
+    found[order] = ordered[position] == in_order
+    return found
+
+
+LARGE_UNIVERSE = 1 << 19
+"""Keys (4 MiB of them) beyond which `member` looks its values up in order."""
 
 
 class KeyIndex:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+from matching import pairs
 from matching.pairs import KeyIndex, distinct, member, pack, pairs_within_blocks, unpack
 
 
@@ -17,8 +20,10 @@ def test_a_key_index_finds_each_key_where_a_dict_would(keys, asked, known):
     found = KeyIndex(np.array(keys, dtype=np.int64)).find(np.array(asked, dtype=np.int64))
     assert found.tolist() == [where.get(value, -1) for value in asked]
     for universe in (keys, sorted(keys)):  # a universe already in order is searched without sorting it again
-        assert member(np.array(asked, dtype=np.int64), np.array(universe, dtype=np.int64)).tolist() == \
-            [value in where for value in asked]
+        for large in (pairs.LARGE_UNIVERSE, 0):  # and a large one is searched for the values in order
+            with patch.object(pairs, "LARGE_UNIVERSE", large):
+                assert member(np.array(asked, dtype=np.int64), np.array(universe, dtype=np.int64)).tolist() == \
+                    [value in where for value in asked]
 
 
 @given(st.lists(st.tuples(st.integers(0, 999), st.integers(0, 999)), max_size=30))

@@ -7,6 +7,8 @@ import re
 
 import numpy as np
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from matching.person_index import assign_person_ids, derive_ids, person_set_texts
 
@@ -127,3 +129,34 @@ def test_ids_of_the_earlier_sequential_format_are_kept_where_the_index_carries_t
     month = assign_person_ids(current(("a", "1", "k1", 0), ("a", "2", "k2", 1)), earlier, "run1")
     assert month.person_ids[0] == "P000000311" and ID_FORMAT.match(month.person_ids[1])
     assert np.array_equal(month.index["person_id"].isin(month.person_ids).to_numpy(), np.ones(2, dtype=bool))
+
+
+months = st.lists(st.lists(st.tuples(st.sampled_from("ab"), st.integers(0, 12), st.integers(0, 5)), max_size=15),
+                  min_size=1, max_size=4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(months)
+def test_the_index_holds_each_month_and_the_carried_records_grouped_by_person_in_the_runs_order(months):
+    """The index is this month's records, then those carried from the previous index (a merged ID replaced by
+    the ID it went into), sorted by person ID and, within a person, in that order."""
+    previous = None
+    for number, rows in enumerate(months):
+        frame = current(*[(source, str(record), f"k{record % 4}", person) for source, record, person in rows])
+        frame = frame.drop_duplicates(["source", "record_id"]).reset_index(drop=True)
+        frame["cluster"] = pd.factorize(frame["cluster"])[0]
+        month = assign_person_ids(frame, previous, f"run{number}")
+        seen = frame[["source", "record_id", "identity_key"]].assign(person_id=month.person_ids,
+                                                                     last_seen_run=f"run{number}")
+        expected = seen
+        if previous is not None:
+            here = pd.MultiIndex.from_frame(frame[["source", "record_id"]])
+            carried = previous[~previous.set_index(["source", "record_id"]).index.isin(here)]
+            merged = dict(zip(month.changes["previous_id"], month.changes["merged_into"]))
+            carried = carried.assign(person_id=[merged.get(p, p) for p in carried["person_id"]])
+            parts = [part for part in (seen, carried[seen.columns]) if len(part)]
+            expected = pd.concat(parts, ignore_index=True) if parts else seen
+        expected = expected.astype(str).sort_values("person_id", kind="stable").reset_index(drop=True)
+        got = month.index[expected.columns].astype(str)
+        pd.testing.assert_frame_equal(got, expected)
+        previous = month.index
