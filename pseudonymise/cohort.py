@@ -15,13 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from criteria.assess import reassess_without
 from criteria.framework import Framework
 from criteria.persons import RecordPersons
 from data.contract import Contract
-from data.tables import read_parquet, text_isin, write_parquet
+from data.tables import arrow_text, read_parquet, text_isin, write_parquet
 from pseudonymise.aggregates import disclosure_controlled, family_counts
 from pseudonymise.optouts import OPT_OUT_FIELDS, OptOutRegister, OptOutStats, match_opt_outs
 from pseudonymise.pseudonyms import Pseudonymiser
@@ -77,8 +76,7 @@ def members_rows(records: pd.DataFrame, linked: pd.DataFrame, members: pd.DataFr
 def _same_records(records: pd.DataFrame, linked: pd.DataFrame) -> bool:
     if len(records) != len(linked):
         return False
-    text = lambda values: pa.array(values.astype("string"), from_pandas=True)  # noqa: E731
-    return all(text(records[column]).equals(text(linked[column])) for column in ("source", "record_id"))
+    return all(arrow_text(records[column]).equals(arrow_text(linked[column])) for column in ("source", "record_id"))
 
 
 @dataclass(frozen=True)

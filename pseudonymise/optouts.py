@@ -28,6 +28,7 @@ from data.identifiers import clean_identifier, nhs_number_is_valid, nino_is_vali
 from data.parsing import parse_dates
 from data.contract import DEFAULT_DATE_FORMATS, normalise_header
 from data.private_files import write_private
+from data.tables import STRING, text_isin
 from matching.names import forename_first, surname_key
 from pseudonymise.keys import SecretKey, new_key
 from pseudonymise.pseudonyms import Pseudonymiser
@@ -91,9 +92,9 @@ def identifier_texts(people: pd.DataFrame) -> dict[str, pd.Series]:
     """The normalised text of each identifier the register keeps, from the list or from standardised records
     (valid NINO and NHS number, first forename and surname as the linkage keys them, date of birth)."""
     dob = pd.to_datetime(people["dob"]).dt.strftime("%Y-%m-%d")
-    name_dob = (people["forename"].astype("string") + "|" + people["surname"].astype("string") + "|"
-                + dob.astype("string"))
-    return {"nino": people["nino"].astype("string"), "nhs_number": people["nhs_number"].astype("string"),
+    # Arrow strings: a county's members' records as Python strings cost seconds.
+    name_dob = people["forename"].astype(STRING) + "|" + people["surname"].astype(STRING) + "|" + dob.astype(STRING)
+    return {"nino": people["nino"].astype(STRING), "nhs_number": people["nhs_number"].astype(STRING),
             "name_dob": name_dob}
 
 
@@ -184,14 +185,19 @@ def match_opt_outs(register: OptOutRegister, records: pd.DataFrame, linked: pd.D
     """
     listed = register.hashes.reset_index(drop=True).assign(row=lambda t: t.index)
     frame = records[OPT_OUT_FIELDS]
-    hashed = seal(frame, register.sealer).assign(source=frame["source"].astype(str).to_numpy(),
-                                                 record_id=frame["record_id"].astype(str).to_numpy())
+    hashed = seal(frame, register.sealer)
     found = []
     for field in SEALED:
-        hits = hashed.loc[hashed[field].isin(listed[field].dropna()), ["source", "record_id", field]]
+        hit = hashed[field].isin(listed[field].dropna()).to_numpy()
+        hits = pd.DataFrame({"source": frame["source"][hit].astype(str).to_numpy(),
+                             "record_id": frame["record_id"][hit].astype(str).to_numpy(),
+                             field: hashed[field][hit].to_numpy()})
         found.append(listed.dropna(subset=[field])[["row", field]].merge(hits, on=field)[["row", "source", "record_id"]])
     hits = pd.concat(found, ignore_index=True)
-    links = linked[["source", "record_id", "person_id"]].astype({"source": str, "record_id": str})
+    # Only the records the register names are looked up among the linked ones (a county's millions, as
+    # text, cost seconds).
+    links = linked.loc[text_isin(linked["record_id"], hits["record_id"]), ["source", "record_id", "person_id"]]
+    links = links.astype({"source": str, "record_id": str})
     persons = hits.merge(links, on=["source", "record_id"])[["row", "person_id"]].drop_duplicates()
     left_out = set(persons["person_id"])
     return left_out, OptOutStats(len(listed), int(persons["row"].nunique()), len(left_out))

@@ -3,16 +3,19 @@
 The label makes equal strings in different fields give different pseudonyms;
 the key makes them impossible to recompute by enumerating NINOs or dates of
 birth, which a plain hash would allow. One keyed HMAC object is made per key
-and copied for each distinct value, which is cheaper than keying afresh, and a
-month's values are hashed once each however many rows repeat them.
+and field and copied for each distinct value, which is cheaper than keying
+afresh, and a month's values are hashed once each however many rows repeat
+them.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 from cryptography.hazmat.primitives import hashes, hmac
 
-from data.tables import STRING
+from data.tables import STRING, arrow_text
 from pseudonymise.keys import SecretKey
 
 SCHEME = b"sfmatch-pseudonym-v1"
@@ -24,15 +27,31 @@ class Pseudonymiser:
         self._base = hmac.HMAC(key.material, hashes.SHA256())
         self.fingerprint = key.fingerprint
 
+    def _keyed(self, label: str) -> hmac.HMAC:
+        """The keyed HMAC already fed the scheme and the field's label: each value then adds only itself."""
+        keyed = self._base.copy()
+        keyed.update(SCHEME + SEPARATOR + label.encode() + SEPARATOR)
+        return keyed
+
     def one(self, label: str, value: str) -> str:
-        digest = self._base.copy()
-        digest.update(SCHEME + SEPARATOR + label.encode() + SEPARATOR + value.encode("utf-8"))
-        return digest.finalize().hex()
+        return _pseudonym(self._keyed(label), value.encode("utf-8"))
 
     def column(self, label: str, values: pd.Series) -> pd.Series:
-        """The pseudonym of every value; empty stays empty (no identifier, no pseudonym)."""
-        present = values.dropna()
-        present = present[present.astype(str) != ""]
-        distinct = pd.unique(present.astype(str))
-        mapping = {value: self.one(label, value) for value in distinct}
-        return values.astype(object).map(mapping).astype(STRING)
+        """The pseudonym of every value; empty stays empty (no identifier, no pseudonym).
+
+        Each distinct value is hashed once and put back in place by its code: a dictionary lookup per row cost
+        seconds over a county's millions of identifiers."""
+        codes, distinct = pd.factorize(values.astype(STRING))
+        keyed = self._keyed(label)
+        encoded = arrow_text(pd.Series(distinct, dtype=STRING)).cast(pa.binary()).to_pylist()  # UTF-8, in Arrow
+        pseudonyms = pa.array([_pseudonym(keyed, value) if value else None for value in encoded] + [None],
+                              type=pa.string())
+        missing = len(encoded)  # the code of a missing value (-1) points at the last, empty, entry
+        placed = pseudonyms.take(pa.array(np.where(codes < 0, missing, codes)))
+        return pd.Series(pd.arrays.ArrowStringArray(placed), index=values.index)
+
+
+def _pseudonym(keyed: hmac.HMAC, value: bytes) -> str:
+    digest = keyed.copy()
+    digest.update(value)
+    return digest.finalize().hex()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,6 +19,15 @@ values = st.text(min_size=1, max_size=40)
 
 def p(key: bytes) -> Pseudonymiser:
     return Pseudonymiser(SecretKey("council", key))
+
+
+@given(keys, labels, values)
+def test_a_pseudonym_is_hmac_sha256_of_the_scheme_the_label_and_the_value(key, label, value):
+    """As the submission specification states it, so that the pseudonyms of earlier months stay the same."""
+    message = b"sfmatch-pseudonym-v1\x1f" + label.encode() + b"\x1f" + value.encode("utf-8")
+    expected = hmac.new(key, message, hashlib.sha256).hexdigest()
+    assert p(key).one(label, value) == expected
+    assert p(key).column(label, pd.Series([value, value])).tolist() == [expected, expected]
 
 
 @settings(max_examples=300)
