@@ -23,6 +23,7 @@ from concurrent.futures import wait as wait_for_all
 from contextvars import copy_context
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -35,6 +36,7 @@ from prefect import Task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.futures import PrefectFuture
 
+from criteria.cases import CaseFacts
 from criteria.claims import earlier_claims_digest
 from criteria.outcome_report import OutcomeSummary
 from criteria.report import CriteriaSummary
@@ -44,7 +46,7 @@ from data.readers import extract_parts
 from data.private_files import private_umask, restrict
 from expectations.thresholds import DEFAULT_THRESHOLDS
 from flows.caching import base_fingerprint, cached, file_fingerprint, fingerprint
-from flows.child_process import Child
+from flows.child_process import Child, call_in_child
 from flows.configuration import RunConfiguration, load_run_configuration
 from flows.locks import run_lock, shared_lock
 from flows.manifest import RunManifest, StageTimes
@@ -66,7 +68,9 @@ from flows.linkage_tasks import (
     standardise_records,
     train_linkage_model,
 )
-from flows.outcome_tasks import reconcile_dwp_reply, record_claims, track_outcomes, with_reconciliation
+from flows.outcome_tasks import (
+    families_case_facts, reconcile_dwp_reply, record_claims, track_outcomes, with_reconciliation,
+)
 from flows.submission_tasks import (
     SubmissionSummary, encrypt_cohort, publish_submission, pseudonymise_cohort, stage_quarterly_return,
 )
@@ -353,9 +357,10 @@ def assess(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, s
     return criteria, key
 
 
-def track(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, stages: Stages, assessed: str
-          ) -> tuple[OutcomeSummary | None, str]:
-    """Outcomes of the families taken on, this period's claims, and the DWP reply's reconciliation."""
+def track(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, stages: Stages, assessed: str,
+          cases: Future[CaseFacts] | None) -> tuple[OutcomeSummary | None, str]:
+    """Outcomes of the families taken on, this period's claims, and the DWP reply's reconciliation.
+    `cases`: the case facts, being worked out alongside (`case_facts_alongside`), or None."""
     if config.outcome_plan is None:
         return None, assessed
     settings = config.settings
@@ -366,7 +371,7 @@ def track(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, st
                           file_fingerprint(settings.decisions_path), file_fingerprint(latest_register_path(settings.out_dir / "dwp" / "requests")))
         summary = stages.run(track_outcomes, key, folder.root, config, folder.run_id,
                              date.fromisoformat(manifest.reference_date), date.fromisoformat(manifest.period_start),
-                             manifest.input_files())
+                             manifest.input_files(), cases.result() if cases is not None else None)
         reconciliation = stages.run(reconcile_dwp_reply, fingerprint(key, "dwp"), folder.root, config)
     summary = with_reconciliation(summary, reconciliation)
     manifest.outcomes = dataclasses.asdict(summary)
@@ -388,6 +393,27 @@ def alongside(work: Callable[[], T]) -> Future[T]:
         return executor.submit(copy_context().run, work)
     finally:
         executor.shutdown(wait=False)  # the thread ends when the work does
+
+
+CASE_FACTS_APART_FROM = 100_000
+"""Council case rows from which the case facts are worked out by a process of their own (below, starting
+one costs more than the work)."""
+
+
+def case_facts_alongside(prepared: PreparedRun, config: RunConfiguration, case_rows: int) -> Future[CaseFacts] | None:
+    """The families' case facts, worked out by a process of its own while the records are linked; None where
+    the outcomes' own step is to work them out.
+
+    They need only the council's extract, and the linkage's steps leave the other core mostly idle; worked out
+    after the assessment, they lengthened the families' outcomes, the last step of a county's run (2M
+    households: 7 s). On a run whose outcomes come from the cache the work is not needed, but it is done on
+    the other core while the earlier stages are read back.
+    """
+    if config.outcome_plan is None or case_rows < CASE_FACTS_APART_FROM:
+        return None
+    work = partial(families_case_facts, prepared.folder.root, config.without_secrets(),
+                   date.fromisoformat(prepared.manifest.reference_date))
+    return alongside(lambda: call_in_child(work, what="the case facts"))
 
 
 def stage_cohort(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, stages: Stages, assessed: str,
@@ -528,6 +554,7 @@ def _stages_with_gates(prepared: PreparedRun, config: RunConfiguration, times: S
     standardising: PrefectFuture | None = None
     workbook: PrefectFuture | None = None
     staging: Future | None = None
+    cases: Future[CaseFacts] | None = None
     try:
         # The records are standardised while the input gate runs in its own process: its verdict is needed
         # before anything is linked, not before anything is read.
@@ -539,12 +566,13 @@ def _stages_with_gates(prepared: PreparedRun, config: RunConfiguration, times: S
                               folder.root, config, date.fromisoformat(manifest.reference_date), previous_manifest,
                               gates)
         _require(gate, manifest)
+        cases = case_facts_alongside(prepared, config, ingest["la_cases"].rows_ingested if "la_cases" in ingest else 0)
         linkage, linked = link_persons(prepared, config, times, stages, ingested, standardising)
         workbook = stages.submit(review_workbook, fingerprint(linked, "workbook"), folder.root)  # alongside the rest
         criteria, assessed = assess(prepared, config, times, stages, linked)
         if config.settings.submission.enabled:
             staging, staged = stage_cohort(prepared, config, times, stages, assessed, gates)
-        outcomes, tracked = track(prepared, config, times, stages, assessed)
+        outcomes, tracked = track(prepared, config, times, stages, assessed, cases)
         with times.measure("report"):
             stages.run(match_report, fingerprint(tracked, "report"), folder.root, folder.run_id,
                        linkage.linkage_model, linkage.model.trained_in_run, linkage.standardised, linkage.blocking,
@@ -567,8 +595,7 @@ def _stages_with_gates(prepared: PreparedRun, config: RunConfiguration, times: S
         for future in (standardising, workbook):  # the run ends only once what it started has
             if future is not None:
                 future.wait()
-        if staging is not None:
-            wait_for_all([staging])
+        wait_for_all([future for future in (staging, cases) if future is not None])
 
     manifest.cache_hits = stages.hits
     manifest.finish("completed", times)

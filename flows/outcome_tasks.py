@@ -15,7 +15,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from criteria.audit_pack import AuditContext, write_audit_packs
-from criteria.cases import case_facts
+from criteria.cases import CaseFacts, case_facts
 from criteria.claims import assess_claims, read_register, register_claims, write_claims
 from criteria.outcome_report import OutcomeSummary, needs_frame, summarise_outcomes
 from criteria.outcome_status import outcome_status
@@ -35,11 +35,23 @@ def _csv(frame: pd.DataFrame, path: Path) -> Path:
     return write_private(path, frame.to_csv(index=False).encode("utf-8"), replace=True)
 
 
+def families_case_facts(run_root: Path, config: RunConfiguration, reference_date: date,
+                        la_cases: pd.DataFrame | None = None) -> CaseFacts:
+    """The families' case facts, from the council's extract alone: nothing the linkage makes, so that a
+    process of its own can work them out while the records are linked (`flows.cohort`)."""
+    loaded, framework = config.outcome_plan, config.framework.framework
+    assert loaded is not None
+    if la_cases is None:
+        la_cases = ingested_tables(run_root, ("la_cases",))["la_cases"]
+    return case_facts(la_cases, framework.headline_codes, framework.framework,
+                      config.contracts["la_cases"].date_formats, reference_date, loaded.plan.sustain.months)
+
+
 @task(name="outcomes and claims", cache_policy=NO_CACHE, timeout_seconds=30 * MINUTES)
 def track_outcomes(run_root: Path, config: RunConfiguration, run_id: str, reference_date: date, period_start: date,
-                   input_hashes: dict[str, str]) -> OutcomeSummary:
+                   input_hashes: dict[str, str], cases: CaseFacts | None = None) -> OutcomeSummary:
     """Each need's outcome for every family taken on, the claims this period with their audit packs, and why
-    the other families cannot be claimed yet."""
+    the other families cannot be claimed yet. `cases`: the case facts, if already worked out."""
     settings, loaded = config.settings, config.outcome_plan
     assert loaded is not None
     framework = config.framework.framework
@@ -47,8 +59,8 @@ def track_outcomes(run_root: Path, config: RunConfiguration, run_id: str, refere
     linked = read_parquet(run_root / "linked_records.parquet")
     members = read_parquet(run_root / "criteria" / "family_members.parquet")
     pending = read_parquet(run_root / "linkage" / "pending_pairs.parquet")
-    cases = case_facts(tables["la_cases"], framework.headline_codes, framework.framework,
-                       config.contracts["la_cases"].date_formats, reference_date, loaded.plan.sustain.months)
+    if cases is None:
+        cases = families_case_facts(run_root, config, reference_date, tables["la_cases"])
     status = outcome_status(loaded.plan, tables, linked, pending, members, cases, reference_date, period_start)
     in_education = set(linked.loc[linked["source"] == "education", "person_id"].astype(str))
     period = period_of(reference_date.isoformat())

@@ -25,6 +25,7 @@ earlier sequential format are kept where the index carries them.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,18 +74,25 @@ def _person_id(text: bytes, attempt: int = 0) -> str:
     return ID_PREFIX + hashlib.blake2b(ID_LABEL + salt + b"\x00" + text, digest_size=ID_BYTES).hexdigest()
 
 
+def _utf8(texts: pd.Series, batch: int = 100_000) -> Iterator[bytes]:
+    """The texts as UTF-8 bytes, made by Arrow a batch at a time: a county's two million at once hold hundreds
+    of megabytes."""
+    encoded = arrow_text(texts).cast(pa.binary())
+    for start in range(0, len(encoded), batch):
+        yield from encoded.slice(start, batch).to_pylist()
+
+
 def derive_ids(texts: pd.Series, taken: set[str]) -> pd.Series:
     """An ID per record set (by cluster), none of them in `taken` nor repeated; `taken` gains them.
 
     Each set's first attempt is made for all at once; only if one of them clashes (with `taken` or with
     another) are the IDs given one by one, in order, the later of two trying again with a salt."""
-    encoded = arrow_text(texts).cast(pa.binary()).to_pylist()  # UTF-8 bytes, made in Arrow
-    first = [_person_id(text) for text in encoded]
+    first = [_person_id(text) for text in _utf8(texts)]
     if taken.isdisjoint(first) and len(set(first)) == len(first):
         taken.update(first)
         return pd.Series(first, index=texts.index, dtype=object)
     ids = {}
-    for cluster, text in zip(texts.index, encoded):
+    for cluster, text in zip(texts.index, _utf8(texts)):
         attempt = 0
         while (candidate := _person_id(text, attempt)) in taken:
             attempt += 1
@@ -95,8 +103,9 @@ def derive_ids(texts: pd.Series, taken: set[str]) -> pd.Series:
 
 def _grouped_by_person(chosen: pa.Array, clusters: np.ndarray, seen: dict[str, pa.Array],
                        carried: pd.DataFrame) -> pd.DataFrame:
-    """The index: this run's records (person `chosen[cluster]`), then those carried from the previous index,
-    grouped by person ID; within a person, the records keep that order.
+    """The index: this run's records (person `chosen[cluster]`, the other columns `seen`, which this empties),
+    then those carried from the previous index, grouped by person ID; within a person, the records keep that
+    order.
 
     The IDs are ranked once per person, not once per record (strings sort slowly), and the records then
     ordered by their person's rank, stably: the order a stable sort of the records by ID gives."""
@@ -105,11 +114,16 @@ def _grouped_by_person(chosen: pa.Array, clusters: np.ndarray, seen: dict[str, p
     rank = np.empty(len(ranked), dtype=np.int64)
     rank[ranked] = np.arange(len(ranked))
     order = pa.array(np.argsort(np.r_[rank[clusters], rank[len(chosen):]], kind="stable"))
-    columns = {"person_id": pa.concat_arrays([chosen.take(pa.array(clusters)), carried_ids])}
+
+    def in_order(this_run: pa.Array, name: str) -> pd.arrays.ArrowStringArray:
+        whole = pa.concat_arrays([this_run, arrow_text(carried[name])]) if len(carried) else this_run
+        return pd.arrays.ArrowStringArray(whole.take(order))
+
+    # A column at a time, each let go once in order: a county's index is millions of rows of text.
+    columns = {"person_id": in_order(chosen.take(pa.array(clusters)), "person_id")}
     for name in INDEX_COLUMNS[1:]:
-        columns[name] = pa.concat_arrays([seen[name], arrow_text(carried[name])])
-    table = pa.table({name: columns[name] for name in INDEX_COLUMNS}).take(order)
-    return table.to_pandas(types_mapper={pa.string(): STRING}.get)
+        columns[name] = in_order(seen.pop(name), name)
+    return pd.DataFrame(columns)
 
 
 def assign_person_ids(current: pd.DataFrame, previous: pd.DataFrame | None, run_id: str) -> IdAssignment:

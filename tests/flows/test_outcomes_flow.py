@@ -16,7 +16,15 @@ from tests.privacy import leaks, sensitive_values
 
 
 def test_a_run_tracks_outcomes_claims_and_registers_them(prefect_harness, synth_small, tmp_path, submission_config,
-                                                        prefect_logs):
+                                                        prefect_logs, monkeypatch):
+    # The case facts worked out by a process of their own while the records are linked, as a county's are:
+    # this process (the outcomes' step) must not work them out.
+    monkeypatch.setattr("flows.cohort.CASE_FACTS_APART_FROM", 0)
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("the case facts were worked out in the run's own process")
+
+    monkeypatch.setattr("flows.outcome_tasks.case_facts", not_here)
     state = cohort_run(extracts_dir=synth_small / "extracts", out_dir=tmp_path, config_file=submission_config,
                        reference_date=DEFAULT_REFERENCE_DATE, return_state=True)
     assert state.is_completed(), state.message
