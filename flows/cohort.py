@@ -401,13 +401,13 @@ one costs more than the work)."""
 
 
 def case_facts_alongside(prepared: PreparedRun, config: RunConfiguration, case_rows: int) -> Future[CaseFacts] | None:
-    """The families' case facts, worked out by a process of its own while the records are linked; None where
-    the outcomes' own step is to work them out.
+    """The families' case facts, worked out by a process of its own while the families are assessed; None
+    where the outcomes' own step is to work them out.
 
-    They need only the council's extract, and the linkage's steps leave the other core mostly idle; worked out
-    after the assessment, they lengthened the families' outcomes, the last step of a county's run (2M
-    households: 7 s). On a run whose outcomes come from the cache the work is not needed, but it is done on
-    the other core while the earlier stages are read back.
+    They need only the council's extract, and the assessment runs on one core; worked out after it, they
+    lengthened the families' outcomes, the last step of a county's run (2M households: 7 s). Started any
+    earlier, they took the second core from blocking's threads. On a run whose outcomes come from the cache
+    the work is not needed, but it is done on the other core while the assessment is read back.
     """
     if config.outcome_plan is None or case_rows < CASE_FACTS_APART_FROM:
         return None
@@ -566,9 +566,9 @@ def _stages_with_gates(prepared: PreparedRun, config: RunConfiguration, times: S
                               folder.root, config, date.fromisoformat(manifest.reference_date), previous_manifest,
                               gates)
         _require(gate, manifest)
-        cases = case_facts_alongside(prepared, config, ingest["la_cases"].rows_ingested if "la_cases" in ingest else 0)
         linkage, linked = link_persons(prepared, config, times, stages, ingested, standardising)
         workbook = stages.submit(review_workbook, fingerprint(linked, "workbook"), folder.root)  # alongside the rest
+        cases = case_facts_alongside(prepared, config, ingest["la_cases"].rows_ingested if "la_cases" in ingest else 0)
         criteria, assessed = assess(prepared, config, times, stages, linked)
         if config.settings.submission.enabled:
             staging, staged = stage_cohort(prepared, config, times, stages, assessed, gates)
