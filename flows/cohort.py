@@ -259,9 +259,13 @@ class Linkage:
 
 
 def link_persons(prepared: PreparedRun, config: RunConfiguration, times: StageTimes, stages: Stages, ingested: str,
-                 standardising: PrefectFuture) -> tuple[Linkage, str]:
+                 standardising: PrefectFuture, as_resolve_starts: Callable[[], None] = lambda: None
+                 ) -> tuple[Linkage, str]:
     """Block, score per partition, and resolve persons with stable IDs, once `standardising` (submitted
-    while the input gate ran) has finished: its time is what the run waited for it after the gate."""
+    while the input gate ran) has finished: its time is what the run waited for it after the gate.
+
+    `as_resolve_starts` starts work of the run's own beside resolve, which uses one core: the steps before
+    it work on two."""
     logger = get_run_logger()
     settings = config.settings
     folder, manifest = prepared.folder, prepared.manifest
@@ -297,6 +301,7 @@ def link_persons(prepared: PreparedRun, config: RunConfiguration, times: StageTi
             first = stages.run_on_workers(first_persons, key, root, shareable, parts)
         with times.measure("second pass"):
             parts = _score_partitions(stages, fingerprint(key, "second"), root, shareable, model, slices, "second")
+    as_resolve_starts()
     with times.measure("resolve"):
         previous = prepared.previous_output("person_index.parquet")
         key = fingerprint(key, "resolve", folder.run_id, file_fingerprint(previous),
@@ -401,13 +406,14 @@ one costs more than the work)."""
 
 
 def case_facts_alongside(prepared: PreparedRun, config: RunConfiguration, case_rows: int) -> Future[CaseFacts] | None:
-    """The families' case facts, worked out by a process of its own while the families are assessed; None
-    where the outcomes' own step is to work them out.
+    """The families' case facts, worked out by a process of its own while persons are resolved; None where
+    the outcomes' own step is to work them out.
 
-    They need only the council's extract, and the assessment runs on one core; worked out after it, they
-    lengthened the families' outcomes, the last step of a county's run (2M households: 7 s). Started any
-    earlier, they took the second core from blocking's threads. On a run whose outcomes come from the cache
-    the work is not needed, but it is done on the other core while the assessment is read back.
+    They need only the council's extract, and resolve runs on one core with nothing beside it; worked out
+    after the assessment, they lengthened the families' outcomes, the last step of a county's run (2M
+    households: 7 s). Started after the input gate they took the second core from blocking's threads, and
+    beside the assessment they shared it with the review workbook's process. On a run whose outcomes come
+    from the cache the work is not needed, but it is done on the other core while resolve is read back.
     """
     if config.outcome_plan is None or case_rows < CASE_FACTS_APART_FROM:
         return None
@@ -566,9 +572,14 @@ def _stages_with_gates(prepared: PreparedRun, config: RunConfiguration, times: S
                               folder.root, config, date.fromisoformat(manifest.reference_date), previous_manifest,
                               gates)
         _require(gate, manifest)
-        linkage, linked = link_persons(prepared, config, times, stages, ingested, standardising)
+
+        def start_case_facts() -> None:
+            nonlocal cases
+            cases = case_facts_alongside(prepared, config,
+                                         ingest["la_cases"].rows_ingested if "la_cases" in ingest else 0)
+
+        linkage, linked = link_persons(prepared, config, times, stages, ingested, standardising, start_case_facts)
         workbook = stages.submit(review_workbook, fingerprint(linked, "workbook"), folder.root)  # alongside the rest
-        cases = case_facts_alongside(prepared, config, ingest["la_cases"].rows_ingested if "la_cases" in ingest else 0)
         criteria, assessed = assess(prepared, config, times, stages, linked)
         if config.settings.submission.enabled:
             staging, staged = stage_cohort(prepared, config, times, stages, assessed, gates)

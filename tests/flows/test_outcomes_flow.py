@@ -17,7 +17,7 @@ from tests.privacy import leaks, sensitive_values
 
 def test_a_run_tracks_outcomes_claims_and_registers_them(prefect_harness, synth_small, tmp_path, submission_config,
                                                         prefect_logs, monkeypatch):
-    # The case facts worked out by a process of their own while the families are assessed, as a county's are:
+    # The case facts worked out by a process of their own while persons are resolved, as a county's are:
     # this process (the outcomes' step) must not work them out.
     monkeypatch.setattr("flows.cohort.CASE_FACTS_APART_FROM", 0)
 
