@@ -8,7 +8,7 @@ schema forbids one stops the run with the table's name, never a value.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +74,14 @@ def arrow_text(values: pd.Series | pd.Index) -> pa.Array:
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     return array.cast(pa.string())
+
+
+def utf8_bytes(values: pd.Series | pd.Index, batch: int = 100_000) -> Iterator[bytes]:
+    """Text as UTF-8 bytes (None where missing), made by Arrow a batch at a time, for hashing: encoding millions
+    of values one by one in Python costs seconds, and all of them at once hold hundreds of megabytes."""
+    encoded = arrow_text(values).cast(pa.binary())
+    for start in range(0, len(encoded), batch):
+        yield from encoded.slice(start, batch).to_pylist()
 
 
 def text_isin(values: pd.Series | pd.Index, wanted: Iterable[str]) -> np.ndarray:

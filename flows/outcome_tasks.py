@@ -38,7 +38,7 @@ def _csv(frame: pd.DataFrame, path: Path) -> Path:
 def families_case_facts(run_root: Path, config: RunConfiguration, reference_date: date,
                         la_cases: pd.DataFrame | None = None) -> CaseFacts:
     """The families' case facts, from the council's extract alone: nothing the linkage makes, so that a
-    process of its own can work them out while the records are linked (`flows.cohort`)."""
+    process of its own can work them out while persons are resolved (`flows.cohort`)."""
     loaded, framework = config.outcome_plan, config.framework.framework
     assert loaded is not None
     if la_cases is None:

@@ -25,7 +25,6 @@ earlier sequential format are kept where the index carries them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data.tables import STRING, arrow_text
+from data.tables import STRING, arrow_text, utf8_bytes
 from matching.tables import PERSON_INDEX
 
 ID_PREFIX = "P"
@@ -74,25 +73,17 @@ def _person_id(text: bytes, attempt: int = 0) -> str:
     return ID_PREFIX + hashlib.blake2b(ID_LABEL + salt + b"\x00" + text, digest_size=ID_BYTES).hexdigest()
 
 
-def _utf8(texts: pd.Series, batch: int = 100_000) -> Iterator[bytes]:
-    """The texts as UTF-8 bytes, made by Arrow a batch at a time: a county's two million at once hold hundreds
-    of megabytes."""
-    encoded = arrow_text(texts).cast(pa.binary())
-    for start in range(0, len(encoded), batch):
-        yield from encoded.slice(start, batch).to_pylist()
-
-
 def derive_ids(texts: pd.Series, taken: set[str]) -> pd.Series:
     """An ID per record set (by cluster), none of them in `taken` nor repeated; `taken` gains them.
 
     Each set's first attempt is made for all at once; only if one of them clashes (with `taken` or with
     another) are the IDs given one by one, in order, the later of two trying again with a salt."""
-    first = [_person_id(text) for text in _utf8(texts)]
+    first = [_person_id(text) for text in utf8_bytes(texts)]
     if taken.isdisjoint(first) and len(set(first)) == len(first):
         taken.update(first)
         return pd.Series(first, index=texts.index, dtype=object)
     ids = {}
-    for cluster, text in zip(texts.index, _utf8(texts)):
+    for cluster, text in zip(texts.index, utf8_bytes(texts)):
         attempt = 0
         while (candidate := _person_id(text, attempt)) in taken:
             attempt += 1

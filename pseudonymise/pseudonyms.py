@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 from cryptography.hazmat.primitives import hashes, hmac
 
-from data.tables import STRING, arrow_text
+from data.tables import STRING, utf8_bytes
 from pseudonymise.keys import SecretKey
 
 SCHEME = b"sfmatch-pseudonym-v1"
@@ -43,10 +43,9 @@ class Pseudonymiser:
         seconds over a county's millions of identifiers."""
         codes, distinct = pd.factorize(values.astype(STRING))
         keyed = self._keyed(label)
-        encoded = arrow_text(pd.Series(distinct, dtype=STRING)).cast(pa.binary()).to_pylist()  # UTF-8, in Arrow
-        pseudonyms = pa.array([_pseudonym(keyed, value) if value else None for value in encoded] + [None],
-                              type=pa.string())
-        missing = len(encoded)  # the code of a missing value (-1) points at the last, empty, entry
+        pseudonyms = pa.array([_pseudonym(keyed, value) if value else None for value in utf8_bytes(distinct)]
+                              + [None], type=pa.string())
+        missing = len(distinct)  # the code of a missing value (-1) points at the last, empty, entry
         placed = pseudonyms.take(pa.array(np.where(codes < 0, missing, codes)))
         return pd.Series(pd.arrays.ArrowStringArray(placed), index=values.index)
 
